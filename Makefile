@@ -1,0 +1,68 @@
+# IIZ case-coordination event bus — developer commands. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+RUN := $(UV) run --frozen
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## Show the commands
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: setup
+setup: ## Install uv, the locked Python dependencies and the AsyncAPI validator
+	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet --user "uv==$(UV_VERSION)" \
+		|| python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	@$(UV) sync --frozen --quiet
+	@if [ -f tools/asyncapi/package-lock.json ] && [ ! -d tools/asyncapi/node_modules ]; then \
+		npm ci --silent --no-audit --no-fund --prefix tools/asyncapi; fi
+
+.PHONY: demo
+demo: setup infra-up ## README command 1: infra, migrations, services, the simulation, a summary
+	@$(RUN) python -m services.demo
+
+.PHONY: test
+test: setup ## README command 2: the whole suite (unit, integration, e2e) on real Kafka and PostgreSQL
+	@$(RUN) pytest $(PYTEST_ARGS)
+
+.PHONY: test-unit
+test-unit: setup ## Only the fast unit tests (no infrastructure)
+	@$(RUN) pytest -m unit $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: setup ## ruff lint and format check
+	@$(RUN) ruff check .
+	@$(RUN) ruff format --check .
+
+.PHONY: fmt
+fmt: setup ## Format and auto-fix
+	@$(RUN) ruff format .
+	@$(RUN) ruff check --fix .
+
+.PHONY: typecheck
+typecheck: setup ## mypy strict on services/ and schemas/
+	@$(RUN) mypy
+
+.PHONY: generate
+generate: setup ## Regenerate the JSON Schemas and the AsyncAPI document
+	@$(RUN) python -m schemas.generate
+
+.PHONY: check
+check: lint typecheck test ## Everything CI runs
+
+.PHONY: infra-up
+infra-up: setup ## Start Kafka and PostgreSQL locally (no Docker needed)
+	@infra/local up
+
+.PHONY: infra-down
+infra-down: ## Stop the local Kafka and PostgreSQL
+	@infra/local down
+
+.PHONY: infra-status
+infra-status: ## Show what runs, where, and the log files
+	@infra/local status
+
+.PHONY: bench
+bench: setup infra-up ## Throughput and memory benchmarks (results in docs/benchmarks.md)
+	@$(RUN) python -m tests.bench

@@ -1,0 +1,1 @@
+"""The three services of the IIZ bus (intake, coordination, notifications) and their shared glue."""

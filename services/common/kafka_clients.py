@@ -1,0 +1,57 @@
+"""Kafka client factories with the project's safe defaults (acks=all, idempotence, manual commits).
+
+aiokafka defaults to ``acks=1`` without idempotence and FastStream to auto-commit
+(at-most-once); both would lose events here, so every client is built through these factories.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+
+from services.common.settings import CommonSettings
+
+SAFE_PRODUCER_OPTIONS: dict[str, Any] = {
+    "acks": "all",
+    "enable_idempotence": True,
+    "linger_ms": 5,
+}
+
+
+def create_producer(settings: CommonSettings, **overrides: Any) -> AIOKafkaProducer:
+    """An idempotent producer that waits for all in-sync replicas."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **{**SAFE_PRODUCER_OPTIONS, **overrides},
+    )
+
+
+def create_consumer(
+    settings: CommonSettings, *topics: str, group_id: str, **overrides: Any
+) -> AIOKafkaConsumer:
+    """A consumer that never commits on its own: offsets move only after effects are durable."""
+    options: dict[str, Any] = {
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "isolation_level": "read_committed",
+    }
+    return AIOKafkaConsumer(
+        *topics, bootstrap_servers=settings.kafka_bootstrap_servers, **{**options, **overrides}
+    )
+
+
+def create_broker(settings: CommonSettings, **overrides: Any) -> KafkaBroker:
+    """A FastStream broker whose publishers are idempotent and whose subscribers ack manually."""
+    options: dict[str, Any] = {
+        "acks": "all",
+        "enable_idempotence": True,
+        "ack_policy": AckPolicy.MANUAL,
+        # One INFO line per message halves throughput; errors still log.
+        "log_level": logging.DEBUG,
+    }
+    return KafkaBroker(settings.kafka_bootstrap_servers, **{**options, **overrides})

@@ -1,0 +1,63 @@
+"""One structlog set-up for every service: JSON lines in production, readable on a terminal."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+# Defence in depth: an AHV number (756 + 10 digits, dotted or not) never leaves in a log line,
+# even if a careless caller puts one into a message.
+_AHV_LIKE = re.compile(r"756[.\s]?\d{4}[.\s]?\d{4}[.\s]?\d{2}")
+_REDACTED = "756.****.****.**"
+
+
+def redact_ahv_numbers(text: str) -> str:
+    """Replace anything shaped like an AHV number by a mask."""
+    return _AHV_LIKE.sub(_REDACTED, text)
+
+
+def _redact_processor(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = redact_ahv_numbers(value)
+    return event_dict
+
+
+class _RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_ahv_numbers(super().format(record))
+
+
+def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
+    """Route structlog and the standard library (aiokafka, uvicorn, faststream) through one sink."""
+    use_json = (not sys.stderr.isatty()) if json is None else json
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+    )
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        _redact_processor,
+    ]
+    structlog.configure(
+        processors=[*shared, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # aiokafka is chatty at INFO about every group join; warnings are what operators need.
+    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))

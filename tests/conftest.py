@@ -1,0 +1,74 @@
+"""Session-wide fixtures: real infrastructure, unique names per test, markers by folder."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import asyncpg
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from services.common.settings import CommonSettings
+from tests.infra import Infra, resolve_infra
+
+_MARKER_BY_FOLDER = {"unit": "unit", "integration": "integration", "e2e": "e2e"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test by the folder it lives in, so `-m unit` and friends just work."""
+    for item in items:
+        for part in item.path.parts:
+            if part in _MARKER_BY_FOLDER:
+                item.add_marker(getattr(pytest.mark, _MARKER_BY_FOLDER[part]))
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    with resolve_infra() as found:
+        yield found
+
+
+@pytest.fixture(scope="session")
+def settings(infra: Infra) -> CommonSettings:
+    return CommonSettings(
+        environment="test",
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        database_url=infra.database_url,
+    )
+
+
+@pytest.fixture(scope="session")
+async def kafka_admin(infra: Infra) -> AsyncIterator[AIOKafkaAdminClient]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
+    await admin.start()
+    yield admin
+    await admin.close()
+
+
+@pytest.fixture
+async def new_topic(kafka_admin: AIOKafkaAdminClient) -> Callable[..., object]:
+    """Create a topic with a unique name for this test; returns a coroutine factory."""
+
+    async def create(prefix: str = "test", partitions: int = 1) -> str:
+        name = f"{prefix}.{uuid.uuid4().hex[:12]}"
+        await kafka_admin.create_topics(
+            [NewTopic(name, num_partitions=partitions, replication_factor=1)]
+        )
+        return name
+
+    return create
+
+
+@pytest.fixture
+async def pg(infra: Infra) -> AsyncIterator[asyncpg.Connection]:
+    """A connection inside a fresh schema that is dropped after the test."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(infra.database_url)
+    await conn.execute(f'CREATE SCHEMA "{schema}"')
+    await conn.execute(f'SET search_path TO "{schema}"')
+    try:
+        yield conn
+    finally:
+        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await conn.close()
