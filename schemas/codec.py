@@ -1,0 +1,145 @@
+"""The one codec between ``CloudEvent`` models and Kafka records (binary content mode).
+
+Attributes travel as ``ce_*`` headers, ``content-type`` carries ``datacontenttype``, ``data`` is
+the JSON value and the key is ``partitionkey`` — the CloudEvents Kafka protocol binding, so the
+official SDK reads our messages and we read the SDK's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from schemas.envelope import ANY_EVENT_ADAPTER, CloudEvent
+from schemas.errors import (
+    ContractError,
+    InvalidAhvError,
+    InvalidAttributeError,
+    MissingAttributeError,
+    NotJsonError,
+    NotUtf8Error,
+    SchemaViolationError,
+    TooLargeError,
+    UnknownTypeError,
+)
+from schemas.events.catalogue import DATA_CLASS_BY_TYPE
+
+CE_PREFIX = "ce_"
+CONTENT_TYPE = "content-type"
+JSON_CONTENT_TYPE = "application/json"
+DEFAULT_MAX_EVENT_BYTES = 64 * 1024
+REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type", "time")
+
+Headers = Sequence[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class KafkaRecord:
+    """What goes onto (or comes off) a Kafka topic."""
+
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+
+    def header(self, name: str) -> bytes | None:
+        return next((v for k, v in self.headers if k == name), None)
+
+
+def to_kafka(event: CloudEvent[Any]) -> KafkaRecord:
+    """Encode an event for Kafka in binary content mode."""
+    attributes = event.attributes()
+    content_type = attributes.pop("datacontenttype", JSON_CONTENT_TYPE)
+    headers = [(f"{CE_PREFIX}{name}", str(value).encode()) for name, value in attributes.items()]
+    headers.append((CONTENT_TYPE, content_type.encode()))
+    value = event.data.model_dump_json(exclude_none=True).encode()
+    key = event.partitionkey.encode() if event.partitionkey else None
+    return KafkaRecord(key=key, value=value, headers=tuple(headers))
+
+
+def from_kafka(
+    key: bytes | None,
+    value: bytes | None,
+    headers: Iterable[tuple[str, bytes]],
+    *,
+    max_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+) -> CloudEvent[Any]:
+    """Decode and validate a Kafka record; every failure is a ``ContractError`` with a reason."""
+    headers = list(headers)
+    value = value or b""
+    size = len(value) + sum(len(k) + len(v) for k, v in headers) + len(key or b"")
+    if size > max_bytes:
+        raise TooLargeError(f"message has {size} bytes; the limit is {max_bytes}")
+    attributes = _attributes_from_headers(headers, key)
+    data = _data_from_value(value)
+    return validate_event(attributes, data)
+
+
+def validate_event(attributes: dict[str, Any], data: Any) -> CloudEvent[Any]:
+    """Validate attributes and data (already parsed JSON) into the typed event."""
+    missing = [name for name in REQUIRED_ATTRIBUTES if not attributes.get(name)]
+    if missing:
+        raise MissingAttributeError(f"required attribute(s) missing: {', '.join(missing)}")
+    if attributes["type"] not in DATA_CLASS_BY_TYPE:
+        raise UnknownTypeError(f"unknown event type {attributes['type']!r}")
+    if not isinstance(data, dict):
+        raise SchemaViolationError("data must be a JSON object")
+    attributes.setdefault("datacategory", DATA_CLASS_BY_TYPE[attributes["type"]].default_category)
+    try:
+        return ANY_EVENT_ADAPTER.validate_python({**attributes, "data": data})
+    except ValidationError as error:
+        raise _contract_error(error) from None
+
+
+def _attributes_from_headers(headers: Headers, key: bytes | None) -> dict[str, Any]:
+    attributes: dict[str, Any] = {}
+    try:
+        for name, raw in headers:
+            lowered = name.lower()
+            if lowered.startswith(CE_PREFIX):
+                attributes[lowered.removeprefix(CE_PREFIX)] = raw.decode("utf-8")
+            elif lowered == CONTENT_TYPE:
+                attributes["datacontenttype"] = raw.decode("utf-8")
+        if key is not None and "partitionkey" not in attributes:
+            attributes["partitionkey"] = key.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NotUtf8Error("a header or the key is not valid UTF-8") from None
+    content_type = attributes.get("datacontenttype", JSON_CONTENT_TYPE)
+    if content_type.split(";")[0].strip() != JSON_CONTENT_TYPE:
+        raise InvalidAttributeError(f"content-type must be {JSON_CONTENT_TYPE}")
+    attributes["datacontenttype"] = JSON_CONTENT_TYPE
+    return attributes
+
+
+def _data_from_value(value: bytes) -> Any:
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NotUtf8Error("the message value is not valid UTF-8") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise NotJsonError(f"the message value is not JSON ({error.msg})") from None
+
+
+def _contract_error(error: ValidationError) -> ContractError:
+    """Name the fields that failed, never the values (they may be personal data)."""
+    problems = error.errors(include_input=False, include_url=False)
+    if any(p["type"] == "invalid_ahv" for p in problems):
+        first = next(p for p in problems if p["type"] == "invalid_ahv")
+        return InvalidAhvError(f"{_where(first['loc'])}: {first['msg']}")
+    described = "; ".join(f"{_where(p['loc'])}: {p['msg']}" for p in problems[:5])
+    in_data = all(_strip_tag(p["loc"])[:1] == ("data",) for p in problems)
+    return SchemaViolationError(described) if in_data else InvalidAttributeError(described)
+
+
+def _strip_tag(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    # The discriminated union prefixes each location with the event type tag.
+    return loc[1:] if loc and str(loc[0]) in DATA_CLASS_BY_TYPE else loc
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in _strip_tag(loc)) or "event"

@@ -1,0 +1,41 @@
+"""Topic names and their planned layout (ARCHITECTURE §4), derived from the registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.registry.institutions import InstitutionRegistry, load_institutions
+
+CASE_EVENTS = "iiz.case-events.v1"
+DELIVERIES = "iiz.deliveries.v1"
+INTAKE_REJECTED = "iiz.intake.rejected.v1"
+DELIVERY_OUTCOMES = "iiz.delivery-outcomes.v1"
+
+_DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicPlan:
+    name: str
+    partitions: int
+    retention_ms: int  # -1: kept forever
+    purpose: str
+
+
+def planned_topics(registry: InstitutionRegistry | None = None) -> list[TopicPlan]:
+    """Every topic the bus needs, for the infra command that creates them."""
+    registry = registry or load_institutions()
+    topics = [
+        TopicPlan(CASE_EVENTS, 6, -1, "canonical case events, ordered per person"),
+        TopicPlan(DELIVERIES, 6, 30 * _DAY_MS, "authorised, minimised deliveries"),
+        TopicPlan(INTAKE_REJECTED, 3, 90 * _DAY_MS, "dead letters of intake"),
+        TopicPlan(DELIVERY_OUTCOMES, 3, 90 * _DAY_MS, "delivery outcomes for the audit trail"),
+    ]
+    for institution in registry.institutions:
+        topics.append(
+            TopicPlan(institution.intake_topic, 3, 30 * _DAY_MS, f"intake of {institution.id}")
+        )
+        topics.append(
+            TopicPlan(institution.delivery_topic, 3, 30 * _DAY_MS, f"to {institution.id}")
+        )
+    return topics
