@@ -8,11 +8,11 @@ from typing import Annotated, Any, Generic, Literal, TypeVar, Union
 from pydantic import AwareDatetime, Discriminator, Field, Tag, TypeAdapter
 
 from schemas.ahv import PSEUDONYM_PATTERN
-from schemas.events.base import ContractModel, EventData
+from schemas.events.base import ContractModel, EventData, MessageData
 from schemas.events.catalogue import EVENT_DATA_CLASSES
 from schemas.vocabulary import DataCategory
 
-DataT = TypeVar("DataT", bound=EventData)
+DataT = TypeVar("DataT", bound=MessageData)
 
 SOURCE_PATTERN = r"^/iiz/bl/[a-z0-9-]+(/[0-9]{4})?$"
 EXTENSION_ATTRIBUTES = (

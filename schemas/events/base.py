@@ -36,6 +36,15 @@ class PersonRef(ContractModel):
         ),
         json_schema_extra=category(DataCategory.IDENTITY),
     )
+    sealed_ahv: str | None = Field(
+        default=None,
+        max_length=400,
+        description=(
+            "The AHV number encrypted for coordination (key id, colon, Fernet token). Set by "
+            "intake on internal topics only; partners never send it."
+        ),
+        json_schema_extra=category(DataCategory.IDENTITY),
+    )
     case_ref: str = Field(
         min_length=1,
         max_length=64,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -21,13 +21,25 @@ def redact_ahv_numbers(text: str) -> str:
     return _AHV_LIKE.sub(_REDACTED, text)
 
 
+def _redact_value(value: Any) -> Any:
+    """Redact strings, keys and items at any depth; other objects only if their repr leaks."""
+    if isinstance(value, str):
+        return redact_ahv_numbers(value)
+    if isinstance(value, Mapping):
+        return {_redact_value(k): _redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_redact_value(v) for v in value]
+        return tuple(items) if isinstance(value, tuple) else items
+    # Numbers and arbitrary objects: the renderers fall back to repr(), so check that.
+    shown = repr(value)
+    redacted = redact_ahv_numbers(shown)
+    return value if redacted == shown else redacted
+
+
 def _redact_processor(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    for key, value in event_dict.items():
-        if isinstance(value, str):
-            event_dict[key] = redact_ahv_numbers(value)
-    return event_dict
+    return {redact_ahv_numbers(key): _redact_value(value) for key, value in event_dict.items()}
 
 
 class _RedactingFormatter(logging.Formatter):

@@ -8,6 +8,8 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_PSEUDONYM_KEY = "development-only-pseudonym-key-not-for-production"
+# A valid Fernet key that everyone can read: fine for development and tests, refused in production.
+DEVELOPMENT_IDENTITY_KEY = "ZGV2ZWxvcG1lbnQtb25seS1pZGVudGl0eS1rZXkhISE="
 
 Environment = Literal["development", "test", "production"]
 
@@ -31,6 +33,11 @@ class CommonSettings(BaseSettings):
     )
     pseudonym_key: SecretStr = Field(default=SecretStr(DEVELOPMENT_PSEUDONYM_KEY))
     pseudonym_key_id: str = Field(default="k1", pattern=r"^[a-z0-9]{1,8}$")
+    identity_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_IDENTITY_KEY),
+        description="Fernet key sealing AHV numbers between intake and coordination",
+    )
+    identity_key_id: str = Field(default="i1", pattern=r"^[a-z0-9]{1,8}$")
 
     @model_validator(mode="after")
     def _refuse_development_secrets_in_production(self) -> CommonSettings:
@@ -39,4 +46,6 @@ class CommonSettings(BaseSettings):
                 raise ValueError("IIZ_PSEUDONYM_KEY must be set to a real secret in production")
             if len(self.pseudonym_key.get_secret_value()) < 32:
                 raise ValueError("IIZ_PSEUDONYM_KEY must be at least 32 characters")
+            if self.identity_key.get_secret_value() == DEVELOPMENT_IDENTITY_KEY:
+                raise ValueError("IIZ_IDENTITY_KEY must be set to a real Fernet key in production")
         return self

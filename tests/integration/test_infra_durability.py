@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import uuid
+
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic

@@ -1,0 +1,37 @@
+"""PostgreSQL connection helpers: one URL format, asyncpg pools scoped to a service's schema."""
+
+from __future__ import annotations
+
+import re
+
+import asyncpg
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def asyncpg_dsn(url: str) -> str:
+    """Accept SQLAlchemy-style URLs too (``postgresql+asyncpg://``) and hand asyncpg a libpq URL."""
+    return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", url)
+
+
+def sqlalchemy_url(url: str) -> str:
+    return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+asyncpg://", url)
+
+
+def checked_schema(name: str) -> str:
+    """Schema names are interpolated into SQL, so they are checked, never taken raw."""
+    if not _SCHEMA_NAME.match(name):
+        raise ValueError(f"invalid schema name {name!r}")
+    return name
+
+
+async def create_pool(
+    url: str, schema: str, *, min_size: int = 1, max_size: int = 10
+) -> asyncpg.Pool:
+    """A pool whose connections resolve unqualified names in the service's own schema."""
+    return await asyncpg.create_pool(
+        asyncpg_dsn(url),
+        min_size=min_size,
+        max_size=max_size,
+        server_settings={"search_path": checked_schema(schema)},
+    )

@@ -1,0 +1,77 @@
+"""Helpers for tests on the real broker: positions instead of sleeps, reads until a condition."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from services.common.kafka_clients import create_consumer
+from services.common.settings import CommonSettings
+
+Record = ConsumerRecord[bytes, bytes]
+
+
+async def end_offsets(settings: CommonSettings, topics: list[str]) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, isolation_level="read_committed"
+    )
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
+        ]
+        if len(partitions) < len(topics):
+            await consumer._client.force_metadata_update()
+            partitions = [
+                TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
+            ]
+        return dict(await consumer.end_offsets(partitions))
+    finally:
+        await consumer.stop()
+
+
+async def prime_group_at_end(settings: CommonSettings, group_id: str, topics: list[str]) -> None:
+    """Commit the group's offsets at the current end, so it processes only what comes next."""
+    offsets = await end_offsets(settings, topics)
+    consumer = create_consumer(settings, group_id=group_id)
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))  # a manually assigned consumer may commit for its group
+        await consumer.commit({tp: offset for tp, offset in offsets.items()})
+    finally:
+        await consumer.stop()
+
+
+async def read_until(
+    settings: CommonSettings,
+    start: dict[TopicPartition, int],
+    done: Callable[[list[Record]], bool],
+    *,
+    timeout: float = 60.0,
+) -> list[Record]:
+    """Read committed records from the given positions until ``done(records)`` or time runs out."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        isolation_level="read_committed",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list[Record] = []
+    try:
+        consumer.assign(list(start))
+        for tp, offset in start.items():
+            consumer.seek(tp, offset)
+        deadline = time.monotonic() + timeout
+        while not done(records):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition not met within {timeout}s; got {len(records)}")
+            batch = await consumer.getmany(timeout_ms=500)
+            for part in batch.values():
+                records.extend(part)
+            await asyncio.sleep(0)
+    finally:
+        await consumer.stop()
+    return records
