@@ -20,6 +20,13 @@ from schemas.errors import InvalidAhvError
 AHV_PATTERN = r"^756\.?\d{4}\.?\d{4}\.?\d{2}$"
 PSEUDONYM_PATTERN = r"^psn:[a-z0-9]{1,8}:[0-9a-f]{32}$"
 _SEPARATORS = re.compile(r"[.\s]")
+_AHV_LIKE = re.compile(r"756[.\s-]?\d{4}[.\s-]?\d{4}[.\s-]?\d{2}")
+MASK = "756.****.****.**"
+
+
+def mask_ahv_like(text: str) -> str:
+    """Replace anything shaped like an AHV number by the mask (for texts built from input)."""
+    return _AHV_LIKE.sub(MASK, text)
 
 
 def ean13_check_digit(first_twelve: str) -> int:
@@ -53,10 +60,10 @@ class AhvNumber:
         return f"{d[:3]}.{d[3:7]}.{d[7:11]}.{d[11:]}"
 
     def __str__(self) -> str:
-        return "756.****.****.**"
+        return MASK
 
     def __repr__(self) -> str:
-        return "AhvNumber('756.****.****.**')"
+        return f"AhvNumber('{MASK}')"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, AhvNumber) and hmac.compare_digest(self._digits, other._digits)
@@ -103,3 +110,16 @@ def pseudonymise(ahv: AhvNumber, key: bytes, key_id: str) -> str:
     """A stable keyed pseudonym: HMAC-SHA-256 over the digits, tagged with the key version."""
     mac = hmac.new(key, ahv.digits.encode("ascii"), hashlib.sha256).hexdigest()
     return f"psn:{key_id}:{mac[:32]}"
+
+
+def contains_ahv_number(text: str) -> bool:
+    """Whether a valid AHV number (dotted, spaced or plain) hides anywhere in ``text``."""
+    start = text.find("756")
+    while start != -1:
+        match = _AHV_LIKE.match(text, start)
+        if match:
+            digits = re.sub(r"\D", "", match.group())
+            if ean13_check_digit(digits[:12]) == int(digits[12]):
+                return True
+        start = text.find("756", start + 1)
+    return False

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from schemas.ahv import mask_ahv_like
 from schemas.envelope import ANY_EVENT_ADAPTER, CloudEvent
 from schemas.errors import (
     ContractError,
@@ -84,7 +85,8 @@ def validate_event(attributes: dict[str, Any], data: Any) -> CloudEvent[Any]:
     if missing:
         raise MissingAttributeError(f"required attribute(s) missing: {', '.join(missing)}")
     if attributes["type"] not in DATA_CLASS_BY_TYPE:
-        raise UnknownTypeError(f"unknown event type {attributes['type']!r}")
+        # The type string is partner input: mask it like every other echoed input.
+        raise UnknownTypeError(mask_ahv_like(f"unknown event type {attributes['type']!r}"))
     if not isinstance(data, dict):
         raise SchemaViolationError("data must be a JSON object")
     attributes.setdefault("datacategory", DATA_CLASS_BY_TYPE[attributes["type"]].default_category)
@@ -126,12 +128,16 @@ def _data_from_value(value: bytes) -> Any:
 
 
 def _contract_error(error: ValidationError) -> ContractError:
-    """Name the fields that failed, never the values (they may be personal data)."""
+    """Name the fields that failed, never the values (they may be personal data).
+
+    Locations come from the input too (an unknown key is named in its error), so AHV-shaped
+    text in them is masked.
+    """
     problems = error.errors(include_input=False, include_url=False)
     if any(p["type"] == "invalid_ahv" for p in problems):
         first = next(p for p in problems if p["type"] == "invalid_ahv")
-        return InvalidAhvError(f"{_where(first['loc'])}: {first['msg']}")
-    described = "; ".join(f"{_where(p['loc'])}: {p['msg']}" for p in problems[:5])
+        return InvalidAhvError(mask_ahv_like(f"{_where(first['loc'])}: {first['msg']}"))
+    described = mask_ahv_like("; ".join(f"{_where(p['loc'])}: {p['msg']}" for p in problems[:5]))
     in_data = all(_strip_tag(p["loc"])[:1] == ("data",) for p in problems)
     return SchemaViolationError(described) if in_data else InvalidAttributeError(described)
 
