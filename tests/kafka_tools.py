@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 
@@ -50,7 +49,7 @@ async def read_until(
     start: dict[TopicPartition, int],
     done: Callable[[list[Record]], bool],
     *,
-    timeout: float = 60.0,
+    within: float = 60.0,
 ) -> list[Record]:
     """Read committed records from the given positions until ``done(records)`` or time runs out."""
     consumer = AIOKafkaConsumer(
@@ -64,14 +63,15 @@ async def read_until(
         consumer.assign(list(start))
         for tp, offset in start.items():
             consumer.seek(tp, offset)
-        deadline = time.monotonic() + timeout
-        while not done(records):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"condition not met within {timeout}s; got {len(records)}")
+        deadline = time.monotonic() + within
+        while True:  # at least one fetch, so `done` sees what is there now
             batch = await consumer.getmany(timeout_ms=500)
             for part in batch.values():
                 records.extend(part)
-            await asyncio.sleep(0)
+            if done(records):
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition not met within {within}s; got {len(records)}")
     finally:
         await consumer.stop()
     return records

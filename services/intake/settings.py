@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from services.common.settings import CommonSettings
 
@@ -27,3 +27,18 @@ class IntakeSettings(CommonSettings):
         default=600, ge=1, description="HTTP events/min/institution"
     )
     intake_session_secret: SecretStr = Field(default=SecretStr(DEVELOPMENT_SESSION_SECRET))
+    intake_http_port: int = Field(default=8081, ge=1, le=65535, description="HTTP door port")
+    intake_max_document_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        ge=1024,
+        description="Largest upload the web form hashes (the content is never stored)",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_development_session_secret_in_production(self) -> IntakeSettings:
+        secret = self.intake_session_secret.get_secret_value()
+        if self.environment == "production" and (
+            secret == DEVELOPMENT_SESSION_SECRET or len(secret) < 32
+        ):
+            raise ValueError("IIZ_INTAKE_SESSION_SECRET must be a real secret (>= 32 characters)")
+        return self

@@ -9,10 +9,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.ahv import pseudonymise
+from schemas.ahv import contains_ahv_number, pseudonymise
 from schemas.codec import KafkaRecord, from_kafka
 from schemas.envelope import CloudEvent
-from schemas.errors import ContractError, SchemaViolationError
+from schemas.errors import ContractError, InvalidAttributeError, SchemaViolationError
 from schemas.origin import check_origin
 from schemas.registry.institutions import Institution, InstitutionRegistry
 from services.common.identity_seal import IdentitySeal
@@ -81,17 +81,30 @@ def assess(
         return Rejected(submission, error)
 
 
+# Attributes only the bus sets: a partner sending them is trying to speak for the bus.
+BUS_ONLY_ATTRIBUTES = ("subject", "legalbasis", "consentref")
+
+
 def canonicalise(event: CloudEvent[Any], pseudonymiser: Pseudonymiser) -> CloudEvent[Any]:
     """The canonical event: AHV number replaced by pseudonym (subject, key) and sealed form."""
+    set_by_partner = [name for name in BUS_ONLY_ATTRIBUTES if getattr(event, name) is not None]
+    if set_by_partner:
+        raise InvalidAttributeError(f"set by the bus only: {', '.join(set_by_partner)}")
     person = event.data.person
     if person.ahv_number is None:
         raise SchemaViolationError("data.person.ahv_number: required when submitting")
     if person.sealed_ahv is not None:
         raise SchemaViolationError("data.person.sealed_ahv: set by intake only")
+    without_identity = event.data.model_copy(
+        update={"person": person.model_copy(update={"ahv_number": None})}
+    )
+    if contains_ahv_number(without_identity.model_dump_json()):
+        # It would travel in clear on internal topics: only the person block may carry it.
+        raise SchemaViolationError("an AHV number may only be sent in data.person.ahv_number")
     pseudonym = pseudonymise(person.ahv_number, pseudonymiser.key, pseudonymiser.key_id)
     sealed = pseudonymiser.seal.seal(person.ahv_number)
-    data = event.data.model_copy(
-        update={"person": person.model_copy(update={"ahv_number": None, "sealed_ahv": sealed})}
+    data = without_identity.model_copy(
+        update={"person": without_identity.person.model_copy(update={"sealed_ahv": sealed})}
     )
     return event.model_copy(
         update={

@@ -1,0 +1,94 @@
+"""Intake's decision about one submission, without Kafka or a database."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.ahv import AhvNumber, pseudonymise
+from schemas.codec import KafkaRecord, to_kafka
+from schemas.errors import ReasonCode
+from schemas.events import CaseOpened, NoteAdded, ReferralRequested
+from schemas.registry import load_institutions
+from services.common.identity_seal import IdentitySeal
+from services.common.settings import DEVELOPMENT_IDENTITY_KEY
+from services.intake.submission import (
+    Accepted,
+    Pseudonymiser,
+    Rejected,
+    Submission,
+    assess,
+    canonical_id,
+)
+from tests.ahv_scan import find_valid_ahv_numbers
+from tests.factories import sample_event, valid_ahv
+
+REGISTRY = load_institutions()
+SEAL = IdentitySeal(DEVELOPMENT_IDENTITY_KEY, "i1")
+PSEUDONYMISER = Pseudonymiser(key=b"unit-test-key", key_id="k1", seal=SEAL)
+
+
+def _assess(record: KafkaRecord, sender: str = "rav") -> Accepted | Rejected:
+    submission = Submission(REGISTRY.by_id[sender], record, "kafka:test/0/0")
+    return assess(submission, registry=REGISTRY, pseudonymiser=PSEUDONYMISER, max_bytes=65536)
+
+
+def test_an_accepted_event_is_keyed_by_the_pseudonym_and_carries_no_ahv_number() -> None:
+    ahv = valid_ahv(42)
+    event = sample_event(CaseOpened, person={"ahv_number": ahv, "case_ref": "RAV-1"})
+
+    outcome = _assess(to_kafka(event))
+
+    assert isinstance(outcome, Accepted)
+    pseudonym = pseudonymise(AhvNumber(ahv), b"unit-test-key", "k1")
+    assert outcome.event.subject == outcome.event.partitionkey == pseudonym
+    assert outcome.event.id == canonical_id(event.source, str(event.id))
+    assert find_valid_ahv_numbers(to_kafka(outcome.event).value.decode()) == []
+    assert SEAL.unseal(outcome.event.data.person.sealed_ahv) == AhvNumber(ahv)
+
+
+def test_the_same_submission_twice_gets_the_same_canonical_id() -> None:
+    event = sample_event(CaseOpened)
+
+    first, second = _assess(to_kafka(event)), _assess(to_kafka(event))
+
+    assert isinstance(first, Accepted) and isinstance(second, Accepted)
+    assert first.event.id == second.event.id
+
+
+def test_an_event_from_another_institutions_topic_is_a_source_mismatch() -> None:
+    outcome = _assess(to_kafka(sample_event(CaseOpened, source="/iiz/bl/iv")), sender="rav")
+
+    assert isinstance(outcome, Rejected)
+    assert outcome.error.reason is ReasonCode.SOURCE_MISMATCH
+
+
+def test_a_submission_without_an_ahv_number_is_a_schema_violation() -> None:
+    outcome = _assess(to_kafka(sample_event(CaseOpened, person={"case_ref": "X-1"})))
+
+    assert isinstance(outcome, Rejected)
+    assert outcome.error.reason is ReasonCode.SCHEMA_VIOLATION
+
+
+@pytest.mark.parametrize("attribute", ["subject", "legalbasis", "consentref"])
+def test_attributes_only_the_bus_sets_are_refused_from_partners(attribute: str) -> None:
+    value = "psn:k1:" + "0" * 32 if attribute == "subject" else "AVG Art. 35a"
+    outcome = _assess(to_kafka(sample_event(CaseOpened, **{attribute: value})))
+
+    assert isinstance(outcome, Rejected)
+    assert outcome.error.reason is ReasonCode.INVALID_ATTRIBUTE
+
+
+def test_an_ahv_number_hidden_in_free_text_is_refused() -> None:
+    hidden = valid_ahv(5).replace(".", " ")
+    note = sample_event(NoteAdded, text=f"Rückfrage zu Person {hidden} bitte an RAV")
+    referral = sample_event(ReferralRequested, note=f"Versicherte {valid_ahv(6)}")
+
+    outcomes = [_assess(to_kafka(note)), _assess(to_kafka(referral))]
+
+    assert all(isinstance(o, Rejected) for o in outcomes)
+    assert {o.error.reason for o in outcomes if isinstance(o, Rejected)} == {
+        ReasonCode.SCHEMA_VIOLATION
+    }
+    assert all(
+        find_valid_ahv_numbers(o.error.message) == [] for o in outcomes if isinstance(o, Rejected)
+    )
