@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -9,6 +10,7 @@ import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from services.common.logging import RedactingFormatter
 from services.common.settings import CommonSettings
 from tests.infra import Infra, resolve_infra
 
@@ -16,11 +18,33 @@ _MARKER_BY_FOLDER = {"unit": "unit", "integration": "integration", "e2e": "e2e"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test by the folder it lives in, so `-m unit` and friends just work."""
+    """Mark every test by the folder it lives in, so `-m unit` and friends just work; run the
+    leak audit last, when everything else has written its logs and topic records."""
     for item in items:
         for part in item.path.parts:
             if part in _MARKER_BY_FOLDER:
                 item.add_marker(getattr(pytest.mark, _MARKER_BY_FOLDER[part]))
+    items.sort(key=lambda item: item.get_closest_marker("leak_audit") is not None)
+
+
+class LogCollector(logging.Handler):
+    """Keeps every log line emitted in this process, formatted as the real handler would."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.setFormatter(RedactingFormatter("%(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_log_lines() -> Iterator[LogCollector]:
+    collector = LogCollector()
+    logging.getLogger().addHandler(collector)
+    yield collector
+    logging.getLogger().removeHandler(collector)
 
 
 @pytest.fixture(scope="session")

@@ -75,3 +75,33 @@ async def read_until(
     finally:
         await consumer.stop()
     return records
+
+
+async def read_all(
+    settings: CommonSettings, topics: list[str], *, within: float = 120.0
+) -> list[Record]:
+    """Every committed record of the topics up to their current end.
+
+    Positions, not counts: transaction markers take offsets but are never returned.
+    """
+    ends = await end_offsets(settings, topics)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        isolation_level="read_committed",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list[Record] = []
+    try:
+        consumer.assign(list(ends))
+        await consumer.seek_to_beginning(*ends)
+        deadline = time.monotonic() + within
+        while any(await consumer.position(tp) < end for tp, end in ends.items()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"could not read to the end within {within}s")
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for part in batch.values():
+                records.extend(part)
+    finally:
+        await consumer.stop()
+    return records

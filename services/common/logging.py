@@ -42,9 +42,13 @@ def _redact_processor(
     return {redact_ahv_numbers(key): _redact_value(value) for key, value in event_dict.items()}
 
 
-class _RedactingFormatter(logging.Formatter):
+class RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return redact_ahv_numbers(super().format(record))
+
+
+_OURS = "_iiz_handler"
+_PLAIN_FORMAT = "%(message)s"
 
 
 def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
@@ -60,16 +64,20 @@ def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
         structlog.processors.format_exc_info,
         _redact_processor,
     ]
+    # structlog renders the line and hands it to the standard library, so every line, ours and
+    # the libraries', passes the same (redacting) handlers.
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(RedactingFormatter("%(message)s" if use_json else _PLAIN_FORMAT))
+    setattr(handler, _OURS, True)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace only the handler this function installed before; keep others (e.g. test collectors).
+    root.handlers[:] = [h for h in root.handlers if not getattr(h, _OURS, False)] + [handler]
     root.setLevel(level.upper())
     # aiokafka is chatty at INFO about every group join; warnings are what operators need.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))

@@ -1,21 +1,29 @@
-"""Fixtures for intake on the real broker and database: a private schema and consumer group."""
+"""Fixtures for intake on the real broker and database: a private schema and consumer group,
+the Kafka door, and the HTTP door (API and web form) run with its lifespan."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 from faststream import TestApp
 
 from schemas.registry import load_institutions
 from services.common.database import asyncpg_dsn
 from services.common.migrations import upgrade
+from services.intake.http_door import create_http_app
 from services.intake.kafka_door import create_app
 from services.intake.settings import IntakeSettings
+from services.intake.tokens import TokenStore
 from tests.infra import Infra
 from tests.kafka_tools import prime_group_at_end
 
@@ -55,7 +63,40 @@ async def running_intake(intake_settings: IntakeSettings) -> AsyncIterator[Intak
 @pytest.fixture
 async def partner_producer(infra: Infra) -> AsyncIterator[AIOKafkaProducer]:
     """A plain producer like a partner system would use (not transactional)."""
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=infra.kafka_bootstrap_servers, acks="all", enable_idempotence=True
+    )
     await producer.start()
     yield producer
     await producer.stop()
+
+
+@dataclass
+class HttpApp:
+    app: FastAPI
+    client: httpx.AsyncClient
+    settings: IntakeSettings
+
+    async def issue_token(self, institution: str, label: str = "Test") -> str:
+        tokens: TokenStore = self.app.state.intake.tokens
+        return await tokens.create(institution, label)
+
+    async def revoke_token(self, token: str) -> None:
+        tokens: TokenStore = self.app.state.intake.tokens
+        await tokens.revoke(token)
+
+
+@asynccontextmanager
+async def http_intake(settings: IntakeSettings) -> AsyncIterator[HttpApp]:
+    """The HTTP door (API and web form) with its lifespan really run, and a client for it."""
+    app = create_http_app(settings)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield HttpApp(app, client, settings)
+
+
+@pytest.fixture
+async def http_door(intake_settings: IntakeSettings) -> AsyncIterator[HttpApp]:
+    async with http_intake(intake_settings) as running:
+        yield running

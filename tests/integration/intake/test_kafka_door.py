@@ -41,12 +41,21 @@ async def test_events_of_two_institutions_arrive_keyed_by_pseudonym_in_order_per
     settings = running_intake
     ahv = valid_ahv(7)
     person = {"ahv_number": ahv, "case_ref": "RAV-2026-17"}
+    # Partners key their submissions by their own case reference (docs/contract.md), which is
+    # what keeps one sender's events about one person in order on its intake topic.
     rav_events = [
-        sample_event(CaseOpened, person=person),
-        sample_event(MeasureStarted, person=person),
-        sample_event(ReferralRequested, person=person, to_institution="iv"),
+        sample_event(CaseOpened, person=person, partitionkey="RAV-2026-17"),
+        sample_event(MeasureStarted, person=person, partitionkey="RAV-2026-17"),
+        sample_event(
+            ReferralRequested, person=person, to_institution="iv", partitionkey="RAV-2026-17"
+        ),
     ]
-    iv_event = sample_event(CaseOpened, source="/iiz/bl/iv", person={**person, "case_ref": "IV-88"})
+    iv_event = sample_event(
+        CaseOpened,
+        source="/iiz/bl/iv",
+        person={**person, "case_ref": "IV-88"},
+        partitionkey="IV-88",
+    )
     start = await end_offsets(settings, [CASE_EVENTS])
     for event in rav_events:
         await _submit(partner_producer, "rav", to_kafka(event))

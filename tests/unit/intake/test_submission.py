@@ -51,7 +51,8 @@ def test_the_same_submission_twice_gets_the_same_canonical_id() -> None:
 
     first, second = _assess(to_kafka(event)), _assess(to_kafka(event))
 
-    assert isinstance(first, Accepted) and isinstance(second, Accepted)
+    assert isinstance(first, Accepted)
+    assert isinstance(second, Accepted)
     assert first.event.id == second.event.id
 
 
