@@ -7,29 +7,12 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from services.common.kafka_clients import create_consumer
+from services.common.kafka_clients import create_consumer, end_offsets
+
+__all__ = ["end_offsets", "prime_group_at_end", "read_all", "read_until"]
 from services.common.settings import CommonSettings
 
 Record = ConsumerRecord[bytes, bytes]
-
-
-async def end_offsets(settings: CommonSettings, topics: list[str]) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, isolation_level="read_committed"
-    )
-    await consumer.start()
-    try:
-        partitions = [
-            TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
-        ]
-        if len(partitions) < len(topics):
-            await consumer._client.force_metadata_update()
-            partitions = [
-                TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
-            ]
-        return dict(await consumer.end_offsets(partitions))
-    finally:
-        await consumer.stop()
 
 
 async def prime_group_at_end(settings: CommonSettings, group_id: str, topics: list[str]) -> None:
@@ -96,7 +79,7 @@ async def read_all(
         consumer.assign(list(ends))
         await consumer.seek_to_beginning(*ends)
         deadline = time.monotonic() + within
-        while any(await consumer.position(tp) < end for tp, end in ends.items()):
+        while await _behind(consumer, ends):
             if time.monotonic() > deadline:
                 raise AssertionError(f"could not read to the end within {within}s")
             batch = await consumer.getmany(timeout_ms=500, max_records=5000)
@@ -105,3 +88,10 @@ async def read_all(
     finally:
         await consumer.stop()
     return records
+
+
+async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return True
+    return False

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
@@ -55,3 +55,19 @@ def create_broker(settings: CommonSettings, **overrides: Any) -> KafkaBroker:
         "log_level": logging.DEBUG,
     }
     return KafkaBroker(settings.kafka_bootstrap_servers, **{**options, **overrides})
+
+
+async def end_offsets(settings: CommonSettings, topics: list[str]) -> dict[TopicPartition, int]:
+    """The committed end of every partition of the topics (where a new reader would start)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, isolation_level="read_committed"
+    )
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()  # topics created moments ago
+        partitions = [
+            TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
+        ]
+        return dict(await consumer.end_offsets(partitions))
+    finally:
+        await consumer.stop()

@@ -93,4 +93,6 @@ def create_app(settings: IntakeSettings | None = None) -> FastStream:
     async def start_runtime() -> None:
         await runtime.start("kafka")
 
-    return FastStream(broker, on_startup=[start_runtime], on_shutdown=[runtime.stop])
+    # Resources go only after the broker has stopped consuming (after_shutdown): closing them
+    # under a running batch would fail it and stall the shutdown and the next rebalance.
+    return FastStream(broker, on_startup=[start_runtime], after_shutdown=[runtime.stop])

@@ -1,15 +1,15 @@
 """Intake's ledger of accepted submissions: the memory that tells a resubmission apart.
 
-Ids only, no personal data. Written in the same breath as the Kafka transaction: the row is
-committed only after the canonical event is, so a crash can at worst forget a row (and the
-resubmission is then published again with the same canonical id, which consumers dedupe).
+Ids only, no personal data. Rows are written right after the Kafka transaction commits, never
+while it is open: holding row locks across a Kafka transaction let one stalled instance block
+every other. A crash in between can at worst forget a row (a resubmission is then published
+again with the same canonical id, which consumers dedupe) — never claim an unpublished event.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 
 import asyncpg
 
@@ -27,16 +27,11 @@ class SubmissionLedger:
         )
         return {row["canonical_id"] for row in rows}
 
-    @asynccontextmanager
-    async def recording(
-        self, entries: list[tuple[uuid.UUID, str, str, str]]
-    ) -> AsyncIterator[None]:
-        """Insert (canonical id, source, original id, channel) rows; commit when the block ends."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            if entries:
-                await conn.executemany(
-                    "INSERT INTO submission_ledger (canonical_id, source, original_id, channel) "
-                    "VALUES ($1, $2, $3, $4) ON CONFLICT (canonical_id) DO NOTHING",
-                    entries,
-                )
-            yield
+    async def record(self, entries: list[tuple[uuid.UUID, str, str, str]]) -> None:
+        """Remember accepted submissions: (canonical id, source, original id, channel)."""
+        if entries:
+            await self._pool.executemany(
+                "INSERT INTO submission_ledger (canonical_id, source, original_id, channel) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT (canonical_id) DO NOTHING",
+                entries,
+            )

@@ -4,6 +4,7 @@ either redoes the whole batch or none of it: no event lost, none published twice
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
@@ -45,6 +46,7 @@ class IntakePipeline:
         ledger: SubmissionLedger,
         producer: AIOKafkaProducer,
         max_event_bytes: int,
+        transaction_timeout: float = 30.0,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._registry = registry
@@ -52,6 +54,7 @@ class IntakePipeline:
         self._ledger = ledger
         self._producer = producer
         self._max_event_bytes = max_event_bytes
+        self._transaction_timeout = transaction_timeout
         self._clock = clock
 
     async def process(
@@ -81,8 +84,8 @@ class IntakePipeline:
             writes.append(
                 (delivery_topic, receipt_record(outcome, duplicate=item.duplicate, now=now))
             )
-        async with self._ledger.recording(ledger_rows):
-            await self._publish_atomically(writes, consumed)
+        await self._publish_atomically(writes, consumed)
+        await self._ledger.record(ledger_rows)
         rejected = sum(1 for a in answered if not isinstance(a.outcome, Accepted))
         log.debug("intake batch", submissions=len(submissions), rejected=rejected)
         return answered
@@ -101,7 +104,8 @@ class IntakePipeline:
     async def _publish_atomically(
         self, writes: list[tuple[str, KafkaRecord]], consumed: ConsumedOffsets | None
     ) -> None:
-        async with self._producer.transaction():
+        # A stalled transaction becomes an error (the batch is then redone), never a hang.
+        async with asyncio.timeout(self._transaction_timeout), self._producer.transaction():
             for topic, record in writes:
                 await self._producer.send(
                     topic, record.value, key=record.key, headers=list(record.headers)
