@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV_VERSION := 0.13.9
-UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+# uv from PATH if present, else as a module of the Python that `make setup` installs it into.
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
 
@@ -12,8 +13,8 @@ help: ## Show the commands
 
 .PHONY: setup
 setup: ## Install uv, the locked Python dependencies and the AsyncAPI validator
-	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet --user "uv==$(UV_VERSION)" \
-		|| python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
+		|| python3 -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	@$(UV) sync --frozen --quiet
 	@if [ -f tools/asyncapi/package-lock.json ] && [ ! -d tools/asyncapi/node_modules ]; then \
 		npm ci --silent --no-audit --no-fund --prefix tools/asyncapi; fi
