@@ -1,0 +1,94 @@
+"""`make bench`: intake throughput and memory on the real broker and database.
+
+Submits N events (default 20 000, IIZ_BENCH_EVENTS) to three institutions' intake topics, runs
+the intake Kafka door in this process on a fresh consumer group and schema, and measures the
+time until every canonical event is committed on iiz.case-events.v1. Prints a Markdown row for
+docs/benchmarks.md. Measures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import time
+import uuid
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+from faststream import TestApp
+
+from schemas.codec import to_kafka
+from schemas.events import CaseOpened
+from schemas.registry import load_institutions
+from schemas.topics import CASE_EVENTS
+from services.common.kafka_clients import end_offsets
+from services.common.migrations import upgrade
+from services.intake.kafka_door import create_app
+from services.intake.settings import IntakeSettings
+from tests.factories import sample_event, valid_ahv
+from tests.kafka_tools import prime_group_at_end, read_until
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "services" / "intake" / "migrations"
+
+
+async def bench_intake(events: int) -> dict[str, float]:
+    suffix = uuid.uuid4().hex[:8]
+    settings = IntakeSettings(
+        intake_db_schema=f"bench_{suffix}",
+        intake_group_id=f"bench-{suffix}",
+        intake_instance_id=f"bench-{suffix}",
+        log_level="WARNING",
+    )
+    registry = load_institutions()
+    senders = [registry.by_id[i] for i in ("rav", "iv", "sozialhilfe-2829")]
+    await upgrade(MIGRATIONS, settings.database_url, settings.intake_db_schema)
+    await prime_group_at_end(
+        settings, settings.intake_group_id, [i.intake_topic for i in registry.institutions]
+    )
+    submissions = [
+        to_kafka(
+            sample_event(
+                CaseOpened,
+                source=senders[n % 3].source,
+                person={"ahv_number": valid_ahv(n), "case_ref": f"B-{n}"},
+                partitionkey=f"B-{n}",
+            )
+        )
+        for n in range(events)
+    ]
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
+    )
+    await producer.start()
+    for n, record in enumerate(submissions):
+        topic = senders[n % 3].intake_topic
+        await producer.send(topic, record.value, key=record.key, headers=list(record.headers))
+    await producer.flush()
+    await producer.stop()
+    start = await end_offsets(settings, [CASE_EVENTS])
+    began = time.perf_counter()
+    async with TestApp(create_app(settings)):
+        seen = await read_until(settings, start, lambda rs: len(rs) >= events, within=600)
+    elapsed = time.perf_counter() - began
+    return {
+        "events": events,
+        "seconds": elapsed,
+        "per_second": len(seen) / elapsed,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    events = int(os.environ.get("IIZ_BENCH_EVENTS", "20000"))
+    result = asyncio.run(bench_intake(events))
+    print("| benchmark | events | seconds | events/s | peak RSS (MiB, whole process) |")
+    print("|---|---|---|---|---|")
+    print(
+        f"| intake Kafka door, batch 500, one transaction per batch | {result['events']:.0f} | "
+        f"{result['seconds']:.1f} | {result['per_second']:.0f} | {result['peak_rss_mib']:.0f} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
