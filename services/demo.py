@@ -20,14 +20,14 @@ from typing import Any
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.codec import to_kafka
 from schemas.registry import load_institutions
 from schemas.topics import planned_topics
 from services.common.database import asyncpg_dsn, create_pool
-from services.common.kafka_clients import end_offsets
+from services.common.kafka_clients import create_reader, end_offsets
 from services.common.migrations import upgrade
 from services.demo_simulation import SyntheticPartners
 from services.intake.settings import IntakeSettings
@@ -98,11 +98,7 @@ async def collect_receipts(
 ) -> list[dict[str, Any]]:
     """Receipts for our submissions (the topics may also answer older ones intake caught up on)."""
     expected = len(ours)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        isolation_level="read_committed",
-        enable_auto_commit=False,
-    )
+    consumer = create_reader(settings)
     await consumer.start()
     receipts: dict[str, dict[str, Any]] = {}
     try:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from services.common.kafka_clients import create_consumer, end_offsets
+from services.common.kafka_clients import create_consumer, create_reader, end_offsets
 
 __all__ = ["end_offsets", "prime_group_at_end", "read_all", "read_until"]
 from services.common.settings import CommonSettings
@@ -35,11 +35,7 @@ async def read_until(
     within: float = 60.0,
 ) -> list[Record]:
     """Read committed records from the given positions until ``done(records)`` or time runs out."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        isolation_level="read_committed",
-        enable_auto_commit=False,
-    )
+    consumer = create_reader(settings)
     await consumer.start()
     records: list[Record] = []
     try:
@@ -68,11 +64,7 @@ async def read_all(
     Positions, not counts: transaction markers take offsets but are never returned.
     """
     ends = await end_offsets(settings, topics)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        isolation_level="read_committed",
-        enable_auto_commit=False,
-    )
+    consumer = create_reader(settings)
     await consumer.start()
     records: list[Record] = []
     try:

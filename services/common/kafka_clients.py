@@ -57,11 +57,18 @@ def create_broker(settings: CommonSettings, **overrides: Any) -> KafkaBroker:
     return KafkaBroker(settings.kafka_bootstrap_servers, **{**options, **overrides})
 
 
+def create_reader(settings: CommonSettings) -> AIOKafkaConsumer:
+    """A group-less consumer that sees only committed records and never commits itself."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        isolation_level="read_committed",
+        enable_auto_commit=False,
+    )
+
+
 async def end_offsets(settings: CommonSettings, topics: list[str]) -> dict[TopicPartition, int]:
     """The committed end of every partition of the topics (where a new reader would start)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, isolation_level="read_committed"
-    )
+    consumer = create_reader(settings)
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()  # topics created moments ago

@@ -392,19 +392,19 @@ async def logout(request: Request) -> Response:
     return _page(request, "anmelden.html", message="Sie sind abgemeldet.")
 
 
+def _unknown_form(request: Request, institution: Institution) -> Response:
+    return _error_page(
+        request, 404, "Nicht gefunden", "Dieses Formular gibt es nicht.", institution=institution
+    )
+
+
 async def form_page(request: Request) -> Response:
     kind = FORMS.get(request.path_params["slug"])
     institution = await _logged_in(request)
     if institution is None:
         return _to_login()
     if kind is None:
-        return _error_page(
-            request,
-            404,
-            "Nicht gefunden",
-            "Dieses Formular gibt es nicht.",
-            institution=institution,
-        )
+        return _unknown_form(request, institution)
     return _form(request, kind, institution)
 
 
@@ -438,13 +438,7 @@ async def submit_form(request: Request) -> Response:
         return _to_login()
     kind = FORMS.get(request.path_params["slug"])
     if kind is None:
-        return _error_page(
-            request,
-            404,
-            "Nicht gefunden",
-            "Dieses Formular gibt es nicht.",
-            institution=institution,
-        )
+        return _unknown_form(request, institution)
     form = await request.form(max_files=1, max_fields=10)
     if not _csrf_ok(request, form):
         return _csrf_refused(request, institution)

@@ -12,12 +12,12 @@ import subprocess
 import uuid
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.common.kafka_clients import create_producer
 from services.common.settings import CommonSettings
 from tests.infra import INFRA, REPO
+from tests.kafka_tools import read_all
 
 
 def _free_port() -> int:
@@ -79,16 +79,8 @@ async def _write_marker(settings: CommonSettings, topic: str, marker: str) -> No
 
 
 async def _read_markers(settings: CommonSettings, topic: str) -> tuple[list[bytes], list[str]]:
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    batch = await consumer.getmany(timeout_ms=15_000)
-    await consumer.stop()
+    records = await read_all(settings, [topic])
     conn = await asyncpg.connect(settings.database_url)
     notes = [r["note"] for r in await conn.fetch("SELECT note FROM durability")]
     await conn.close()
-    return [m.value for records in batch.values() for m in records], notes
+    return [r.value for r in records if r.value is not None], notes
