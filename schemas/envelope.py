@@ -22,6 +22,9 @@ EXTENSION_ATTRIBUTES = (
     "causationid",
     "legalbasis",
     "consentref",
+    "recipient",
+    "iizcase",
+    "recipientcaseref",
 )
 
 
@@ -53,7 +56,20 @@ class CloudEvent(ContractModel, Generic[DataT]):
         default=None, max_length=200, description="Article of law a delivery is based on."
     )
     consentref: str | None = Field(
-        default=None, max_length=100, description="Consent id a delivery is based on."
+        default=None, max_length=400, description="Consent id a delivery is based on."
+    )
+    recipient: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9-]{1,40}$",
+        description="Institution a delivery is for (set by coordination on deliveries).",
+    )
+    iizcase: str | None = Field(
+        default=None,
+        pattern=r"^IIZ-[0-9]{4}-[0-9]{6}$",
+        description="IIZ case number (Fallnummer IIZ) a delivery belongs to.",
+    )
+    recipientcaseref: str | None = Field(
+        default=None, max_length=64, description="The recipient's own case reference."
     )
     data: DataT
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from schemas.events.base import MessageData
 from schemas.events.catalogue import EVENT_DATA_CLASSES
+from schemas.alerts import Alert
 from schemas.receipts import Receipt
 from schemas.registry.institutions import InstitutionRegistry, load_institutions
 from schemas.topics import (
@@ -46,6 +47,7 @@ def json_schemas() -> dict[str, dict[str, Any]]:
     """File name → schema, for every event type and the receipt."""
     files = {f"{cls.cloud_event_type()}.json": data_schema(cls) for cls in EVENT_DATA_CLASSES}
     files[f"{Receipt.cloud_event_type()}.json"] = data_schema(Receipt)
+    files[f"{Alert.cloud_event_type()}.json"] = data_schema(Alert)
     return files
 
 
@@ -70,6 +72,9 @@ def _headers_schema(event_type: str, category: str) -> dict[str, Any]:
             "ce_causationid": s("id of the event that caused this one"),
             "ce_legalbasis": s("article of law a delivery is based on"),
             "ce_consentref": s("consent id a delivery is based on"),
+            "ce_recipient": s("institution a delivery is for (deliveries only)"),
+            "ce_iizcase": s("IIZ case number, e.g. IIZ-2026-000123 (deliveries only)"),
+            "ce_recipientcaseref": s("the recipient's own case reference (deliveries only)"),
             "content-type": s("datacontenttype", const="application/json"),
         },
     }
@@ -94,19 +99,23 @@ def _message_key(cls: type[MessageData]) -> str:
 def asyncapi_document(registry: InstitutionRegistry) -> dict[str, Any]:
     """AsyncAPI 3.0 description of every topic and message of the bus."""
     catalogue: list[type[MessageData]] = [*EVENT_DATA_CLASSES]
-    with_receipt: list[type[MessageData]] = [*catalogue, Receipt]
+    with_receipt: list[type[MessageData]] = [*catalogue, Receipt, Alert]
     messages = {_message_key(cls): _message(cls) for cls in with_receipt}
     event_refs = {
         _message_key(c): {"$ref": f"#/components/messages/{_message_key(c)}"} for c in catalogue
     }
     receipt_ref = {
-        _message_key(Receipt): {"$ref": f"#/components/messages/{_message_key(Receipt)}"}
+        _message_key(c): {"$ref": f"#/components/messages/{_message_key(c)}"}
+        for c in (Receipt, Alert)
     }
+    alert_ref = {_message_key(Alert): receipt_ref[_message_key(Alert)]}
     channels: dict[str, Any] = {
         "caseEvents": _channel(
             CASE_EVENTS, "Canonical case events, key = person pseudonym.", event_refs
         ),
-        "deliveries": _channel(DELIVERIES, "Authorised, minimised deliveries.", event_refs),
+        "deliveries": _channel(
+            DELIVERIES, "Authorised, minimised deliveries and alerts.", {**event_refs, **alert_ref}
+        ),
         "intakeRejected": _channel(INTAKE_REJECTED, "Dead letters: original bytes + reason.", {}),
         "deliveryOutcomes": _channel(DELIVERY_OUTCOMES, "Delivery outcomes for the audit.", {}),
     }
@@ -118,7 +127,7 @@ def asyncapi_document(registry: InstitutionRegistry) -> dict[str, Any]:
         )
         channels[f"deliver_{key}"] = _channel(
             inst.delivery_topic,
-            f"Receipts and deliveries for {inst.name} (reader: {inst.id} only).",
+            f"Receipts, deliveries and alerts for {inst.name} (reader: {inst.id} only).",
             {**event_refs, **receipt_ref},
         )
         operations[f"submit_{key}"] = _operation("send", f"intake_{key}", inst.name)
@@ -186,7 +195,7 @@ def _catalogue_row(cls: type[MessageData]) -> str:
 
 def catalogue_table() -> str:
     """The event catalogue as a Markdown table, rendered from the models."""
-    published: list[type[MessageData]] = [*EVENT_DATA_CLASSES, Receipt]
+    published: list[type[MessageData]] = [*EVENT_DATA_CLASSES, Receipt, Alert]
     lines = [
         "| type | default category | required fields | fields of another category | summary "
         "| JSON Schema |",

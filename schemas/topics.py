@@ -10,6 +10,7 @@ CASE_EVENTS = "iiz.case-events.v1"
 DELIVERIES = "iiz.deliveries.v1"
 INTAKE_REJECTED = "iiz.intake.rejected.v1"
 DELIVERY_OUTCOMES = "iiz.delivery-outcomes.v1"
+COORDINATION_REJECTED = "iiz.coordination.rejected.v1"
 
 _DAY_MS = 24 * 3600 * 1000
 
@@ -30,6 +31,7 @@ def planned_topics(registry: InstitutionRegistry | None = None) -> list[TopicPla
         TopicPlan(DELIVERIES, 6, 30 * _DAY_MS, "authorised, minimised deliveries"),
         TopicPlan(INTAKE_REJECTED, 3, 90 * _DAY_MS, "dead letters of intake"),
         TopicPlan(DELIVERY_OUTCOMES, 3, 90 * _DAY_MS, "delivery outcomes for the audit trail"),
+        TopicPlan(COORDINATION_REJECTED, 3, 90 * _DAY_MS, "dead letters of coordination"),
     ]
     for institution in registry.institutions:
         topics.append(

@@ -82,7 +82,14 @@ def assess(
 
 
 # Attributes only the bus sets: a partner sending them is trying to speak for the bus.
-BUS_ONLY_ATTRIBUTES = ("subject", "legalbasis", "consentref")
+BUS_ONLY_ATTRIBUTES = (
+    "subject",
+    "legalbasis",
+    "consentref",
+    "recipient",
+    "iizcase",
+    "recipientcaseref",
+)
 
 
 def canonicalise(event: CloudEvent[Any], pseudonymiser: Pseudonymiser) -> CloudEvent[Any]:

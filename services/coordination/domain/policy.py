@@ -1,0 +1,247 @@
+"""The consent and legal-basis policy: may a recipient see an event, on what basis, which fields.
+
+Pure: every input is passed in (consents, the legal-basis matrix, the recipient's periods of
+interest, the event's bus position and business time). Rules (ARCHITECTURE §7):
+
+- The origin always sees its own events.
+- Anyone else must take part in the case (or be invited by a referral) at the event's bus
+  position, or have left no longer ago than the grace period — never a broadcast.
+- Every category the event carries (its default plus a stricter declared one) must be covered by
+  a consent naming origin and recipient that is active at the event's position (granted at or
+  before it, not revoked before it, valid on the event's business date), or by an entry of the
+  legal-basis matrix for (origin kind, recipient kind, category).
+- ``health`` is covered only where it is named explicitly (consent or matrix entry); nothing
+  implies it.
+- Fields with their own category (the AHV number, a cost, functional limitations) are withheld
+  unless that category is covered too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from schemas.vocabulary import DataCategory, InstitutionKind
+
+SWISS_TIME = ZoneInfo("Europe/Zurich")
+
+
+def business_date(moment: dt.datetime) -> dt.date:
+    """The calendar day in Basel-Landschaft on which something happened."""
+    return moment.astimezone(SWISS_TIME).date()
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    """A consent as recorded on the bus, with the bus positions of its grant and revocation."""
+
+    consent_id: uuid.UUID
+    institutions: frozenset[str]
+    categories: frozenset[DataCategory]
+    valid_from: dt.date
+    valid_until: dt.date | None
+    granted_at: int
+    revoked_at: int | None = None
+
+    def active_at(self, position: int, day: dt.date) -> bool:
+        if self.granted_at > position:
+            return False
+        if self.revoked_at is not None and self.revoked_at < position:
+            return False
+        return self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
+
+    def covers(self, origin: str, recipient: str, category: DataCategory) -> bool:
+        return (
+            origin in self.institutions
+            and recipient in self.institutions
+            and category in self.categories
+        )
+
+
+@dataclass(frozen=True)
+class LegalBasisEntry:
+    """One exchange the law allows without consent, citing its article."""
+
+    from_kind: InstitutionKind
+    to_kind: InstitutionKind
+    category: DataCategory
+    article: str
+    inform_person: bool = False
+
+
+@dataclass(frozen=True)
+class LegalBasisMatrix:
+    """Versioned; empty by default (every exchange then needs a consent)."""
+
+    version: str = "empty"
+    entries: tuple[LegalBasisEntry, ...] = ()
+
+    def entry_for(
+        self, from_kind: InstitutionKind, to_kind: InstitutionKind, category: DataCategory
+    ) -> LegalBasisEntry | None:
+        return next(
+            (
+                e
+                for e in self.entries
+                if e.from_kind == from_kind and e.to_kind == to_kind and e.category == category
+            ),
+            None,
+        )
+
+
+@dataclass(frozen=True)
+class InterestPeriod:
+    """An institution takes part in (or is invited to) the person's case from ``joined_at``.
+
+    ``left_at`` is the bus position where it stopped, ``left_on`` the business time of that.
+    """
+
+    institution: str
+    joined_at: int
+    left_at: int | None = None
+    left_on: dt.datetime | None = None
+
+    def covers(self, position: int, moment: dt.datetime, grace: dt.timedelta) -> bool:
+        if position < self.joined_at:
+            return False
+        if self.left_at is None or position <= self.left_at:
+            return True
+        return self.left_on is not None and moment <= self.left_on + grace
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    """What the policy needs to know about one event."""
+
+    position: int
+    origin: str
+    time: dt.datetime
+    categories: frozenset[DataCategory]
+    marked_fields: Mapping[str, DataCategory] = field(default_factory=dict)
+
+
+class BasisKind(StrEnum):
+    ORIGIN = "origin"
+    CONSENT = "consent"
+    LAW = "law"
+    CONSENT_AND_LAW = "consent+law"
+
+
+class DenialReason(StrEnum):
+    NOT_INVOLVED = "not-involved"  # no period of interest covers the event
+    NO_BASIS = "no-basis"  # a category of the event is covered by no consent and no law
+
+
+@dataclass(frozen=True)
+class Basis:
+    kind: BasisKind
+    consent_ids: tuple[uuid.UUID, ...] = ()
+    articles: tuple[str, ...] = ()
+    legal_basis_version: str | None = None
+    inform_person: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    recipient: str
+    allowed: bool
+    basis: Basis | None = None
+    categories: frozenset[DataCategory] = frozenset()
+    withheld: frozenset[str] = frozenset()
+    reason: DenialReason | None = None
+    missing: frozenset[DataCategory] = frozenset()
+
+
+@dataclass(frozen=True)
+class World:
+    """Everything about the person and the bus that a decision depends on."""
+
+    kinds: Mapping[str, InstitutionKind]
+    consents: Sequence[ConsentRecord]
+    matrix: LegalBasisMatrix
+    grace: dt.timedelta
+
+
+def decide(
+    event: EventFacts, recipient: str, world: World, interest: Iterable[InterestPeriod]
+) -> Decision:
+    """The decision for one event and one recipient."""
+    if recipient == event.origin:
+        return Decision(
+            recipient=recipient,
+            allowed=True,
+            basis=Basis(BasisKind.ORIGIN),
+            categories=event.categories | frozenset(event.marked_fields.values()),
+        )
+    if not any(
+        p.institution == recipient and p.covers(event.position, event.time, world.grace)
+        for p in interest
+    ):
+        return Decision(recipient=recipient, allowed=False, reason=DenialReason.NOT_INVOLVED)
+    grounds = authorised_categories(event, recipient, world)
+    missing = event.categories - grounds.keys()
+    if missing:
+        return Decision(
+            recipient=recipient, allowed=False, reason=DenialReason.NO_BASIS, missing=missing
+        )
+    withheld = frozenset(
+        path for path, category in event.marked_fields.items() if category not in grounds
+    )
+    delivered = event.categories | {c for p, c in event.marked_fields.items() if p not in withheld}
+    return Decision(
+        recipient=recipient,
+        allowed=True,
+        basis=_basis([grounds[c] for c in sorted(delivered)], world.matrix.version),
+        categories=frozenset(delivered),
+        withheld=withheld,
+    )
+
+
+Ground = ConsentRecord | LegalBasisEntry
+
+
+def authorised_categories(
+    event: EventFacts, recipient: str, world: World
+) -> dict[DataCategory, Ground]:
+    """Every category the recipient may see of this origin at this position, with its ground.
+
+    A consent wins over the law when both cover a category (no duty to inform the person then).
+    Period of interest is not checked here (alerts use this for institutions not yet involved).
+    """
+    day = business_date(event.time)
+    active = [c for c in world.consents if c.active_at(event.position, day)]
+    origin_kind = world.kinds.get(event.origin)
+    recipient_kind = world.kinds.get(recipient)
+    grounds: dict[DataCategory, Ground] = {}
+    for category in DataCategory:
+        consent = next((c for c in active if c.covers(event.origin, recipient, category)), None)
+        if consent is not None:
+            grounds[category] = consent
+        elif origin_kind is not None and recipient_kind is not None:
+            entry = world.matrix.entry_for(origin_kind, recipient_kind, category)
+            if entry is not None:
+                grounds[category] = entry
+    return grounds
+
+
+def _basis(grounds: list[Ground], matrix_version: str) -> Basis:
+    consent_ids = sorted({g.consent_id for g in grounds if isinstance(g, ConsentRecord)})
+    entries = [g for g in grounds if isinstance(g, LegalBasisEntry)]
+    articles = sorted({e.article for e in entries})
+    if consent_ids and articles:
+        kind = BasisKind.CONSENT_AND_LAW
+    elif articles:
+        kind = BasisKind.LAW
+    else:
+        kind = BasisKind.CONSENT
+    return Basis(
+        kind=kind,
+        consent_ids=tuple(consent_ids),
+        articles=tuple(articles),
+        legal_basis_version=matrix_version if articles else None,
+        inform_person=any(e.inform_person for e in entries),
+    )

@@ -1,0 +1,116 @@
+"""Fixtures for coordination on the real broker and database: a private schema and consumer
+group, the consumer running in this process, a publisher of canonical events."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+from faststream import TestApp
+
+from schemas.codec import to_kafka
+from schemas.envelope import CloudEvent
+from schemas.topics import CASE_EVENTS, DELIVERIES
+from services.common.database import asyncpg_dsn, create_pool
+from services.common.kafka_clients import create_producer
+from services.coordination.consumer import create_app
+from services.coordination.runtime import migrate
+from services.coordination.settings import CoordinationSettings
+from tests.infra import Infra
+from tests.kafka_tools import prime_group_at_end
+
+Publish = Callable[[list[CloudEvent[Any]]], Awaitable[None]]
+
+
+def make_coordination_settings(infra: Infra, **overrides: Any) -> CoordinationSettings:
+    suffix = uuid.uuid4().hex[:10]
+    options: dict[str, Any] = {
+        "environment": "test",
+        "kafka_bootstrap_servers": infra.kafka_bootstrap_servers,
+        "database_url": infra.database_url,
+        "coordination_db_schema": f"coordination_{suffix}",
+        "coordination_group_id": f"iiz-coordination-test-{suffix}",
+        "coordination_instance_id": f"test-{suffix}",
+        "log_json": True,
+    }
+    return CoordinationSettings(**{**options, **overrides})
+
+
+async def drop_schema(settings: CoordinationSettings) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{settings.coordination_db_schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def coordination_settings(infra: Infra) -> AsyncIterator[CoordinationSettings]:
+    """A fresh schema (migrated) and a consumer group primed at the end of the case events."""
+    settings = make_coordination_settings(infra)
+    await migrate(settings)
+    await prime_group_at_end(settings, settings.coordination_group_id, [CASE_EVENTS])
+    yield settings
+    await drop_schema(settings)
+
+
+@pytest.fixture
+async def db(coordination_settings: CoordinationSettings) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(
+        coordination_settings.database_url, coordination_settings.coordination_db_schema
+    )
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def running_coordination(
+    coordination_settings: CoordinationSettings,
+) -> AsyncIterator[CoordinationSettings]:
+    """The case-event consumer running in this process against the real broker."""
+    async with TestApp(create_app(coordination_settings)):
+        yield coordination_settings
+
+
+@pytest.fixture
+async def publish(coordination_settings: CoordinationSettings) -> AsyncIterator[Publish]:
+    """Publish canonical events to iiz.case-events.v1 as intake would (key = pseudonym)."""
+    producer: AIOKafkaProducer = create_producer(coordination_settings)
+    await producer.start()
+
+    async def send(events: list[CloudEvent[Any]]) -> None:
+        for event in events:
+            record = to_kafka(event)
+            await producer.send_and_wait(
+                CASE_EVENTS, value=record.value, key=record.key, headers=list(record.headers)
+            )
+
+    yield send
+    await producer.stop()
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[Any]], *, within: float = 30.0, every: float = 0.1
+) -> Any:
+    """Await ``probe()`` until it returns something truthy; fail with its last value."""
+    deadline = time.monotonic() + within
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within} s (last: {value!r})")
+        await asyncio.sleep(every)
+
+
+async def processed_count(pool: asyncpg.Pool) -> int:
+    return int(await pool.fetchval("SELECT count(*) FROM processed_events"))
+
+
+__all__ = ["DELIVERIES", "Publish", "eventually", "processed_count"]
