@@ -13,7 +13,6 @@ from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from schemas.topics import CASE_EVENTS
 from services.common.kafka_clients import create_broker
 from services.common.logging import configure_logging
 from services.coordination.processor import BusRecord
@@ -36,7 +35,7 @@ def register_case_event_subscriber(broker: KafkaBroker, runtime: CoordinationRun
     settings = runtime.settings
 
     @broker.subscriber(
-        CASE_EVENTS,
+        settings.coordination_case_events_topic,
         group_id=settings.coordination_group_id,
         batch=True,
         max_records=settings.coordination_batch_size,

@@ -121,7 +121,8 @@ class BatchProcessor:
                     + [_dead_lettered(p) for p in new_poison],
                     at=dt.datetime.now(dt.UTC),
                 )
-        await self._send_dead_letters(poison)
+        if not self._replay:  # a replay's poison was dead-lettered when it first came by
+            await self._send_dead_letters(poison)
         return BatchReport(
             applied=len(folded),
             duplicates=len(decoded) - len(folded) - len(failed),

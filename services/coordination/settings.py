@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
 
+from schemas.topics import CASE_EVENTS
 from services.common.settings import CommonSettings
 from services.coordination.domain.case_file import RuleSettings
 
@@ -18,6 +19,9 @@ DEFAULT_LEGAL_BASIS_FILE = Path(__file__).resolve().parent / "legal_basis.yaml"
 class CoordinationSettings(CommonSettings):
     coordination_db_schema: str = Field(default="coordination")
     coordination_group_id: str = Field(default="iiz-coordination")
+    coordination_case_events_topic: str = Field(
+        default=CASE_EVENTS, description="the canonical log (other names only for tests)"
+    )
     coordination_instance_id: str = Field(
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}"
     )
