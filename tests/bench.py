@@ -1,4 +1,6 @@
-"""`make bench`: intake throughput and memory on the real broker and database.
+"""`make bench`: intake and coordination throughput and memory on the real broker and database.
+
+``IIZ_BENCH=intake`` or ``IIZ_BENCH=coordination`` runs one of them.
 
 Submits N events (default 20 000, IIZ_BENCH_EVENTS) to three institutions' intake topics, runs
 the intake Kafka door in this process on a fresh consumer group and schema, and measures the
@@ -26,6 +28,7 @@ from services.common.kafka_clients import end_offsets
 from services.common.migrations import upgrade
 from services.intake.kafka_door import create_app
 from services.intake.settings import IntakeSettings
+from tests.bench_coordination import bench_coordination
 from tests.factories import sample_event, valid_ahv
 from tests.kafka_tools import prime_group_at_end, read_until
 
@@ -80,14 +83,31 @@ async def bench_intake(events: int) -> dict[str, float]:
 
 
 def main() -> None:
-    events = int(os.environ.get("IIZ_BENCH_EVENTS", "20000"))
-    result = asyncio.run(bench_intake(events))
-    print("| benchmark | events | seconds | events/s | peak RSS (MiB, whole process) |")
-    print("|---|---|---|---|---|")
-    print(
-        f"| intake Kafka door, batch 500, one transaction per batch | {result['events']:.0f} | "
-        f"{result['seconds']:.1f} | {result['per_second']:.0f} | {result['peak_rss_mib']:.0f} |"
-    )
+    wanted = os.environ.get("IIZ_BENCH", "intake,coordination").split(",")
+    if "intake" in wanted:
+        events = int(os.environ.get("IIZ_BENCH_EVENTS", "20000"))
+        result = asyncio.run(bench_intake(events))
+        print("| benchmark | events | seconds | events/s | peak RSS (MiB, whole process) |")
+        print("|---|---|---|---|---|")
+        print(
+            f"| intake Kafka door, batch 500, one transaction per batch | {result['events']:.0f}"
+            f" | {result['seconds']:.1f} | {result['per_second']:.0f}"
+            f" | {result['peak_rss_mib']:.0f} |"
+        )
+    if "coordination" in wanted:
+        persons = int(os.environ.get("IIZ_BENCH_PERSONS", "1500"))
+        c = asyncio.run(bench_coordination(persons))
+        print(
+            "| benchmark | persons | events | seconds | events/s | decisions | deliveries"
+            " | all relayed after (s) | peak RSS (MiB) |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|")
+        print(
+            f"| coordination worker, batch 500, one PG transaction per batch | {c['persons']:.0f}"
+            f" | {c['events']:.0f} | {c['seconds']:.1f} | {c['per_second']:.0f}"
+            f" | {c['decisions']:.0f} | {c['deliveries']:.0f} | {c['relayed_seconds']:.1f}"
+            f" | {c['peak_rss_mib']:.0f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import datetime as dt
 import uuid
 import zlib
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from schemas.alerts import Alert
@@ -33,6 +34,12 @@ class OutboxRecord:
     lane: int
     topic: str
     record: KafkaRecord
+
+
+@cache
+def envelope_for(data_class: type[Any]) -> Any:
+    """``CloudEvent[data_class]``, built once per type (pydantic's own cache is weak)."""
+    return CloudEvent[data_class]  # type: ignore[valid-type]
 
 
 def delivery_id(event_id: uuid.UUID, recipient: str) -> uuid.UUID:
@@ -67,8 +74,7 @@ def delivery(
     assert basis is not None, "only allowed decisions are delivered"
     key = delivery_key(decision.recipient, pseudonym)
     identifier = delivery_id(event.id, decision.recipient)
-    envelope: Any = CloudEvent[type(event.data)]  # type: ignore[misc]
-    message = envelope(
+    message = envelope_for(type(event.data))(
         id=identifier,
         source=event.source,
         type=event.type,
@@ -99,7 +105,7 @@ def alert_delivery(
     lanes: int,
 ) -> OutboxRecord:
     key = delivery_key(intent.recipient, pseudonym)
-    message = CloudEvent[Alert](
+    message = envelope_for(Alert)(
         id=intent.alert_id,
         source=COORDINATION_SOURCE,
         type=Alert.cloud_event_type(),

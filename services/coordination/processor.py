@@ -163,20 +163,24 @@ class BatchProcessor:
         effects = store.BatchEffects()
         folded: list[tuple[CloudEvent[Any], Applied, BusRecord]] = []
         failed: list[Poison] = []
+        # Files are folded in place; if an event fails, its person's file is refolded from the
+        # state read at the start of the batch (cheaper than copying every file per event).
+        originals = {person: file.model_dump_json() for person, file in files.items()}
+        good: dict[str, list[tuple[CloudEvent[Any], int]]] = {}
         for record, event in decoded:
             if event.id in seen:
                 continue
             seen.add(event.id)  # a duplicate inside the batch counts once too
             person = str(event.subject)
-            candidate = files[person].model_copy(deep=True)
             try:
-                applied = candidate.apply(event, record.offset, self._world, self._parts.rules)
+                applied = files[person].apply(event, record.offset, self._world, self._parts.rules)
             except Exception as error:  # a bug must not stop the person's later events
                 log.exception("event could not be applied", event_id=str(event.id))
                 failed.append(Poison(record, "processing_failed", type(error).__name__))
+                files[person] = self._refold(originals[person], good.get(person, []))
                 continue
-            files[person] = candidate
-            effects.files[person] = candidate
+            good.setdefault(person, []).append((event, record.offset))
+            effects.files[person] = files[person]
             if event.data.person.sealed_ahv:
                 effects.sealed_ahv[person] = event.data.person.sealed_ahv
             effects.timeline.append(_timeline_row(record, event, applied))
@@ -190,6 +194,12 @@ class BatchProcessor:
             effects.processed.append((event.id, record.partition, record.offset, "applied"))
             folded.append((event, applied, record))
         return effects, folded, failed
+
+    def _refold(self, original: str, events: list[tuple[CloudEvent[Any], int]]) -> CaseFile:
+        file = CaseFile.model_validate_json(original)
+        for event, position in events:
+            file.apply(event, position, self._world, self._parts.rules)
+        return file
 
     def _outbox(
         self,

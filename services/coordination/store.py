@@ -135,11 +135,21 @@ async def write(
 
 
 async def _write_timeline(conn: asyncpg.Connection, effects: BatchEffects) -> None:
-    await conn.executemany(
-        "INSERT INTO timeline (event_id, pseudonym, case_key, bus_partition, bus_offset,"
-        " occurred_at, type, origin, datacategory, event)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)",
-        [
+    await conn.copy_records_to_table(
+        "timeline",
+        columns=[
+            "event_id",
+            "pseudonym",
+            "case_key",
+            "bus_partition",
+            "bus_offset",
+            "occurred_at",
+            "type",
+            "origin",
+            "datacategory",
+            "event",
+        ],
+        records=[
             (
                 r.event_id,
                 r.pseudonym,
@@ -176,11 +186,23 @@ async def _write_decisions(conn: asyncpg.Connection, effects: BatchEffects) -> N
                 bool(basis and basis.inform_person),
             )
         )
-    await conn.executemany(
-        "INSERT INTO decisions (event_id, recipient, allowed, basis_kind, consent_ids, articles,"
-        " legal_basis_version, categories, withheld, reason, notice_required)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        rows,
+    # COPY: the batch's events were deduplicated under the persons' locks, so no row exists yet.
+    await conn.copy_records_to_table(
+        "decisions",
+        records=rows,
+        columns=[
+            "event_id",
+            "recipient",
+            "allowed",
+            "basis_kind",
+            "consent_ids",
+            "articles",
+            "legal_basis_version",
+            "categories",
+            "withheld",
+            "reason",
+            "notice_required",
+        ],
     )
 
 

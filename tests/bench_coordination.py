@@ -1,0 +1,157 @@
+"""Coordination consumer throughput: realistic case stories on a log of their own.
+
+Each person's story is 14 canonical events in the typical IIZ shape: RAV opens the case, the
+person consents for four institutions (some with health), IV-Stelle and the social services join,
+measures and benefits start and end, a referral is asked and answered, a forecast of benefit
+exhaustion, an assessment and a case conference. The worker (consumer, outbox relay and
+deadline scheduler, as deployed) starts on a fresh group and schema; the clock stops when every
+event is marked processed in PostgreSQL. Measures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+import resource
+import time
+import uuid
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faststream import TestApp
+
+from schemas.codec import to_kafka
+from schemas.events import (
+    AppointmentScheduled,
+    AssessmentCompleted,
+    BenefitExhaustionExpected,
+    BenefitGranted,
+    CaseOpened,
+    ConsentGranted,
+    MeasureEnded,
+    MeasureStarted,
+    ParticipantJoined,
+    ReferralAccepted,
+    ReferralRequested,
+)
+from schemas.vocabulary import (
+    AppointmentKind,
+    BenefitKind,
+    DataCategory,
+    MeasureKind,
+    MeasureResult,
+    ParticipantRole,
+    Potential,
+    ReferralPurpose,
+)
+from services.common.database import create_pool
+from services.common.kafka_clients import create_producer
+from services.coordination.consumer import create_app
+from services.coordination.runtime import migrate
+from services.coordination.settings import CoordinationSettings
+from tests.case_story import CaseStory
+
+SOCIAL_SERVICES = ["sozialhilfe-2829", "sozialhilfe-2769", "sozialhilfe-2762", "sozialhilfe-2831"]
+
+
+def story_of(seed: int, rng: random.Random) -> list[Any]:
+    s = CaseStory(person_seed=100_000 + seed)
+    sh = rng.choice(SOCIAL_SERVICES)
+    categories = [DataCategory.CASE_ADMIN, DataCategory.EMPLOYMENT, DataCategory.BENEFITS]
+    if rng.random() < 0.4:
+        categories.append(DataCategory.HEALTH)
+    s.rav(CaseOpened, project_code="IIZ-FALLKOORD")
+    s.rav(
+        ConsentGranted,
+        institutions=["rav", "iv", sh, "assessmentcenter"],
+        categories=categories,
+        valid_from=dt.date(2026, 1, 1),
+        document_ref=f"B-{seed}",
+    )
+    s.rav(ParticipantJoined, institution="iv", role=ParticipantRole.PARTICIPANT)
+    s.rav(BenefitGranted, kind=BenefitKind.ALV_DAILY_ALLOWANCE, start=dt.date(2026, 3, 1))
+    coaching = s.rav(MeasureStarted, kind=MeasureKind.COACHING)
+    s.rav(
+        BenefitExhaustionExpected,
+        kind=BenefitKind.ALV_DAILY_ALLOWANCE,
+        expected_end=dt.date(2026, 5, 15),
+    )
+    referral = s.rav(
+        ReferralRequested, to_institution=sh, purpose=ReferralPurpose.POTENTIAL_ASSESSMENT
+    )
+    s.by(sh, ReferralAccepted, referral_id=referral.data.referral_id)
+    s.iv(
+        AssessmentCompleted,
+        potential=Potential.MEDIUM,
+        health_limitations="Keine schweren Lasten",
+        datacategory=DataCategory.EMPLOYMENT,
+    )
+    s.iv(MeasureStarted, kind=MeasureKind.IV_EARLY_INTERVENTION)
+    s.rav(
+        MeasureEnded,
+        measure_id=coaching.data.measure_id,
+        kind=MeasureKind.COACHING,
+        result=MeasureResult.COMPLETED,
+        cost_chf="800.00",
+    )
+    s.by(sh, ParticipantJoined, institution=sh, role=ParticipantRole.PARTICIPANT)
+    s.by(sh, MeasureStarted, kind=MeasureKind.BUDGET_DEBT_COUNSELLING)
+    s.rav(
+        AppointmentScheduled,
+        kind=next(iter(AppointmentKind)),
+        scheduled_for=dt.datetime(2026, 4, 20, 9, tzinfo=dt.UTC),
+        institutions=["rav", "iv", sh],
+    )
+    return s.events
+
+
+async def bench_coordination(persons: int) -> dict[str, float]:
+    suffix = uuid.uuid4().hex[:8]
+    base = CoordinationSettings(log_level="WARNING")
+    topic = f"bench.case-events.{suffix}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=base.kafka_bootstrap_servers)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])
+    await admin.close()
+    settings = CoordinationSettings(
+        log_level="WARNING",
+        coordination_db_schema=f"bench_coord_{suffix}",
+        coordination_group_id=f"bench-coord-{suffix}",
+        coordination_case_events_topic=topic,
+    )
+    await migrate(settings)
+    rng = random.Random(7)
+    events = [e for seed in range(persons) for e in story_of(seed, rng)]
+    producer = create_producer(settings)
+    await producer.start()
+    for event in events:
+        record = to_kafka(event)
+        await producer.send(topic, record.value, key=record.key, headers=list(record.headers))
+    await producer.flush()
+    await producer.stop()
+
+    pool = await create_pool(settings.database_url, settings.coordination_db_schema)
+    began = time.perf_counter()
+    async with TestApp(create_app(settings)):
+        while await pool.fetchval("SELECT count(*) FROM processed_events") < len(events):
+            await asyncio.sleep(0.2)
+        elapsed = time.perf_counter() - began
+        outbox = await pool.fetchval("SELECT count(*) FROM outbox")
+        while await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"):
+            await asyncio.sleep(0.2)
+        relayed = time.perf_counter() - began
+    decisions = await pool.fetchval("SELECT count(*) FROM decisions")
+    async with pool.acquire() as conn:
+        await conn.execute(f'DROP SCHEMA "{settings.coordination_db_schema}" CASCADE')
+    await pool.close()
+    return {
+        "persons": persons,
+        "events": len(events),
+        "seconds": elapsed,
+        "per_second": len(events) / elapsed,
+        "decisions": decisions,
+        "deliveries": outbox,
+        "relayed_seconds": relayed,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
