@@ -134,12 +134,10 @@ async def bench_coordination(persons: int) -> dict[str, float]:
     pool = await create_pool(settings.database_url, settings.coordination_db_schema)
     began = time.perf_counter()
     async with TestApp(create_app(settings)):
-        while await pool.fetchval("SELECT count(*) FROM processed_events") < len(events):
-            await asyncio.sleep(0.2)
+        await _until(pool, "SELECT count(*) >= $1 FROM processed_events", len(events))
         elapsed = time.perf_counter() - began
         outbox = await pool.fetchval("SELECT count(*) FROM outbox")
-        while await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"):
-            await asyncio.sleep(0.2)
+        await _until(pool, "SELECT count(*) = $1 FROM outbox WHERE published_at IS NULL", 0)
         relayed = time.perf_counter() - began
     decisions = await pool.fetchval("SELECT count(*) FROM decisions")
     async with pool.acquire() as conn:
@@ -155,3 +153,11 @@ async def bench_coordination(persons: int) -> dict[str, float]:
         "relayed_seconds": relayed,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+
+
+async def _until(pool: Any, query: str, value: int) -> None:
+    """Poll the database until the query says true (a benchmark waits; it asserts nothing)."""
+    while True:
+        if await pool.fetchval(query, value):
+            return
+        await asyncio.sleep(0.2)
