@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from schemas.alerts import Alert
 from schemas.events.base import MessageData
 from schemas.events.catalogue import EVENT_DATA_CLASSES
-from schemas.alerts import Alert
 from schemas.receipts import Receipt
 from schemas.registry.institutions import InstitutionRegistry, load_institutions
 from schemas.topics import (

@@ -13,7 +13,6 @@ import datetime as dt
 import uuid
 import zlib
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from schemas.alerts import Alert
@@ -36,10 +35,14 @@ class OutboxRecord:
     record: KafkaRecord
 
 
-@cache
+_ENVELOPES: dict[type[Any], Any] = {}
+
+
 def envelope_for(data_class: type[Any]) -> Any:
     """``CloudEvent[data_class]``, built once per type (pydantic's own cache is weak)."""
-    return CloudEvent[data_class]  # type: ignore[valid-type]
+    if data_class not in _ENVELOPES:
+        _ENVELOPES[data_class] = CloudEvent[data_class]  # type: ignore[valid-type]
+    return _ENVELOPES[data_class]
 
 
 def delivery_id(event_id: uuid.UUID, recipient: str) -> uuid.UUID:

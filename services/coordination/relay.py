@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaProducer
 from services.coordination.store import OUTBOX_CHANNEL
 
 log = structlog.get_logger(__name__)
-LANE_LOCK_CLASS = 0x11A7  # advisory-lock namespace of outbox lanes
+LANE_LOCK_CLASS = ":outbox-lane"  # advisory-lock namespace of outbox lanes
 
 
 class OutboxRelay:
@@ -61,8 +61,12 @@ class OutboxRelay:
 
     async def _publish_lane(self, lane: int) -> int:
         async with self._pool.acquire() as conn, conn.transaction():
+            # The lock's first key is the schema, so coordinations sharing a database
+            # (staging next to test) never hold each other's lanes.
             if not await conn.fetchval(
-                "SELECT pg_try_advisory_xact_lock($1, $2)", LANE_LOCK_CLASS, lane
+                "SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || $1), $2)",
+                LANE_LOCK_CLASS,
+                lane,
             ):
                 return 0  # another relay publishes this lane right now
             rows = await conn.fetch(

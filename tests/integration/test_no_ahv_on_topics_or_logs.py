@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.topics import CASE_EVENTS, DELIVERIES, DELIVERY_OUTCOMES, INTAKE_REJECTED
+from schemas.topics import (
+    CASE_EVENTS,
+    COORDINATION_REJECTED,
+    DELIVERIES,
+    DELIVERY_OUTCOMES,
+    INTAKE_REJECTED,
+)
 from services.common.settings import CommonSettings
 from tests.ahv_scan import find_valid_ahv_numbers, find_valid_ahv_numbers_in_bytes
 from tests.conftest import LogCollector
 from tests.kafka_tools import read_all
 
-INTERNAL_TOPICS = [CASE_EVENTS, DELIVERIES, INTAKE_REJECTED, DELIVERY_OUTCOMES]
+INTERNAL_TOPICS = [
+    CASE_EVENTS,
+    DELIVERIES,
+    INTAKE_REJECTED,
+    DELIVERY_OUTCOMES,
+    COORDINATION_REJECTED,
+]
 
 pytestmark = pytest.mark.leak_audit
 

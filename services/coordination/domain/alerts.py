@@ -110,7 +110,9 @@ def follow_event(
     if isinstance(data, BenefitExhaustionExpected):
         window_opens = data.expected_end - dt.timedelta(days=rules.exhaustion_window_days)
         if window_opens <= today:
-            applied.alerts.extend(planning_alerts(facts, world, data.benefit_id, data.expected_end))
+            applied.alerts.extend(
+                planning_alerts(file, facts, world, data.benefit_id, data.expected_end)
+            )
         else:
             applied.deadlines.append(Deadline("exhaustion-planning", data.benefit_id, window_opens))
     if isinstance(data, ReferralRequested):
@@ -124,13 +126,21 @@ def follow_event(
 
 
 def planning_alerts(
-    facts: EventFacts, world: World, benefit_id: uuid.UUID, expected_end: dt.date
+    file: CaseFile,
+    facts: EventFacts,
+    world: World,
+    benefit_id: uuid.UUID,
+    expected_end: dt.date,
 ) -> list[AlertIntent]:
-    """Social services and the Assessmentcenter authorised for the forecast itself."""
+    """Social services and the Assessmentcenter authorised for the forecast itself.
+
+    Only institutions the person's file names (involved, invited or named in a consent): the
+    law alone would otherwise make it a broadcast to every social service of the canton.
+    """
     audience = [
         institution
-        for institution, kind in sorted(world.kinds.items())
-        if kind in PLANNING_KINDS
+        for institution in file.candidates(facts.origin)
+        if world.kinds.get(institution) in PLANNING_KINDS
         and institution != facts.origin
         and facts.categories <= authorised_categories(facts, institution, world).keys()
     ]
@@ -207,13 +217,15 @@ def on_deadline(
         if benefit_ended or forecast is None:
             return [], []
         origin, expected_end = forecast
+        if expected_end - dt.timedelta(days=rules.exhaustion_window_days) > today:
+            return [], []  # the forecast was revised to a later end; its own deadline will come
         facts = EventFacts(
-            position=file.last_position,
+            position=file.last_position + 1,  # after every event so far, revocations included
             origin=origin,
             time=dt.datetime.combine(today, dt.time(12), tzinfo=dt.UTC),
             categories=frozenset({BenefitExhaustionExpected.default_category}),
         )
-        return planning_alerts(facts, world, deadline.ref_id, expected_end), []
+        return planning_alerts(file, facts, world, deadline.ref_id, expected_end), []
     return [], []
 
 

@@ -219,6 +219,7 @@ class CaseFile(BaseModel):
         origin = origin_of(event)
         if event.data.person.case_ref:
             self.case_refs.setdefault(origin, event.data.person.case_ref)
+        case_before = self.open_case
         started = self._fold(event, origin, position)
         self.last_position = position
         facts = facts_of(event, position)
@@ -230,7 +231,7 @@ class CaseFile(BaseModel):
         )
         interest = self.interest()
         decisions = [decide(facts, r, world, interest) for r in self.candidates(origin)]
-        case = self.open_case
+        case = self.open_case or case_before  # a closing event still belongs to its case
         applied = Applied(
             case_key=case.case_key if case else None, facts=facts, decisions=decisions
         )

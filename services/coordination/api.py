@@ -1,0 +1,161 @@
+"""The timeline API of coordination: one shared case timeline per person, read per institution.
+
+Run it with ``python -m services.coordination.api`` (migrates, then uvicorn on
+127.0.0.1:$IIZ_COORDINATION_API_PORT), ``python -m services.coordination api`` (serves only) or
+``uvicorn --factory services.coordination.api:create_api``. Nothing connects before the
+lifespan starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+
+from schemas.registry.institutions import load_institutions
+from services.common.database import create_pool
+from services.common.kafka_clients import create_producer
+from services.common.logging import configure_logging
+from services.coordination import api_audit, api_notes, api_routes
+from services.coordination.api_access import ApiContext
+from services.coordination.api_problems import (
+    Problem,
+    install_problem_handlers,
+    problem,
+    problem_response,
+)
+from services.coordination.auth import TokenVerifier
+from services.coordination.domain.policy import World
+from services.coordination.legal_basis import load_legal_basis
+from services.coordination.runtime import migrate
+from services.coordination.settings import CoordinationSettings
+
+READINESS_TIMEOUT_SECONDS = 3.0
+
+DESCRIPTION = (
+    "The shared case timeline for IIZ coordinators and case workers. Authenticate with a "
+    "bearer JWT naming your user, institution and role. Your institution sees a case only if "
+    "it is involved with the person, and only the entries it published or was authorised to "
+    "receive, minimised exactly like their deliveries. Every read is recorded in the audit log "
+    "with its purpose. Errors are `application/problem+json` (RFC 9457) with a stable "
+    "`reason`. AHV numbers go in request bodies only, never in a URL."
+)
+TAGS = [
+    {"name": "cases", "description": "Finding a case and reading its summary."},
+    {"name": "timeline", "description": "The shared timeline, minimised per institution."},
+    {"name": "notes", "description": "Coordination notes, published to the bus."},
+    {"name": "audit", "description": "Who read or received a person's data."},
+    {"name": "operations", "description": "Liveness and readiness probes."},
+]
+
+
+def create_api(settings: CoordinationSettings | None = None) -> FastAPI:
+    """Factory for ``uvicorn --factory``; the pool and producer open in the lifespan."""
+    settings = settings or CoordinationSettings()
+    configure_logging(settings.log_level, settings.log_json)
+    registry = load_institutions()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        matrix = load_legal_basis(settings.coordination_legal_basis_file)
+        rules = settings.rules
+        pool = await create_pool(settings.database_url, settings.coordination_db_schema)
+        producer = create_producer(settings)
+        try:
+            await producer.start()
+            app.state.api = ApiContext(
+                settings=settings,
+                registry=registry,
+                world=World(
+                    kinds={i.id: i.kind for i in registry.institutions},
+                    consents=(),
+                    matrix=matrix,
+                    grace=rules.grace,
+                ),
+                rules=rules,
+                pool=pool,
+                producer=producer,
+            )
+            yield
+        finally:
+            app.state.api = None
+            await producer.stop()
+            await pool.close()
+
+    app = FastAPI(
+        title="IIZ coordination: timeline API",
+        version="1.0.0",
+        summary="One shared case timeline per person, as each institution may see it.",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=TAGS,
+    )
+    app.state.token_verifier = TokenVerifier(settings, registry)
+    install_problem_handlers(app)
+    for routes in (api_routes, api_notes, api_audit):
+        app.include_router(routes.router)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: PostgreSQL is reachable",
+        responses={503: problem_response("PostgreSQL unreachable (unavailable).")},
+    )
+    async def readyz(request: Request) -> Response:
+        api: ApiContext | None = getattr(request.app.state, "api", None)
+        try:
+            assert api is not None
+            await asyncio.wait_for(api.pool.fetchval("SELECT 1"), READINESS_TIMEOUT_SECONDS)
+        except Exception:
+            return problem(503, "unavailable", "Service unavailable", "database unreachable")
+        return JSONResponse({"status": "ready"})
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                description=app.description,
+                routes=app.routes,
+                tags=app.openapi_tags,
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components["Problem"] = Problem.model_json_schema()
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def serve(settings: CoordinationSettings) -> None:
+    """Serve the API with uvicorn on 127.0.0.1:``coordination_api_port``."""
+    import uvicorn
+
+    uvicorn.run(
+        create_api(settings),
+        host="127.0.0.1",
+        port=settings.coordination_api_port,
+        proxy_headers=False,
+        log_config=None,
+    )
+
+
+def main() -> None:
+    settings = CoordinationSettings()
+    asyncio.run(migrate(settings))  # start-up order: database, migrate, serve
+    serve(settings)
+
+
+if __name__ == "__main__":
+    main()
