@@ -2,7 +2,8 @@
 
 Starts intake's Kafka and HTTP doors as their own processes, lets the RAV submit over Kafka and
 the social services of Liestal over HTTP (one with a mistyped AHV number), waits for every receipt
-and prints a summary. Coordination and notifications join as they land.
+and prints a summary. Coordination folds what intake accepted into the case timeline and
+decides the deliveries; notifications joins with issue 6.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 from schemas.codec import to_kafka
 from schemas.registry import load_institutions
 from schemas.topics import planned_topics
+from services import demo_coordination
 from services.common.database import asyncpg_dsn, create_pool
 from services.common.kafka_clients import create_reader, end_offsets
 from services.common.migrations import upgrade
+from services.coordination.settings import CoordinationSettings
 from services.demo_simulation import SyntheticPartners
 from services.intake.settings import IntakeSettings
 from services.intake.tokens import TokenStore
@@ -166,6 +169,9 @@ async def run_demo(settings: IntakeSettings, persons: int) -> None:
         LOGS / "intake-kafka.log",
     )
     http_door = start_service(["services.intake.http_door"], settings, LOGS / "intake-http.log")
+    coordination = CoordinationSettings()
+    await demo_coordination.prepare(coordination)
+    worker = start_service(["services.coordination", "worker"], settings, LOGS / "coordination.log")
     base = f"http://127.0.0.1:{settings.intake_http_port}"
     seed = int(os.environ.get("IIZ_DEMO_SEED", str(time.time_ns() % 1_000_000)))
     print(f"Synthetic partners with seed {seed} (IIZ_DEMO_SEED={seed} repeats this run)")
@@ -178,10 +184,14 @@ async def run_demo(settings: IntakeSettings, persons: int) -> None:
         statuses = await submit_over_http(base, token, bodies)
         ours = sent | {str(b["id"]) for b in bodies}
         receipts = await collect_receipts(settings, start, ours)
+        accepted = [str(r["canonical_id"]) for r in receipts if r["status"] == "accepted"]
+        timeline = await demo_coordination.wait_for_timeline(coordination, accepted)
+        summarise(receipts, statuses, base)
+        await demo_coordination.report(timeline, coordination, accepted)
     finally:
-        for process in (kafka_door, http_door):
+        for process in (kafka_door, http_door, worker):
             stop_service(process)
-    summarise(receipts, statuses, base)
+    print(f"\n  logs: {LOGS}   stop the infrastructure: make infra-down")
 
 
 def summarise(receipts: list[dict[str, Any]], statuses: Counter[int], base: str) -> None:
@@ -195,8 +205,8 @@ def summarise(receipts: list[dict[str, Any]], statuses: Counter[int], base: str)
     print(f"  HTTP intake: python -m services.intake.http_door, then {base}/docs")
     print(f"  web form for social services: {base}/formular, with a token from")
     print("    python -m services.intake.tokens create --institution sozialhilfe-2829 --label me")
-    print("  topics: iiz.case-events.v1 (canonical), iiz.deliver.<institution>.v1 (receipts)")
-    print(f"  logs: {LOGS}   stop the infrastructure: make infra-down")
+    print("  topics: iiz.case-events.v1 (canonical), iiz.deliver.<institution>.v1 (receipts),")
+    print("          iiz.deliveries.v1 (authorised deliveries and alerts)")
 
 
 def main() -> None:

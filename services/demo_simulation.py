@@ -12,9 +12,16 @@ from typing import Any
 
 from schemas.ahv import AhvNumber, ean13_check_digit
 from schemas.envelope import CloudEvent, new_event
-from schemas.events import BenefitExhaustionExpected, CaseOpened, PersonRef, ReferralRequested
+from schemas.events import (
+    BenefitExhaustionExpected,
+    CaseOpened,
+    ConsentGranted,
+    ParticipantJoined,
+    PersonRef,
+    ReferralRequested,
+)
 from schemas.registry.institutions import Institution
-from schemas.vocabulary import BenefitKind, ReferralPurpose
+from schemas.vocabulary import BenefitKind, DataCategory, ParticipantRole, ReferralPurpose
 
 FIRST_DAY = dt.datetime(2026, 11, 2, 8, tzinfo=dt.UTC)
 
@@ -38,13 +45,28 @@ class SyntheticPartners:
             at = FIRST_DAY + dt.timedelta(minutes=7 * n)
             runs_out = at.date() + dt.timedelta(days=self._rng.randrange(20, 90))
             opened = CaseOpened(person=person, project_code="IIZ-FALLKOORD")
+            consent = ConsentGranted(
+                person=person,
+                consent_id=self.uuid(),
+                institutions=[rav.id, "assessmentcenter", "sozialhilfe-2829"],
+                categories=[
+                    DataCategory.CASE_ADMIN,
+                    DataCategory.EMPLOYMENT,
+                    DataCategory.BENEFITS,
+                ],
+                valid_from=at.date(),
+                document_ref=f"RAV-EINW-{n:05d}",
+            )
+            joins = ParticipantJoined(
+                person=person, institution="assessmentcenter", role=ParticipantRole.PARTICIPANT
+            )
             forecast = BenefitExhaustionExpected(
                 person=person,
                 benefit_id=self.uuid(),
                 kind=BenefitKind.ALV_DAILY_ALLOWANCE,
                 expected_end=runs_out,
             )
-            for offset, data in enumerate((opened, forecast)):
+            for offset, data in enumerate((opened, consent, joins, forecast)):
                 events.append(
                     new_event(
                         data,

@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "api":
         from services.coordination.api import serve
 
+        asyncio.run(migrate(settings))
         serve(settings)
         return 0
     if args.command == "rebuild":

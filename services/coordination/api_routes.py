@@ -17,6 +17,7 @@ from services.coordination.api_access import (
     AUTH,
     NOT_FOUND,
     Api,
+    ApiContext,
     Purpose,
     audit_entry,
     check_access,
@@ -87,22 +88,7 @@ async def read_case(
 ) -> CaseSummary:
     """Participants, current engagements, whether institutions work in parallel, the consents
     naming the caller, and open referrals (overdue relative to the newest event)."""
-    async with api.snapshot() as conn:
-        access = await check_access(conn, caller, case_number)
-        found = await reads.current_file(conn, access.pseudonym) if access.granted else None
-    case, involved = await granted(api, caller, "read-case", purpose, access)
-    assert found is not None
-    file, newest = found
-    summary = summarise(
-        file,
-        None,
-        caller.institution,
-        case_key=case.case_key,
-        last_event_on=newest,
-        world=api.world,
-    ).model_copy(update={"case_number": case.case_number})
-    await api.record(_summary_entry(caller, "read-case", purpose, case, involved, summary))
-    return summary
+    return await _summary(api, caller, case_number, "read-case", purpose)
 
 
 @router.get(
@@ -120,14 +106,27 @@ async def read_state(
     purpose: Purpose = DEFAULT_PURPOSE,
 ) -> CaseSummary:
     """The person's events up to ``as_of`` are folded afresh and summarised like ``/cases/…``."""
+    return await _summary(api, caller, case_number, "read-state", purpose, as_of=as_of)
+
+
+async def _summary(
+    api: ApiContext,
+    caller: Caller,
+    case_number: str,
+    action: str,
+    purpose: str,
+    *,
+    as_of: int | None = None,
+) -> CaseSummary:
+    """The summary now (``as_of`` None) or refolded up to a past bus position; audited once."""
     async with api.snapshot() as conn:
         access = await check_access(conn, caller, case_number)
-        found = (
-            await reads.refolded_file(conn, access.pseudonym, as_of, api.world, api.rules)
-            if access.granted
-            else None
-        )
-    case, involved = await granted(api, caller, "read-state", purpose, access)
+        found = None
+        if access.granted and as_of is None:
+            found = await reads.current_file(conn, access.pseudonym)
+        elif access.granted and as_of is not None:
+            found = await reads.refolded_file(conn, access.pseudonym, as_of, api.world, api.rules)
+    case, involved = await granted(api, caller, action, purpose, access)
     assert found is not None
     file, newest = found
     summary = summarise(
@@ -138,9 +137,8 @@ async def read_state(
         last_event_on=newest,
         world=api.world,
     ).model_copy(update={"case_number": case.case_number})
-    await api.record(
-        _summary_entry(caller, "read-state", purpose, case, involved, summary, as_of=as_of)
-    )
+    extra = {} if as_of is None else {"as_of": as_of}
+    await api.record(_summary_entry(caller, action, purpose, case, involved, summary, **extra))
     return summary
 
 
