@@ -27,14 +27,15 @@ async def wait_for_timeline(
     """Until every accepted canonical event is processed and every delivery relayed."""
     ids = [uuid.UUID(i) for i in accepted]
     pool = await create_pool(settings.database_url, settings.coordination_db_schema)
-    deadline = time.monotonic() + within
+    deadline, shown_before = time.monotonic() + within, -1
     while True:
         done = await pool.fetchval(
             "SELECT count(*) FROM processed_events WHERE event_id = ANY($1::uuid[])", ids
         )
         pending = await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        shown = int(30 * done / max(len(ids), 1))
-        print(f"\r  timeline [{'#' * shown}{'.' * (30 - shown)}] {done}/{len(ids)}", end="")
+        if done != shown_before:
+            shown_before, shown = done, int(30 * done / max(len(ids), 1))
+            print(f"\r  timeline [{'#' * shown}{'.' * (30 - shown)}] {done}/{len(ids)}", end="")
         if done >= len(ids) and pending == 0:
             print()
             return pool
@@ -52,11 +53,15 @@ async def report(pool: asyncpg.Pool, settings: CoordinationSettings, accepted: l
         ids,
     )
     by_allowed = {row["allowed"]: row["n"] for row in decisions}
+    # Only this run's persons: the worker may also have caught up on older events of the log.
     deliveries = await pool.fetch(
         "SELECT split_part(convert_from(key, 'UTF8'), '/', 1) AS recipient,"
         " count(*) FILTER (WHERE headers::text NOT LIKE '%alert%') AS events,"
         " count(*) FILTER (WHERE headers::text LIKE '%alert%') AS alerts"
-        " FROM outbox WHERE published_at IS NOT NULL GROUP BY 1 ORDER BY 1"
+        " FROM outbox WHERE published_at IS NOT NULL AND split_part(convert_from(key, 'UTF8'),"
+        " '/', 2) IN (SELECT pseudonym FROM timeline WHERE event_id = ANY($1::uuid[]))"
+        " GROUP BY 1 ORDER BY 1",
+        ids,
     )
     case = await pool.fetchrow(
         "SELECT c.case_number FROM cases c JOIN timeline t ON t.case_key = c.case_key"
