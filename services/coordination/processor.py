@@ -35,6 +35,7 @@ from services.common.identity_seal import IdentitySeal
 from services.common.logging import redact_ahv_numbers
 from services.coordination import audit, store
 from services.coordination.deliveries import OutboxRecord, alert_delivery, delivery
+from services.coordination.domain.alerts import AlertIntent
 from services.coordination.domain.case_file import Applied, CaseFile, RuleSettings, origin_of
 from services.coordination.domain.policy import LegalBasisMatrix, World
 
@@ -118,6 +119,7 @@ class BatchProcessor:
                 await audit.append(
                     conn,
                     [_decided(event, applied) for event, applied, _ in folded]
+                    + [_alerted(event, a) for event, applied, _ in folded for a in applied.alerts]
                     + [_dead_lettered(p) for p in new_poison],
                     at=dt.datetime.now(dt.UTC),
                 )
@@ -178,6 +180,8 @@ class BatchProcessor:
                 log.exception("event could not be applied", event_id=str(event.id))
                 failed.append(Poison(record, "processing_failed", type(error).__name__))
                 files[person] = self._refold(originals[person], good.get(person, []))
+                if person in effects.files:  # what is stored must be the refolded file
+                    effects.files[person] = files[person]
                 continue
             good.setdefault(person, []).append((event, record.offset))
             effects.files[person] = files[person]
@@ -301,6 +305,22 @@ def _decided(event: CloudEvent[Any], applied: Applied) -> audit.AuditEntry:
         purpose="routing",
         basis="; ".join(f"{r}: {b}" for r, b in allowed.items()),
         detail={"type": event.type, "allowed": allowed, "denied": denied},
+    )
+
+
+def _alerted(event: CloudEvent[Any], intent: AlertIntent) -> audit.AuditEntry:
+    return audit.AuditEntry(
+        actor="coordination",
+        action="alerted",
+        subject=str(event.subject),
+        object=str(intent.alert_id),
+        purpose="alert",
+        detail={
+            "kind": intent.kind.value,
+            "recipient": intent.recipient,
+            "audience": intent.audience.value,
+            "cause": str(event.id),
+        },
     )
 
 

@@ -50,13 +50,19 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """One pass over every lane this relay can take; returns how many rows it published."""
-        published = 0
+        published, failures = 0, []
         for lane in range(self._lanes):
-            while True:
-                sent = await self._publish_lane(lane)
-                published += sent
-                if sent < self._batch:
-                    break
+            try:
+                while True:
+                    sent = await self._publish_lane(lane)
+                    published += sent
+                    if sent < self._batch:
+                        break
+            except Exception as error:  # this lane waits for the next pass; the others go on
+                log.exception("outbox lane failed; its rows stay for the next pass", lane=lane)
+                failures.append(error)
+        if failures and not published:
+            raise failures[0]
         return published
 
     async def _publish_lane(self, lane: int) -> int:

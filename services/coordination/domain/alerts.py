@@ -181,8 +181,13 @@ def handoff_alerts(
     if gap <= rules.handoff_gap_days:
         return []
     coordinator = case.lead
-    if DataCategory.CASE_ADMIN not in authorised_categories(facts, coordinator, world) and (
-        coordinator != facts.origin
+    # The note reveals the new engagement (the event's categories) and when the previous
+    # institution's ended (case administration): the coordinator must be allowed both.
+    if not may_see(coordinator, facts, facts.categories, world) or not may_see(
+        coordinator,
+        _at(file, previous.institution, started.started_on),
+        frozenset({DataCategory.CASE_ADMIN}),
+        world,
     ):
         return []
     text = (
@@ -203,12 +208,31 @@ def handoff_alerts(
     ]
 
 
+def may_see(
+    recipient: str, facts: EventFacts, categories: frozenset[DataCategory], world: World
+) -> bool:
+    """Whether an alert about the origin's facts of these categories may go to the recipient."""
+    if recipient == facts.origin:
+        return True
+    return categories <= authorised_categories(facts, recipient, world).keys()
+
+
+def _at(file: CaseFile, origin: str, day: dt.date) -> EventFacts:
+    """Facts of ``origin`` judged after every event of the file so far, on ``day``."""
+    return EventFacts(
+        position=file.last_position + 1,
+        origin=origin,
+        time=dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC),
+        categories=frozenset({DataCategory.CASE_ADMIN}),
+    )
+
+
 def on_deadline(
     file: CaseFile, deadline: Deadline, today: dt.date, world: World, rules: RuleSettings
 ) -> tuple[list[AlertIntent], list[Deadline]]:
     """What a due deadline leads to, judged on the file as it is now."""
     if deadline.kind in ("referral-reminder", "referral-escalation"):
-        return _referral_deadline(file, deadline, rules)
+        return _referral_deadline(file, deadline, today, world, rules)
     if deadline.kind == "exhaustion-planning":
         benefit_ended = any(
             e.ref_id == deadline.ref_id and e.ended_on is not None for e in file.engagements
@@ -235,14 +259,22 @@ def _latest_forecast(file: CaseFile, benefit_id: uuid.UUID) -> tuple[str, dt.dat
 
 
 def _referral_deadline(
-    file: CaseFile, deadline: Deadline, rules: RuleSettings
+    file: CaseFile, deadline: Deadline, today: dt.date, world: World, rules: RuleSettings
 ) -> tuple[list[AlertIntent], list[Deadline]]:
     from services.coordination.domain.case_file import ReferralStatus
 
     referral = file.referral(deadline.ref_id)
     if referral is None or referral.status != ReferralStatus.OPEN:
         return [], []
+    # A reminder or escalation reveals the referral (the sender's case administration): only to
+    # whom a consent or the law lets see that — the referral itself was delivered on that basis.
+    sender = _at(file, referral.from_institution, today)
+    admin = frozenset({DataCategory.CASE_ADMIN})
     if deadline.kind == "referral-reminder":
+        escalate_on = add_working_days(deadline.due_on, rules.referral_escalation_working_days)
+        follow_up = [Deadline("referral-escalation", referral.referral_id, escalate_on)]
+        if not may_see(referral.to_institution, sender, admin, world):
+            return [], follow_up  # it never reached them; the coordinator hears of it later
         text = (
             f"Erinnerung: Die Anmeldung von {referral.from_institution} "
             f"({referral.purpose}) ist seit dem {deadline.due_on:%d.%m.%Y} unbeantwortet."
@@ -256,10 +288,11 @@ def _referral_deadline(
             about=referral.referral_id,
             institutions=(referral.from_institution,),
         )
-        escalate_on = add_working_days(deadline.due_on, rules.referral_escalation_working_days)
-        return [reminder], [Deadline("referral-escalation", referral.referral_id, escalate_on)]
+        return [reminder], follow_up
     case = file.open_case
     coordinator = case.lead if case is not None else referral.from_institution
+    if not may_see(coordinator, sender, admin, world):
+        return [], []
     text = (
         f"Eskalation: Die Anmeldung an {referral.to_institution} ({referral.purpose}) ist "
         f"trotz Erinnerung unbeantwortet (fällig seit {referral.answer_due:%d.%m.%Y})."

@@ -89,8 +89,16 @@ def feeder(runtime: CoordinationRuntime) -> Feeder:
 
 
 def referral_story(seed: int) -> tuple[CaseStory, CloudEvent[Any]]:
+    """The person consents to case administration between RAV, Liestal and the AC."""
     story = CaseStory(person_seed=seed)
     story.rav(CaseOpened)
+    story.rav(
+        ConsentGranted,
+        institutions=["rav", SH, AC],
+        categories=[DataCategory.CASE_ADMIN],
+        valid_from=dt.date(2026, 1, 1),
+        document_ref="EINWILLIGUNG-REF",
+    )
     story.rav(ParticipantJoined, institution=SH, role=ParticipantRole.PARTICIPANT)
     requested: CloudEvent[Any] = story.sozialhilfe_2829(
         ReferralRequested,

@@ -384,11 +384,24 @@ def test_a_forecast_revised_to_a_later_end_does_not_alert_before_its_new_window_
 
 
 def referral_story(
-    seed: int, *, answer_due: dt.date | None = None, requested_at: dt.datetime = FRIDAY
+    seed: int,
+    *,
+    answer_due: dt.date | None = None,
+    requested_at: dt.datetime = FRIDAY,
+    consented: bool = True,
 ) -> tuple[CaseStory, CloudEvent[Any]]:
-    """RAV leads the case, the social services of Liestal take part and refer to the AC."""
-    story = CaseStory(person_seed=seed, start=MONDAY - dt.timedelta(days=1))
+    """RAV leads the case, the social services of Liestal take part and refer to the AC; the
+    person consents to case administration between the three (unless ``consented`` is off)."""
+    story = CaseStory(person_seed=seed, start=MONDAY - dt.timedelta(days=3))
     story.rav(CaseOpened)
+    if consented:
+        story.rav(
+            ConsentGranted,
+            institutions=["rav", SH, AC],
+            categories=[DataCategory.CASE_ADMIN],
+            valid_from=dt.date(2026, 1, 1),
+            document_ref="E-REF",
+        )
     story.rav(ParticipantJoined, institution=SH, role=ParticipantRole.PARTICIPANT)
     requested: CloudEvent[Any] = story.sozialhilfe_2829(
         ReferralRequested,
@@ -679,3 +692,16 @@ def test_a_deadline_key_names_its_kind_reference_and_day() -> None:
     key = Deadline("referral-reminder", ref, dt.date(2026, 3, 20)).key
 
     assert key == f"referral-reminder:{ref}:2026-03-20"
+
+
+def test_a_referral_nobody_consented_to_is_not_reminded_nor_escalated() -> None:
+    story, _ = referral_story(299, consented=False)
+    folded = fold(story)
+    (reminder_due,) = folded.deadlines
+
+    raised, follow_ups = folded.when_due(reminder_due)
+    (escalation_due,) = follow_ups
+    escalated, _ = folded.when_due(escalation_due)
+
+    assert raised == []
+    assert escalated == []
