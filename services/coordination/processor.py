@@ -37,7 +37,7 @@ from services.coordination import audit, store
 from services.coordination.deliveries import OutboxRecord, alert_delivery, delivery
 from services.coordination.domain.alerts import AlertIntent
 from services.coordination.domain.case_file import Applied, CaseFile, RuleSettings, origin_of
-from services.coordination.domain.policy import LegalBasisMatrix, World
+from services.coordination.domain.policy import Decision, LegalBasisMatrix, World
 
 log = structlog.get_logger(__name__)
 POISON_NAMESPACE = uuid.UUID("2b8e6f0a-7c41-4d9b-8e3f-5a6c7d8e9f10")
@@ -283,8 +283,7 @@ def _timeline_row(record: BusRecord, event: CloudEvent[Any], applied: Applied) -
     )
 
 
-def _basis_text(applied: Applied, recipient: str) -> str:
-    decision = next(d for d in applied.decisions if d.recipient == recipient)
+def _basis_text(decision: Decision) -> str:
     basis = decision.basis
     if basis is None:
         return ""
@@ -293,10 +292,8 @@ def _basis_text(applied: Applied, recipient: str) -> str:
 
 
 def _decided(event: CloudEvent[Any], applied: Applied) -> audit.AuditEntry:
-    allowed = {
-        d.recipient: _basis_text(applied, d.recipient) for d in applied.decisions if d.allowed
-    }
-    denied = {d.recipient: store._reason(d) or "" for d in applied.decisions if not d.allowed}
+    allowed = {d.recipient: _basis_text(d) for d in applied.decisions if d.allowed}
+    denied = {d.recipient: store.denial_text(d) or "" for d in applied.decisions if not d.allowed}
     return audit.AuditEntry(
         actor="coordination",
         action="decided",

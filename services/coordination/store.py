@@ -16,16 +16,18 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import asyncpg
 
+from schemas.events import ConsentGranted, ConsentRevoked
 from services.coordination.deliveries import OutboxRecord
 from services.coordination.domain.alerts import Deadline
 from services.coordination.domain.case_file import Case, CaseFile
 from services.coordination.domain.policy import Decision, business_date
 
 OUTBOX_CHANNEL = "iiz_outbox"
+CONSENT_GRANTED = ConsentGranted.cloud_event_type()
+CONSENT_REVOKED = ConsentRevoked.cloud_event_type()
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,7 @@ async def _write_decisions(conn: asyncpg.Connection, effects: BatchEffects) -> N
                 basis.legal_basis_version if basis else None,
                 sorted(c.value for c in d.categories),
                 sorted(d.withheld),
-                _reason(d),
+                denial_text(d),
                 bool(basis and basis.inform_person),
             )
         )
@@ -206,7 +208,7 @@ async def _write_decisions(conn: asyncpg.Connection, effects: BatchEffects) -> N
     )
 
 
-def _reason(decision: Decision) -> str | None:
+def denial_text(decision: Decision) -> str | None:
     if decision.reason is None:
         return None
     if decision.missing:
@@ -306,9 +308,10 @@ async def _write_read_models(
 async def _append_consents(conn: asyncpg.Connection, effects: BatchEffects) -> None:
     grants, revocations = [], []
     for row in effects.timeline:
-        event = json.loads(row.event_json)
-        data = event["data"]
-        if row.type == "ch.bl.iiz.consent.granted.v1":
+        if row.type not in (CONSENT_GRANTED, CONSENT_REVOKED):
+            continue
+        data = json.loads(row.event_json)["data"]
+        if row.type == CONSENT_GRANTED:
             grants.append(
                 (
                     uuid.UUID(data["consent_id"]),
@@ -323,7 +326,7 @@ async def _append_consents(conn: asyncpg.Connection, effects: BatchEffects) -> N
                     row.offset,
                 )
             )
-        elif row.type == "ch.bl.iiz.consent.revoked.v1":
+        else:
             revocations.append(
                 (
                     row.event_id,
@@ -376,7 +379,3 @@ async def write_deadlines(
         " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (deadline_key) DO NOTHING",
         [(d.key, d.kind, person, d.ref_id, d.due_on) for person, d in deadlines],
     )
-
-
-def jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))

@@ -124,11 +124,8 @@ async def test_rebuild_replays_the_log_to_a_state_equal_to_the_live_one(
     private_log: CoordinationSettings,
 ) -> None:
     events = many_people(40)
-    await _publish(private_log, events)
-    pool = await create_pool(private_log.database_url, private_log.coordination_db_schema)
+    pool = await processed_live(private_log, events)
     try:
-        async with TestApp(create_app(private_log)):
-            await eventually(lambda: _processed(pool, len(events)), within=60)
         live = await snapshot(pool)
         outbox_before = await pool.fetchval("SELECT count(*) FROM outbox")
 
@@ -174,11 +171,8 @@ async def test_verify_audit_finds_a_changed_row_and_names_it(
     private_log: CoordinationSettings,
 ) -> None:
     story, _ = consent_story()
-    await _publish(private_log, story.events)
-    pool = await create_pool(private_log.database_url, private_log.coordination_db_schema)
+    pool = await processed_live(private_log, story.events)
     try:
-        async with TestApp(create_app(private_log)):
-            await eventually(lambda: _processed(pool, len(story.events)))
         assert (await audit.verify(pool)).intact
         assert await verify_audit_command(private_log) == (0, "audit log intact")
 
@@ -211,11 +205,8 @@ async def test_every_kind_of_tampering_breaks_the_chain(
     private_log: CoordinationSettings, tamper: str, broken_at: int | None
 ) -> None:
     story, _ = consent_story()
-    await _publish(private_log, story.events)
-    pool = await create_pool(private_log.database_url, private_log.coordination_db_schema)
+    pool = await processed_live(private_log, story.events)
     try:
-        async with TestApp(create_app(private_log)):
-            await eventually(lambda: _processed(pool, len(story.events)))
         rows = await pool.fetchval("SELECT count(*) FROM audit_log")
         async with pool.acquire() as conn:
             await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
@@ -231,11 +222,8 @@ async def test_the_database_refuses_to_change_or_delete_audit_rows(
     private_log: CoordinationSettings,
 ) -> None:
     story, _ = consent_story()
-    await _publish(private_log, story.events)
-    pool = await create_pool(private_log.database_url, private_log.coordination_db_schema)
+    pool = await processed_live(private_log, story.events)
     try:
-        async with TestApp(create_app(private_log)):
-            await eventually(lambda: _processed(pool, len(story.events)))
         with pytest.raises(asyncpg.RaiseError, match="append-only"):
             await pool.execute("UPDATE audit_log SET actor = 'someone' WHERE seq = 1")
         with pytest.raises(asyncpg.RaiseError, match="append-only"):
@@ -246,3 +234,13 @@ async def test_the_database_refuses_to_change_or_delete_audit_rows(
 
 async def _processed(pool: asyncpg.Pool, count: int) -> bool:
     return await processed_count(pool) >= count
+
+
+async def processed_live(settings: CoordinationSettings, events: list[Any]) -> asyncpg.Pool:
+    """Publish the events to the private log, let the live worker process them, and return a
+    pool on the schema (the caller closes it)."""
+    await _publish(settings, events)
+    pool = await create_pool(settings.database_url, settings.coordination_db_schema)
+    async with TestApp(create_app(settings)):
+        await eventually(lambda: _processed(pool, len(events)), within=60)
+    return pool
