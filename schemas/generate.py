@@ -13,6 +13,7 @@ from typing import Any
 from schemas.alerts import Alert
 from schemas.events.base import MessageData
 from schemas.events.catalogue import EVENT_DATA_CLASSES
+from schemas.outcomes import DeliveryOutcome
 from schemas.receipts import Receipt
 from schemas.registry.institutions import InstitutionRegistry, load_institutions
 from schemas.topics import (
@@ -48,6 +49,7 @@ def json_schemas() -> dict[str, dict[str, Any]]:
     files = {f"{cls.cloud_event_type()}.json": data_schema(cls) for cls in EVENT_DATA_CLASSES}
     files[f"{Receipt.cloud_event_type()}.json"] = data_schema(Receipt)
     files[f"{Alert.cloud_event_type()}.json"] = data_schema(Alert)
+    files[f"{DeliveryOutcome.cloud_event_type()}.json"] = data_schema(DeliveryOutcome)
     return files
 
 
@@ -99,7 +101,7 @@ def _message_key(cls: type[MessageData]) -> str:
 def asyncapi_document(registry: InstitutionRegistry) -> dict[str, Any]:
     """AsyncAPI 3.0 description of every topic and message of the bus."""
     catalogue: list[type[MessageData]] = [*EVENT_DATA_CLASSES]
-    with_receipt: list[type[MessageData]] = [*catalogue, Receipt, Alert]
+    with_receipt: list[type[MessageData]] = [*catalogue, Receipt, Alert, DeliveryOutcome]
     messages = {_message_key(cls): _message(cls) for cls in with_receipt}
     event_refs = {
         _message_key(c): {"$ref": f"#/components/messages/{_message_key(c)}"} for c in catalogue
@@ -117,7 +119,15 @@ def asyncapi_document(registry: InstitutionRegistry) -> dict[str, Any]:
             DELIVERIES, "Authorised, minimised deliveries and alerts.", {**event_refs, **alert_ref}
         ),
         "intakeRejected": _channel(INTAKE_REJECTED, "Dead letters: original bytes + reason.", {}),
-        "deliveryOutcomes": _channel(DELIVERY_OUTCOMES, "Delivery outcomes for the audit.", {}),
+        "deliveryOutcomes": _channel(
+            DELIVERY_OUTCOMES,
+            "Delivery outcomes for the audit, key = delivery id.",
+            {
+                _message_key(DeliveryOutcome): {
+                    "$ref": f"#/components/messages/{_message_key(DeliveryOutcome)}"
+                }
+            },
+        ),
     }
     operations: dict[str, Any] = {}
     for inst in registry.institutions:
@@ -195,7 +205,7 @@ def _catalogue_row(cls: type[MessageData]) -> str:
 
 def catalogue_table() -> str:
     """The event catalogue as a Markdown table, rendered from the models."""
-    published: list[type[MessageData]] = [*EVENT_DATA_CLASSES, Receipt, Alert]
+    published: list[type[MessageData]] = [*EVENT_DATA_CLASSES, Receipt, Alert, DeliveryOutcome]
     lines = [
         "| type | default category | required fields | fields of another category | summary "
         "| JSON Schema |",

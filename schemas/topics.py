@@ -11,6 +11,8 @@ DELIVERIES = "iiz.deliveries.v1"
 INTAKE_REJECTED = "iiz.intake.rejected.v1"
 DELIVERY_OUTCOMES = "iiz.delivery-outcomes.v1"
 COORDINATION_REJECTED = "iiz.coordination.rejected.v1"
+DIGEST_QUEUE = "iiz.notifications.digest.v1"
+NOTIFICATIONS_DEAD_LETTERS = "iiz.notifications.dead-letters.v1"
 
 _DAY_MS = 24 * 3600 * 1000
 
@@ -32,6 +34,8 @@ def planned_topics(registry: InstitutionRegistry | None = None) -> list[TopicPla
         TopicPlan(INTAKE_REJECTED, 3, 90 * _DAY_MS, "dead letters of intake"),
         TopicPlan(DELIVERY_OUTCOMES, 3, 90 * _DAY_MS, "delivery outcomes for the audit trail"),
         TopicPlan(COORDINATION_REJECTED, 3, 90 * _DAY_MS, "dead letters of coordination"),
+        TopicPlan(DIGEST_QUEUE, 3, 7 * _DAY_MS, "coordinator alerts awaiting their e-mail digest"),
+        TopicPlan(NOTIFICATIONS_DEAD_LETTERS, 3, 90 * _DAY_MS, "deliveries given up on"),
     ]
     for institution in registry.institutions:
         topics.append(

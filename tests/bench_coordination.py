@@ -35,6 +35,7 @@ from schemas.events import (
     ReferralAccepted,
     ReferralRequested,
 )
+from schemas.topics import DELIVERY_OUTCOMES
 from schemas.vocabulary import (
     AppointmentKind,
     BenefitKind,
@@ -51,6 +52,7 @@ from services.coordination.consumer import create_app
 from services.coordination.runtime import migrate
 from services.coordination.settings import CoordinationSettings
 from tests.case_story import CaseStory
+from tests.kafka_tools import prime_group_at_end
 
 SOCIAL_SERVICES = ["sozialhilfe-2829", "sozialhilfe-2769", "sozialhilfe-2762", "sozialhilfe-2831"]
 
@@ -121,6 +123,7 @@ async def bench_coordination(persons: int) -> dict[str, float]:
         coordination_case_events_topic=topic,
     )
     await migrate(settings)
+    await prime_group_at_end(settings, f"bench-coord-{suffix}-outcomes", [DELIVERY_OUTCOMES])
     rng = random.Random(7)
     events = [e for seed in range(persons) for e in story_of(seed, rng)]
     producer = create_producer(settings)

@@ -2,7 +2,6 @@
 
 from schemas.registry.institutions import (
     Channel,
-    EmailChannel,
     Institution,
     InstitutionRegistry,
     KafkaChannel,
@@ -13,7 +12,6 @@ from schemas.registry.projects import Project, ProjectRegistry, load_projects
 
 __all__ = [
     "Channel",
-    "EmailChannel",
     "Institution",
     "InstitutionRegistry",
     "KafkaChannel",

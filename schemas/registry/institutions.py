@@ -27,7 +27,7 @@ class KafkaChannel(_Frozen):
 
 
 class WebhookChannel(_Frozen):
-    """Deliveries are POSTed, signed, to the institution's HTTPS endpoint."""
+    """Deliveries are POSTed, signed, to the institution's HTTPS endpoint (docs/webhooks.md)."""
 
     kind: Literal["webhook"]
     url: HttpUrl
@@ -36,15 +36,15 @@ class WebhookChannel(_Frozen):
         description="Name of the environment variable holding the HMAC secret.",
     )
 
+    @model_validator(mode="after")
+    def _https_unless_loopback(self) -> WebhookChannel:
+        if self.url.scheme != "https" and self.url.host not in LOOPBACK_HOSTS:
+            raise ValueError("a webhook URL must use https (http only on the loopback interface)")
+        return self
 
-class EmailChannel(_Frozen):
-    """Alerts for coordinators are sent as an hourly e-mail digest."""
 
-    kind: Literal["email"]
-    address: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
-
-
-Channel = Annotated[KafkaChannel | WebhookChannel | EmailChannel, Field(discriminator="kind")]
+Channel = Annotated[KafkaChannel | WebhookChannel, Field(discriminator="kind")]
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
 class Institution(_Frozen):
@@ -57,6 +57,11 @@ class Institution(_Frozen):
         default=None, ge=2701, le=2895, description="BFS-Gemeindenummer (Basel-Landschaft)."
     )
     channel: Channel = Field(default_factory=KafkaChannel)
+    coordinator_email: str | None = Field(
+        default=None,
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        description="IIZ coordinator's address: coordinator alerts go there as an hourly digest.",
+    )
 
     @model_validator(mode="after")
     def _social_services_have_a_municipality(self) -> Institution:

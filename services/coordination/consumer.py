@@ -13,6 +13,7 @@ from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from schemas.codec import KafkaRecord
 from services.common.kafka_clients import create_broker
 from services.common.logging import configure_logging
 from services.coordination.processor import BusRecord
@@ -54,6 +55,32 @@ def register_case_event_subscriber(broker: KafkaBroker, runtime: CoordinationRun
         await message.ack()
 
 
+def register_outcome_subscriber(broker: KafkaBroker, runtime: CoordinationRuntime) -> None:
+    """Notifications' delivery reports, into the audit trail (their own consumer group)."""
+    settings = runtime.settings
+
+    @broker.subscriber(
+        settings.coordination_outcomes_topic,
+        group_id=f"{settings.coordination_group_id}-outcomes",
+        batch=True,
+        max_records=settings.coordination_batch_size,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.MANUAL,
+        decoder=_leave_undecoded,
+    )
+    async def on_delivery_outcomes(message: KafkaMessage) -> None:
+        records = message.raw_message
+        batch = records if isinstance(records, tuple) else (records,)
+        try:
+            await runtime.outcome_recorder().record(
+                [KafkaRecord(r.key, r.value or b"", tuple(r.headers)) for r in batch]
+            )
+        except Exception:
+            await message.nack()
+            raise
+        await message.ack()
+
+
 def create_app(settings: CoordinationSettings | None = None) -> FastStream:
     """Factory for ``faststream run --factory services.coordination.consumer:create_app``."""
     settings = settings or CoordinationSettings()
@@ -61,6 +88,7 @@ def create_app(settings: CoordinationSettings | None = None) -> FastStream:
     runtime = CoordinationRuntime(settings)
     broker = create_broker(settings)
     register_case_event_subscriber(broker, runtime)
+    register_outcome_subscriber(broker, runtime)
 
     async def start_runtime() -> None:
         await migrate(settings)

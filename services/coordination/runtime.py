@@ -16,6 +16,7 @@ from services.common.identity_seal import IdentitySeal
 from services.common.kafka_clients import create_producer
 from services.common.migrations import upgrade
 from services.coordination.legal_basis import load_legal_basis
+from services.coordination.outcomes import OutcomeRecorder
 from services.coordination.processor import BatchProcessor, Collaborators
 from services.coordination.relay import OutboxRelay
 from services.coordination.scheduler import DeadlineScheduler
@@ -72,6 +73,11 @@ class CoordinationRuntime:
         if not replay:
             self._live = built
         return built
+
+    def outcome_recorder(self) -> OutcomeRecorder:
+        assert self.pool is not None, "start() first"
+        assert self.producer is not None, "start() first"
+        return OutcomeRecorder(self.pool, self.producer, self.seal)
 
     def relay(self) -> OutboxRelay:
         assert self.pool is not None, "start() first"

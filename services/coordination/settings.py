@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
 
-from schemas.topics import CASE_EVENTS
+from schemas.topics import CASE_EVENTS, DELIVERY_OUTCOMES
 from services.common.settings import CommonSettings
 from services.coordination.domain.case_file import RuleSettings
 
@@ -21,6 +21,9 @@ class CoordinationSettings(CommonSettings):
     coordination_group_id: str = Field(default="iiz-coordination")
     coordination_case_events_topic: str = Field(
         default=CASE_EVENTS, description="the canonical log (other names only for tests)"
+    )
+    coordination_outcomes_topic: str = Field(
+        default=DELIVERY_OUTCOMES, description="notifications' reports, audited here"
     )
     coordination_instance_id: str = Field(
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}"

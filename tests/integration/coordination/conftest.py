@@ -50,12 +50,19 @@ async def drop_schema(settings: CoordinationSettings) -> None:
         await conn.close()
 
 
+async def prime_outcomes_at_end(settings: CoordinationSettings) -> None:
+    """Only this test's delivery outcomes reach its audit log, not earlier runs'."""
+    group = f"{settings.coordination_group_id}-outcomes"
+    await prime_group_at_end(settings, group, [settings.coordination_outcomes_topic])
+
+
 @pytest.fixture
 async def coordination_settings(infra: Infra) -> AsyncIterator[CoordinationSettings]:
     """A fresh schema (migrated) and a consumer group primed at the end of the case events."""
     settings = make_coordination_settings(infra)
     await migrate(settings)
     await prime_group_at_end(settings, settings.coordination_group_id, [CASE_EVENTS])
+    await prime_outcomes_at_end(settings)
     yield settings
     await drop_schema(settings)
 

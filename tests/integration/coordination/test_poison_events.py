@@ -48,6 +48,7 @@ from tests.integration.coordination.conftest import (
     drop_schema,
     eventually,
     make_coordination_settings,
+    prime_outcomes_at_end,
 )
 from tests.kafka_tools import Record, end_offsets, read_until
 
@@ -71,6 +72,7 @@ async def private_log(
     topic = await new_topic("iiz.case-events.test", partitions=3)
     settings = make_coordination_settings(infra, coordination_case_events_topic=topic)
     await migrate(settings)
+    await prime_outcomes_at_end(settings)
     async with TestApp(create_app(settings)):
         yield settings
     await drop_schema(settings)

@@ -38,6 +38,7 @@ from tests.integration.coordination.conftest import (
     drop_schema,
     eventually,
     make_coordination_settings,
+    prime_outcomes_at_end,
     processed_count,
 )
 from tests.integration.coordination.test_consent_routing import consent_story
@@ -54,6 +55,7 @@ async def private_log(
     topic = await new_topic("iiz.case-events.test", partitions=6)
     settings = make_coordination_settings(infra, coordination_case_events_topic=topic)
     await migrate(settings)
+    await prime_outcomes_at_end(settings)
     yield settings
     await drop_schema(settings)
 

@@ -1,0 +1,216 @@
+"""The coordinator e-mail digest: reads the digest queue, sends one e-mail per address and hour.
+
+The queue (``iiz.notifications.digest.v1``) is keyed by the coordinator's address, so all of an
+address's alerts are on one partition and one instance. Items wait in a ``DigestBook`` until
+their hour is over (plus a grace period); a partition's offset is committed only up to its oldest
+item whose digest was not sent yet, so a crash re-reads exactly the unsent items. A digest that
+the server refuses for good, or that fails ``attempts`` times, is dead-lettered item by item.
+The digest's Message-ID is derived from address and hour: a digest re-sent after a crash between
+sending and committing carries the same Message-ID, which mail systems de-duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+
+import structlog
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    TopicPartition,
+)
+from aiokafka.structs import ConsumerRecord
+from pydantic import ValidationError
+
+from schemas.alerts import Alert
+from schemas.codec import KafkaRecord
+from schemas.envelope import CloudEvent
+from schemas.outcomes import DeliveryChannel, OutcomeStatus
+from schemas.topics import DELIVERY_OUTCOMES, DIGEST_QUEUE, NOTIFICATIONS_DEAD_LETTERS
+from services.common.kafka_clients import create_consumer
+from services.notifications.digest import Digest, DigestBook, item_from_alert, render
+from services.notifications.mailer import Mailer, MailNotSentError
+from services.notifications.reports import dead_letter, outcome_record
+from services.notifications.settings import NotificationsSettings
+from services.notifications.shaping import Delivery, UnroutableError, read_delivery
+
+log = structlog.get_logger(__name__)
+ALERT_ENVELOPE = CloudEvent[Alert]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class DigestWorker:
+    def __init__(
+        self,
+        settings: NotificationsSettings,
+        producer: AIOKafkaProducer,
+        mailer: Mailer,
+        *,
+        clock: Callable[[], dt.datetime] = _now,
+        queue: str = DIGEST_QUEUE,
+        outcomes_topic: str = DELIVERY_OUTCOMES,
+    ) -> None:
+        self._settings = settings
+        self._producer = producer
+        self._mailer = mailer
+        self._clock = clock
+        self._queue = queue
+        self._outcomes_topic = outcomes_topic
+        self.book: DigestBook[TopicPartition] = DigestBook(
+            period=dt.timedelta(minutes=settings.notifications_digest_minutes)
+        )
+        self._deliveries: dict[str, Delivery] = {}
+        self._failures: dict[str, int] = {}  # digest message id → failed sends
+        self._read_up_to: dict[TopicPartition, int] = {}
+        self.sent: int = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        s = self._settings
+        consumer = create_consumer(s, group_id=f"{s.notifications_group_id}-digest")
+        worker = self
+
+        class Release(ConsumerRebalanceListener):  # type: ignore[misc]
+            async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+                await worker._commit(consumer)
+                for tp in revoked:
+                    worker.book.release_lane(tp)
+                    worker._read_up_to.pop(tp, None)
+
+            async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+                return None
+
+        consumer.subscribe([self._queue], listener=Release())
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                wait_ms = int(min(s.notifications_digest_check_seconds, 1.0) * 1000)
+                batches = await consumer.getmany(timeout_ms=wait_ms, max_records=500)
+                for tp, records in batches.items():
+                    await self._file(tp, records)
+                await self.flush()
+                await self._commit(consumer)
+        finally:
+            await self._commit(consumer)
+            await consumer.stop()
+
+    async def _file(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        for record in records:
+            raw = KafkaRecord(record.key, record.value or b"", tuple(record.headers))
+            try:
+                delivery = read_delivery(raw)
+                event = ALERT_ENVELOPE.model_validate(
+                    {**delivery.attributes, "data": delivery.data}
+                )
+                address = raw.header("iiz_digest_address")
+                if address is None:
+                    raise UnroutableError("missing-address", "iiz_digest_address")
+                queued_at = dt.datetime.fromtimestamp(record.timestamp / 1000, dt.UTC)
+                item = item_from_alert(event, address=address.decode())
+                item = dataclasses.replace(item, at=queued_at)
+            except (UnroutableError, ValidationError, ValueError) as error:
+                reason = error.reason if isinstance(error, UnroutableError) else "malformed"
+                await self._publish(
+                    [
+                        (
+                            NOTIFICATIONS_DEAD_LETTERS,
+                            dead_letter(raw, reason, error=type(error).__name__, attempts=0),
+                        )
+                    ]
+                )
+            else:
+                self._deliveries[item.delivery_id] = delivery
+                self.book.add(item, position=(tp, record.offset))
+            self._read_up_to[tp] = record.offset + 1
+
+    async def flush(self) -> None:
+        """Send every digest whose period is over (plus grace)."""
+        grace = dt.timedelta(seconds=self._settings.notifications_digest_grace_seconds)
+        for digest in self.book.closed(self._clock(), grace=grace):
+            await self._send(digest)
+
+    async def _send(self, digest: Digest) -> None:
+        s = self._settings
+        message = render(
+            digest, sender=s.notifications_smtp_sender, case_page_url=s.notifications_case_page_url
+        )
+        try:
+            await self._mailer.send(message)
+        except MailNotSentError as error:
+            failures = self._failures.get(digest.message_id, 0) + 1
+            self._failures[digest.message_id] = failures
+            log.warning("digest not sent", reason=str(error), failures=failures)
+            if error.permanent or failures >= s.notifications_smtp_attempts:
+                await self._give_up(digest, str(error), failures)
+            else:
+                await self._report(digest, OutcomeStatus.FAILED, failures, str(error))
+            return
+        attempt = self._failures.pop(digest.message_id, 0) + 1
+        await self._report(digest, OutcomeStatus.DELIVERED, attempt, None)
+        self._forget(digest)
+        self.sent += 1
+
+    async def _give_up(self, digest: Digest, error: str, attempts: int) -> None:
+        dead = [
+            (
+                NOTIFICATIONS_DEAD_LETTERS,
+                dead_letter(
+                    self._deliveries[i.delivery_id].record,
+                    "mail-not-sent",
+                    error=error,
+                    attempts=attempts,
+                ),
+            )
+            for i in digest.items
+        ]
+        await self._publish(dead)
+        await self._report(digest, OutcomeStatus.DEAD_LETTERED, attempts, error)
+        self._failures.pop(digest.message_id, None)
+        self._forget(digest)
+
+    async def _report(
+        self, digest: Digest, status: OutcomeStatus, attempt: int, error: str | None
+    ) -> None:
+        at = self._clock()
+        await self._publish(
+            [
+                (
+                    self._outcomes_topic,
+                    outcome_record(
+                        self._deliveries[i.delivery_id],
+                        DeliveryChannel.EMAIL,
+                        status,
+                        attempt=attempt,
+                        at=at,
+                        error=error,
+                    ),
+                )
+                for i in digest.items
+            ]
+        )
+
+    def _forget(self, digest: Digest) -> None:
+        self.book.mark_sent(digest)
+        for item in digest.items:
+            self._deliveries.pop(item.delivery_id, None)
+
+    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
+        safe = self.book.safe_commit_offsets(self._read_up_to)
+        assigned = consumer.assignment()
+        offsets = {tp: o for tp, o in safe.items() if tp in assigned}
+        if offsets:
+            await consumer.commit(offsets)
+
+    async def _publish(self, outgoing: list[tuple[str, KafkaRecord]]) -> None:
+        futures = [
+            await self._producer.send(topic, r.value, key=r.key, headers=list(r.headers))
+            for topic, r in outgoing
+        ]
+        for future in futures:
+            await future

@@ -1,0 +1,147 @@
+"""What a delivery looks like to its recipient, and which lane takes it. Pure: no I/O.
+
+A record on ``iiz.deliveries.v1`` is already authorised and minimised by coordination. This module
+only changes its form: the AHV number, sealed for the bus, is opened for the partner (it is there
+only where ``identity`` was authorised); the key becomes the person pseudonym; for webhooks the
+CloudEvent is rendered in structured JSON so that the signature covers every attribute.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from schemas.alerts import Alert, Audience
+from schemas.codec import CE_PREFIX, CONTENT_TYPE, KafkaRecord
+from schemas.registry.institutions import Institution, InstitutionRegistry, WebhookChannel
+from services.common.identity_seal import IdentitySeal
+
+REQUIRED = ("id", "type", "source", "subject", "recipient")
+
+
+class Lane(StrEnum):
+    """Who in notifications handles a delivery (each lane is its own consumer group)."""
+
+    KAFKA = "kafka"  # the recipient's iiz.deliver.<id>.v1
+    WEBHOOK = "webhook"  # signed HTTPS POST
+    DIGEST = "digest"  # coordinator alert, into the hourly e-mail digest
+
+
+class UnroutableError(ValueError):
+    """A record notifications cannot deliver; it goes to the dead letters with this reason."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One record of ``iiz.deliveries.v1``, read just enough to route and reshape it."""
+
+    attributes: dict[str, str]
+    content_type: str
+    data: dict[str, Any]
+    record: KafkaRecord
+
+    @property
+    def delivery_id(self) -> uuid.UUID:
+        return uuid.UUID(self.attributes["id"])
+
+    @property
+    def recipient(self) -> str:
+        return self.attributes["recipient"]
+
+    @property
+    def subject(self) -> str:
+        return self.attributes["subject"]
+
+    @property
+    def type(self) -> str:
+        return self.attributes["type"]
+
+    @property
+    def is_coordinator_alert(self) -> bool:
+        return (
+            self.type == Alert.cloud_event_type()
+            and self.data.get("audience") == Audience.COORDINATOR.value
+        )
+
+
+def read_delivery(record: KafkaRecord) -> Delivery:
+    attributes: dict[str, str] = {}
+    content_type = "application/json"
+    for name, raw in record.headers:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UnroutableError("not-utf8", f"header {name}") from None
+        if name == CONTENT_TYPE:
+            content_type = text
+        elif name.startswith(CE_PREFIX):
+            attributes[name.removeprefix(CE_PREFIX)] = text
+    missing = [a for a in REQUIRED if not attributes.get(a)]
+    if missing:
+        raise UnroutableError("missing-attribute", ", ".join(missing))
+    try:
+        uuid.UUID(attributes["id"])
+        data = json.loads(record.value)
+    except ValueError as error:
+        raise UnroutableError("malformed", type(error).__name__) from None
+    if not isinstance(data, dict):
+        raise UnroutableError("malformed", "data is not a JSON object")
+    return Delivery(attributes, content_type, data, record)
+
+
+@dataclass(frozen=True)
+class Route:
+    lane: Lane
+    institution: Institution
+
+    @property
+    def webhook(self) -> WebhookChannel | None:
+        channel = self.institution.channel
+        return channel if isinstance(channel, WebhookChannel) else None
+
+
+def route(delivery: Delivery, registry: InstitutionRegistry) -> Route:
+    institution = registry.by_id.get(delivery.recipient)
+    if institution is None:
+        raise UnroutableError("unknown-recipient", delivery.recipient)
+    if delivery.is_coordinator_alert and institution.coordinator_email:
+        return Route(Lane.DIGEST, institution)
+    if isinstance(institution.channel, WebhookChannel):
+        return Route(Lane.WEBHOOK, institution)
+    return Route(Lane.KAFKA, institution)
+
+
+def opened_data(delivery: Delivery, seal: IdentitySeal) -> dict[str, Any]:
+    """The data as the recipient gets it: the sealed AHV number opened, the seal removed."""
+    person = delivery.data.get("person")
+    if not isinstance(person, dict) or "sealed_ahv" not in person:
+        return delivery.data
+    opened = dict(person)
+    opened["ahv_number"] = str(seal.unseal(opened.pop("sealed_ahv")))
+    return {**delivery.data, "person": opened}
+
+
+def partner_record(delivery: Delivery, seal: IdentitySeal) -> KafkaRecord:
+    """The record for ``iiz.deliver.<recipient>.v1``: key and partition key = person pseudonym."""
+    key = delivery.subject
+    headers = tuple(
+        (name, key.encode() if name == f"{CE_PREFIX}partitionkey" else value)
+        for name, value in delivery.record.headers
+    )
+    value = json.dumps(opened_data(delivery, seal), separators=(",", ":"), ensure_ascii=False)
+    return KafkaRecord(key=key.encode(), value=value.encode(), headers=headers)
+
+
+def structured_body(delivery: Delivery, seal: IdentitySeal) -> bytes:
+    """The delivery as one CloudEvent in structured JSON mode (the webhook body)."""
+    event: dict[str, Any] = {**delivery.attributes, "partitionkey": delivery.subject}
+    event["datacontenttype"] = delivery.content_type
+    event["data"] = opened_data(delivery, seal)
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
