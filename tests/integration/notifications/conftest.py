@@ -25,8 +25,8 @@ from services.coordination.domain.policy import Basis, BasisKind, Decision
 from services.notifications.settings import NotificationsSettings
 from tests.infra import Infra
 from tests.kafka_tools import prime_group_at_end
-from tests.smtp_server import LocalSmtpServer
-from tests.webhook_server import WebhookServer, serve_webhooks
+from services.simulator.mailbox import LocalSmtpServer
+from services.simulator.webhook_partner import WebhookServer, serve_webhooks
 
 WEBHOOK_SECRET = base64.b64encode(b"berufsbildung-test-secret-32-bytes!").decode()
 WEBHOOK_RECIPIENT = "berufsbildung"

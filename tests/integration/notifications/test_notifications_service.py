@@ -30,8 +30,8 @@ from tests.integration.notifications.conftest import (
     authorised,
 )
 from tests.kafka_tools import read_until
-from tests.smtp_server import LocalSmtpServer
-from tests.webhook_server import WebhookServer
+from services.simulator.mailbox import LocalSmtpServer
+from services.simulator.webhook_partner import WebhookServer
 
 Publish = Callable[[list[KafkaRecord]], Coroutine[Any, Any, None]]
 RAV, IV = REGISTRY.by_id["rav"], REGISTRY.by_id["iv"]

@@ -1,4 +1,5 @@
-"""A real local SMTP server (aiosmtpd) that keeps what it receives, for tests.
+"""A real local SMTP server (aiosmtpd) that keeps what it receives: the coordinators' mailbox of
+the simulation and of the tests.
 
     with LocalSmtpServer() as smtp:              # or: async with LocalSmtpServer() as smtp:
         settings = SmtpSettings(host=smtp.host, port=smtp.port, sender="...")
@@ -63,13 +64,14 @@ class _CollectingHandler:
         return "250 Message accepted for delivery"
 
 
-class _FreePortController(Controller):  # type: ignore[misc]
+class _FreePortController(Controller):
     """Binds port 0 and learns the kernel's choice before aiosmtpd's readiness probe."""
 
     def _trigger_server(self) -> None:
         assert self.server is not None
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
+        sockets = self.server.sockets  # type: ignore[attr-defined]  # an asyncio.Server
+        self.port = sockets[0].getsockname()[1]
+        super()._trigger_server()  # type: ignore[no-untyped-call]
 
 
 class LocalSmtpServer:

@@ -1,4 +1,5 @@
-"""A real partner webhook endpoint for tests: uvicorn on 127.0.0.1, in the test's event loop.
+"""A partner's webhook endpoint, for the simulation and the tests: uvicorn on 127.0.0.1, in the
+caller's event loop.
 
 It records every request (headers and body), verifies each signature itself with the
 `standardwebhooks` library (answering 401 to a bad one, as a partner would), and answers
