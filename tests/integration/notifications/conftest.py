@@ -23,10 +23,10 @@ from services.coordination.deliveries import alert_delivery, delivery
 from services.coordination.domain.alerts import AlertIntent
 from services.coordination.domain.policy import Basis, BasisKind, Decision
 from services.notifications.settings import NotificationsSettings
-from tests.infra import Infra
-from tests.kafka_tools import prime_group_at_end
 from services.simulator.mailbox import LocalSmtpServer
 from services.simulator.webhook_partner import WebhookServer, serve_webhooks
+from tests.infra import Infra
+from tests.kafka_tools import prime_group_at_end
 
 WEBHOOK_SECRET = base64.b64encode(b"berufsbildung-test-secret-32-bytes!").decode()
 WEBHOOK_RECIPIENT = "berufsbildung"

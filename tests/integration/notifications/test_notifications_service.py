@@ -22,6 +22,8 @@ from services.common.kafka_clients import end_offsets
 from services.notifications.app import build, create_app
 from services.notifications.replay import replay_dead_letters
 from services.notifications.settings import NotificationsSettings
+from services.simulator.mailbox import LocalSmtpServer
+from services.simulator.webhook_partner import WebhookServer
 from tests.case_story import REGISTRY, CaseStory
 from tests.integration.notifications.conftest import (
     SECRETS,
@@ -30,8 +32,6 @@ from tests.integration.notifications.conftest import (
     authorised,
 )
 from tests.kafka_tools import read_until
-from services.simulator.mailbox import LocalSmtpServer
-from services.simulator.webhook_partner import WebhookServer
 
 Publish = Callable[[list[KafkaRecord]], Coroutine[Any, Any, None]]
 RAV, IV = REGISTRY.by_id["rav"], REGISTRY.by_id["iv"]
