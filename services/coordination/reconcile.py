@@ -21,9 +21,29 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from schemas.alerts import Alert
 from services.coordination.deliveries import delivery_id
 
 FINAL = ("delivered", "dead-lettered")
+
+# Outbox headers are stored as a JSON list of [name, value] pairs.
+DELIVERIES_OF_EVENTS = """
+SELECT delivery_id, published_at IS NOT NULL AS published FROM outbox o
+WHERE delivery_id = ANY($1) OR EXISTS (
+    SELECT 1 FROM jsonb_array_elements(o.headers) h
+    WHERE h->>0 = 'ce_causationid' AND h->>1 = ANY($2::text[]))
+"""
+ALERTS_TO_PERSONS = """
+SELECT o.delivery_id, EXISTS (
+    SELECT 1 FROM delivery_outcomes d
+    WHERE d.delivery_id = o.delivery_id AND d.status = ANY($3::text[])) AS settled
+FROM outbox o
+WHERE EXISTS (SELECT 1 FROM jsonb_array_elements(o.headers) h
+              WHERE h->>0 = 'ce_type' AND h->>1 = $2)
+  AND EXISTS (SELECT 1 FROM jsonb_array_elements(o.headers) h
+              WHERE h->>0 = 'ce_subject' AND h->>1 IN (
+                  SELECT pseudonym FROM timeline WHERE event_id = ANY($1)))
+"""
 
 
 @dataclass(frozen=True)
@@ -37,6 +57,8 @@ class Reconciliation:
     settled: int
     delivered: int
     dead_lettered: int
+    alerts: int = 0
+    alerts_settled: int = 0
     missing: dict[str, list[str]] = field(default_factory=dict)
 
     @property
@@ -47,6 +69,7 @@ class Reconciliation:
             + self.unauthorised_in_outbox
             + (self.in_outbox - self.published)
             + (self.published - self.settled)
+            + (self.alerts - self.alerts_settled)
         )
 
     def lines(self) -> list[str]:
@@ -67,6 +90,7 @@ class Reconciliation:
                 self.settled,
                 f"{self.delivered} delivered, {self.dead_lettered} dead-lettered",
             ),
+            ("alerts to these persons", self.alerts, "final outcomes", self.alerts_settled, ""),
         ]
         lines = [f"{a:<22}{n:>7} = {b:<18}{m:>7}  {note}".rstrip() for a, n, b, m, note in pairs]
         return [*lines, f"{'differences':<22}{self.differences:>7}"]
@@ -82,8 +106,7 @@ async def reconcile(pool: asyncpg.Pool, event_ids: Sequence[uuid.UUID]) -> Recon
     )
     expected = {delivery_id(r["event_id"], r["recipient"]) for r in allowed}
     outbox = await pool.fetch(
-        "SELECT delivery_id, published_at IS NOT NULL AS published FROM outbox"
-        " WHERE delivery_id = ANY($1) OR headers->>'ce_causationid' = ANY($2::text[])",
+        DELIVERIES_OF_EVENTS,
         list(expected),
         [str(i) for i in ids],
     )
@@ -98,6 +121,12 @@ async def reconcile(pool: asyncpg.Pool, event_ids: Sequence[uuid.UUID]) -> Recon
     )
     settled = {r["delivery_id"]: r["status"] for r in outcomes}
     timeline_ids = {r["event_id"] for r in in_timeline}
+    alerts = await pool.fetch(
+        ALERTS_TO_PERSONS,
+        ids,
+        Alert.cloud_event_type(),
+        list(FINAL),
+    )
     return Reconciliation(
         accepted=len(ids),
         in_timeline=len(timeline_ids),
@@ -108,6 +137,8 @@ async def reconcile(pool: asyncpg.Pool, event_ids: Sequence[uuid.UUID]) -> Recon
         settled=len(settled),
         delivered=sum(1 for s in settled.values() if s == "delivered"),
         dead_lettered=sum(1 for s in settled.values() if s == "dead-lettered"),
+        alerts=len(alerts),
+        alerts_settled=sum(1 for r in alerts if r["settled"]),
         missing={
             "timeline": sorted(str(i) for i in set(ids) - timeline_ids)[:20],
             "outbox": sorted(str(i) for i in expected - outbox_ids)[:20],
