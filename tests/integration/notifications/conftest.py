@@ -11,40 +11,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from aiokafka import AIOKafkaProducer
 
 from schemas.codec import KafkaRecord
 from schemas.envelope import CloudEvent
-from schemas.registry.loading import PACKAGED
 from schemas.topics import DIGEST_QUEUE
 from services.common.kafka_clients import create_producer
 from services.coordination.deliveries import alert_delivery, delivery
 from services.coordination.domain.alerts import AlertIntent
 from services.coordination.domain.policy import Basis, BasisKind, Decision
 from services.notifications.settings import NotificationsSettings
+from services.simulator.channels import registry_with_webhook
 from services.simulator.mailbox import LocalSmtpServer
 from services.simulator.webhook_partner import WebhookServer, serve_webhooks
 from tests.infra import Infra
 from tests.kafka_tools import prime_group_at_end
 
 WEBHOOK_SECRET = base64.b64encode(b"berufsbildung-test-secret-32-bytes!").decode()
-WEBHOOK_RECIPIENT = "berufsbildung"
-
-
-def registry_with_webhook(folder: Path, url: str) -> Path:
-    """The packaged registry, with Berufsbildung receiving signed webhooks at ``url``."""
-    registry = yaml.safe_load((PACKAGED / "institutions.yaml").read_text(encoding="utf-8"))
-    for institution in registry["institutions"]:
-        if institution["id"] == WEBHOOK_RECIPIENT:
-            institution["channel"] = {
-                "kind": "webhook",
-                "url": f"{url}/iiz/deliveries",
-                "secret_env": "IIZ_WEBHOOK_SECRET_BERUFSBILDUNG",
-            }
-    path = folder / "institutions.yaml"
-    path.write_text(yaml.safe_dump(registry, allow_unicode=True), encoding="utf-8")
-    return path
 
 
 class Clock:
@@ -84,7 +67,9 @@ async def notifications_settings(
         database_url=infra.database_url,
         notifications_deliveries_topic=await new_topic("iiz.deliveries.test", partitions=6),
         notifications_group_id=f"iiz-notifications-test-{suffix}",
-        notifications_registry_file=registry_with_webhook(tmp_path, webhook_partner.url),
+        notifications_registry_file=registry_with_webhook(
+            tmp_path / "institutions.yaml", webhook_partner.url
+        ),
         notifications_webhook_attempts=3,
         notifications_webhook_base_delay_seconds=0.01,
         notifications_webhook_max_delay_seconds=0.05,

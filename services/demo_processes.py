@@ -1,0 +1,127 @@
+"""The demo's service processes: each service as its own process, as in production."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+from aiokafka.admin import AIOKafkaAdminClient
+
+from schemas.registry import load_institutions
+from schemas.topics import planned_topics
+from services.common.database import asyncpg_dsn
+from services.coordination.settings import CoordinationSettings
+from services.intake.settings import IntakeSettings
+from services.simulator.channels import WEBHOOK_SECRET_ENV, registry_with_webhook
+
+REPO = Path(__file__).resolve().parent.parent
+
+__all__ = ["Services", "check_infrastructure", "registry_with_webhook"]
+
+
+async def check_infrastructure(settings: IntakeSettings) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        cluster, existing = await admin.describe_cluster(), set(await admin.list_topics())
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    try:
+        pg_version = await conn.fetchval("SHOW server_version")
+    finally:
+        await conn.close()
+    missing = [t.name for t in planned_topics() if t.name not in existing]
+    print(f"Kafka      {settings.kafka_bootstrap_servers}  cluster {cluster['cluster_id']}")
+    institutions = len(load_institutions().institutions)
+    print(f"PostgreSQL {pg_version}   institutions in the registry: {institutions}")
+    if missing:
+        raise SystemExit(f"missing topics: {', '.join(missing[:5])}; run `infra/local up`")
+
+
+@dataclass
+class Services:
+    intake: IntakeSettings
+    coordination: CoordinationSettings
+    logs: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, *, registry_file: Path, webhook_secret: str, smtp_port: int) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        notifications_env = {
+            "IIZ_NOTIFICATIONS_REGISTRY_FILE": str(registry_file),
+            WEBHOOK_SECRET_ENV: webhook_secret,
+            "IIZ_NOTIFICATIONS_SMTP_PORT": str(smtp_port),
+            "IIZ_NOTIFICATIONS_DIGEST_MINUTES": "1",  # a demo should not wait for the hour
+            "IIZ_NOTIFICATIONS_DIGEST_GRACE_SECONDS": "2",
+            "IIZ_NOTIFICATIONS_DIGEST_CHECK_SECONDS": "1",
+        }
+        commands = {
+            "intake-kafka": [
+                "faststream",
+                "run",
+                "--factory",
+                "services.intake.kafka_door:create_app",
+            ],
+            "intake-http": ["services.intake.http_door"],
+            "coordination": ["services.coordination", "worker"],
+            "coordination-api": ["services.coordination", "api"],
+            "notifications": ["services.notifications"],
+        }
+        for name, args in commands.items():
+            extra = notifications_env if name == "notifications" else {}
+            self.processes[name] = self._spawn(args, self.logs / f"{name}.log", extra)
+
+    def _spawn(self, args: list[str], log: Path, extra: dict[str, str]) -> subprocess.Popen[bytes]:
+        env = {
+            **os.environ,
+            "IIZ_KAFKA_BOOTSTRAP_SERVERS": self.intake.kafka_bootstrap_servers,
+            "IIZ_DATABASE_URL": self.intake.database_url,
+            "IIZ_LOG_JSON": "true",
+            **extra,
+        }
+        with log.open("ab") as sink:
+            return subprocess.Popen(  # noqa: S603 - our own modules, run with our own interpreter
+                [sys.executable, "-m", *args], cwd=REPO, env=env, stdout=sink, stderr=sink
+            )
+
+    async def wait_until_ready(self, within: float = 90) -> None:
+        urls = [
+            f"http://127.0.0.1:{self.intake.intake_http_port}/readyz",
+            f"http://127.0.0.1:{self.coordination.coordination_api_port}/readyz",
+        ]
+        deadline = time.monotonic() + within
+        async with httpx.AsyncClient() as client:
+            for url in urls:
+                while True:
+                    self._fail_if_one_died()
+                    try:
+                        if (await client.get(url)).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise SystemExit(f"{url} did not become ready; see {self.logs}")
+                    await asyncio.sleep(0.3)
+
+    def _fail_if_one_died(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise SystemExit(f"{name} stopped (exit {process.returncode}); see {self.logs}")
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

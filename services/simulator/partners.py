@@ -1,0 +1,169 @@
+"""The partners' inboxes: every institution's delivery topic, read from where the simulation
+started. Receipts (``original_id``) go to the driver's waiting submissions; everything else is
+kept as a received delivery, raw, for the comparison with the expected model.
+
+Until notifications writes the partner topics, the same deliveries (with sealed instead of
+clear AHV numbers) can be read from ``iiz.deliveries.v1``: pass ``delivery_topics=[DELIVERIES]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from schemas.receipts import Receipt
+from schemas.registry.institutions import InstitutionRegistry
+from services.common.kafka_clients import create_reader, end_offsets
+from services.common.settings import CommonSettings
+
+RECEIPT_TYPE = Receipt.cloud_event_type()
+
+
+@dataclass(frozen=True)
+class ReceivedDelivery:
+    """One record as a partner read it from a delivery topic."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+    received_at: dt.datetime
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        raw = next((v for k, v in self.headers if k.lower() == wanted), None)
+        return None if raw is None else raw.decode("utf-8", "replace")
+
+
+class PartnerInboxes:
+    """Reads the delivery topics of all institutions (and, optionally, other delivery topics)."""
+
+    def __init__(
+        self,
+        settings: CommonSettings,
+        registry: InstitutionRegistry,
+        *,
+        delivery_topics: Sequence[str] | None = None,
+    ) -> None:
+        self._settings = settings
+        self.receipt_topics = frozenset(i.delivery_topic for i in registry.institutions)
+        self.delivery_topics = frozenset(delivery_topics or self.receipt_topics)
+        self.deliveries: list[ReceivedDelivery] = []
+        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._unclaimed: dict[str, dict[str, Any]] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._arrived = asyncio.Condition()
+
+    async def start(self, start: Mapping[TopicPartition, int] | None = None) -> None:
+        """Assign every partition, starting at ``start`` or else at the current end."""
+        topics = sorted(self.receipt_topics | self.delivery_topics)
+        positions = dict(start) if start is not None else await end_offsets(self._settings, topics)
+        self._consumer = create_reader(self._settings)
+        await self._consumer.start()
+        self._consumer.assign(list(positions))
+        for partition, offset in positions.items():
+            self._consumer.seek(partition, offset)
+        self._task = asyncio.create_task(self._read(self._consumer))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def __aenter__(self) -> PartnerInboxes:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()
+
+    def expect_receipt(self, original_id: str) -> asyncio.Future[dict[str, Any]]:
+        """A future for the receipt of a submission; ask before sending, so none is missed."""
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        if original_id in self._unclaimed:
+            future.set_result(self._unclaimed.pop(original_id))
+        else:
+            self._waiting[original_id] = future
+        return future
+
+    def forget_receipt(self, original_id: str) -> None:
+        self._waiting.pop(original_id, None)
+
+    async def wait_until(
+        self, condition: Callable[[list[ReceivedDelivery]], bool], *, within: float
+    ) -> bool:
+        """Wait until ``condition(deliveries)`` holds (re-checked on every arrival)."""
+        async with self._arrived:
+            try:
+                await asyncio.wait_for(
+                    self._arrived.wait_for(lambda: condition(self.deliveries)), within
+                )
+            except TimeoutError:
+                return False
+        return True
+
+    async def caught_up(self, ends: Mapping[TopicPartition, int], *, within: float) -> bool:
+        """Whether the reader has passed ``ends`` (positions, so transaction markers count)."""
+        assert self._consumer is not None, "start() first"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            behind = [tp for tp, end in ends.items() if await self._consumer.position(tp) < end]
+            if not behind:
+                return True
+            if loop.time() > deadline:
+                return False
+            async with self._arrived:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._arrived.wait(), 0.5)
+
+    async def _read(self, consumer: AIOKafkaConsumer) -> None:
+        try:
+            while True:
+                batch = await consumer.getmany(timeout_ms=200, max_records=2000)
+                now = dt.datetime.now(dt.UTC)
+                for records in batch.values():
+                    for record in records:
+                        self._take(record, now)
+                async with self._arrived:
+                    self._arrived.notify_all()
+        except Exception as error:  # the waiting submissions must learn why nothing comes
+            for future in self._waiting.values():
+                if not future.done():
+                    future.set_exception(error)
+            raise
+
+    def _take(self, record: Any, now: dt.datetime) -> None:
+        headers = tuple((name, value or b"") for name, value in record.headers)
+        received = ReceivedDelivery(
+            record.topic,
+            record.partition,
+            record.offset,
+            record.key,
+            record.value or b"",
+            headers,
+            now,
+        )
+        if record.topic in self.receipt_topics and received.header("ce_type") == RECEIPT_TYPE:
+            answer = json.loads(received.value)
+            original_id = str(answer.get("original_id"))
+            future = self._waiting.pop(original_id, None)
+            if future is None:
+                self._unclaimed[original_id] = answer  # e.g. the copy of an HTTP answer
+            elif not future.done():
+                future.set_result(answer)
+        elif record.topic in self.delivery_topics:
+            self.deliveries.append(received)

@@ -1,0 +1,148 @@
+"""The synthetic population: deterministic from its seed, valid as partners would send it, and
+rich enough (every path kind and variant) to exercise the bus."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+
+import pytest
+
+from schemas.ahv import AhvNumber
+from schemas.codec import from_kafka
+from schemas.errors import ContractError
+from schemas.events import ConsentGranted
+from schemas.origin import check_origin
+from schemas.registry import load_institutions
+from services.simulator import wire
+from services.simulator.population import PATHS, Population, build_population
+from services.simulator.script import ZURICH, Expect, Fault
+
+REGISTRY = load_institutions()
+VARIANTS = (
+    "parallel",
+    "sequential",
+    "consent-without-health",
+    "consent-with-identity",
+    "revoked",
+    "declined",
+    "closed",
+    "bad-submission",
+    "consent-from-tomorrow",
+    "consent-expires",
+)
+
+
+@pytest.fixture(scope="module")
+def population() -> Population:
+    return build_population(200, seed=20260901)
+
+
+def _wire(
+    population: Population,
+) -> list[tuple[bytes | None, bytes, tuple[tuple[str, bytes], ...]]]:
+    return [(r.key, r.value, r.headers) for r in (wire.kafka_record(s) for s in population.steps)]
+
+
+def test_the_same_seed_gives_the_same_population(population: Population) -> None:
+    again = build_population(200, seed=20260901)
+
+    assert _wire(again) == _wire(population)
+    assert [p.participations for p in again.persons] == [
+        p.participations for p in population.persons
+    ]
+    assert [p.consents for p in again.persons] == [p.consents for p in population.persons]
+
+
+def test_another_seed_gives_another_population(population: Population) -> None:
+    other = build_population(200, seed=1)
+
+    assert {p.ahv for p in other.persons}.isdisjoint({p.ahv for p in population.persons})
+
+
+def test_every_person_has_a_valid_unique_synthetic_ahv_number(population: Population) -> None:
+    numbers = [p.ahv for p in population.persons]
+
+    assert len(set(numbers)) == len(numbers)
+    for number in numbers:
+        assert number.startswith("756.")
+        assert AhvNumber(number).formatted() == number
+
+
+def test_partners_send_the_persons_ahv_number_in_clear(population: Population) -> None:
+    for person in population.persons:
+        for step in person.steps:
+            sent = wire.data(step)["person"]["ahv_number"]
+            if step.fault is Fault.MISTYPED_CHECK_DIGIT:
+                assert sent != person.ahv
+            else:
+                assert sent == person.ahv
+
+
+def test_every_path_kind_and_variant_occurs_in_200_persons(population: Population) -> None:
+    assert set(population.path_mix()) == set(PATHS)
+    assert set(VARIANTS) <= set(population.tag_mix())
+
+
+def test_business_times_increase_along_each_persons_script(population: Population) -> None:
+    for person in population.persons:
+        on_bus = [s.event.time for s in person.steps if s.on_bus]
+        every = [s.event.time for s in person.steps]
+        assert all(a < b for a, b in itertools.pairwise(on_bus)), person.person_id
+        assert all(a <= b for a, b in itertools.pairwise(every)), person.person_id
+
+
+def test_persons_start_on_office_days_in_september(
+    population: Population,
+) -> None:
+    starts = [p.steps[0].event.time.astimezone(ZURICH).date() for p in population.persons]
+
+    assert min(starts) >= dt.date(2026, 9, 1)
+    assert max(starts) < dt.date(2026, 10, 1)
+    assert all(day.weekday() < 5 for day in starts)
+
+
+def test_every_good_step_passes_the_contract_and_every_bad_one_fails_as_planned(
+    population: Population,
+) -> None:
+    for step in population.steps:
+        record = wire.kafka_record(step)
+        try:
+            event = from_kafka(record.key, record.value, record.headers)
+            check_origin(event, REGISTRY, expected_institution_id=step.origin)
+            outcome = "ok"
+        except ContractError as error:
+            outcome = error.reason.value
+        assert outcome == (step.fault.value if step.fault else "ok")
+        assert (step.expect is Expect.REJECTED) == (step.fault is not None)
+
+
+def test_social_services_use_the_http_door_and_everyone_else_kafka(population: Population) -> None:
+    for step in population.steps:
+        assert step.door == ("http" if step.origin.startswith("sozialhilfe-") else "kafka")
+        body = wire.structured(step)
+        assert body["source"] == REGISTRY.by_id[step.origin].source
+        assert json.dumps(body)  # plain JSON, as the HTTP door takes it
+
+
+def test_a_resent_step_repeats_the_accepted_event_and_must_be_a_duplicate(
+    population: Population,
+) -> None:
+    resent = [(p, s) for p in population.persons for s in p.steps if s.expect is Expect.DUPLICATE]
+
+    assert resent
+    for person, step in resent:
+        assert person.steps[step.index - 1].event.id == step.event.id
+
+
+def test_the_ground_truth_names_every_consent_granted_on_the_bus(population: Population) -> None:
+    for person in population.persons:
+        granted = {
+            s.event.data.consent_id
+            for s in person.steps
+            if s.on_bus and isinstance(s.event.data, ConsentGranted)
+        }
+        assert {c.consent_id for c in person.consents} == granted
+        for participation in person.participations:
+            assert person.steps[participation.since_step].on_bus
