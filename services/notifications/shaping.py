@@ -124,7 +124,7 @@ def opened_data(delivery: Delivery, seal: IdentitySeal) -> dict[str, Any]:
     if not isinstance(person, dict) or "sealed_ahv" not in person:
         return delivery.data
     opened = dict(person)
-    opened["ahv_number"] = str(seal.unseal(opened.pop("sealed_ahv")))
+    opened["ahv_number"] = seal.unseal(opened.pop("sealed_ahv")).formatted()
     return {**delivery.data, "person": opened}
 
 

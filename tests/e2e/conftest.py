@@ -27,7 +27,11 @@ from services.coordination.settings import CoordinationSettings
 from services.intake.kafka_door import create_app as create_intake_app
 from services.intake.settings import IntakeSettings
 from tests.infra import Infra
-from tests.integration.coordination.conftest import drop_schema, make_coordination_settings
+from tests.integration.coordination.conftest import (
+    drop_schema,
+    make_coordination_settings,
+    prime_outcomes_at_end,
+)
 from tests.integration.intake.conftest import MIGRATIONS as INTAKE_MIGRATIONS
 from tests.integration.intake.conftest import HttpApp, http_intake
 from tests.kafka_tools import prime_group_at_end
@@ -83,6 +87,7 @@ async def e2e_coordination_settings(infra: Infra) -> AsyncIterator[CoordinationS
     settings = make_coordination_settings(infra)
     await migrate(settings)
     await prime_group_at_end(settings, settings.coordination_group_id, [CASE_EVENTS])
+    await prime_outcomes_at_end(settings)
     yield settings
     await drop_schema(settings)
 
