@@ -41,9 +41,16 @@ class DeliveryOutcome(MessageData):
     channel: DeliveryChannel = Field(description="kafka, webhook or email.")
     status: OutcomeStatus = Field(description="delivered, failed or dead-lettered.")
     attempt: int = Field(ge=1, description="Number of the attempt this outcome reports.")
-    message_type: str = Field(max_length=200, description="ce_type of the delivered message.")
+    message_type: str = Field(
+        max_length=200,
+        pattern=r"^[a-z0-9][a-z0-9.\-]*$",
+        description="ce_type of the delivered message.",
+    )
     error: str | None = Field(
-        default=None, max_length=300, description="Short reason of a failure; never content."
+        default=None,
+        max_length=300,
+        pattern=r"^[^\x00-\x1f\x7f]*$",
+        description="Short reason of a failure (no control characters); never content.",
     )
 
     @classmethod

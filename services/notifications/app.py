@@ -80,6 +80,9 @@ class NotificationsRuntime:
             breakers=breakers,
             secrets=dict(os.environ if self.secrets is None else self.secrets),
             clock=self.clock or wall_clock,
+            outcomes_topic=s.notifications_outcomes_topic,
+            digest_topic=s.notifications_digest_topic,
+            dead_letter_topic=s.notifications_dead_letter_topic,
         )
         mailer = Mailer(
             SmtpSettings(
@@ -90,8 +93,8 @@ class NotificationsRuntime:
             )
         )
         self.digest = DigestWorker(s, self.producer, mailer, clock=self.clock or wall_clock)
+        self._tasks.append(asyncio.create_task(self.digest.run_supervised(self._stop)))
         self._stop.clear()
-        self._tasks.append(asyncio.create_task(self.digest.run(self._stop)))
 
     async def stop(self) -> None:
         self._stop.set()
@@ -103,6 +106,9 @@ class NotificationsRuntime:
         if self.producer is not None:
             await self.producer.stop()
             self.producer = None
+
+
+WEBHOOK_POLL_INTERVAL_MS = 60 * 60 * 1000
 
 
 def kafka_records(message: KafkaMessage) -> list[KafkaRecord]:
@@ -118,18 +124,21 @@ async def _leave_undecoded(_message: object) -> None:
 def register_lanes(broker: KafkaBroker, runtime: NotificationsRuntime) -> None:
     s = runtime.settings
 
-    def lane(name: str) -> Callable[[Callable[[KafkaMessage], Awaitable[None]]], object]:
+    def lane(
+        name: str, max_records: int, max_poll_interval_ms: int = 300_000
+    ) -> Callable[[Callable[[KafkaMessage], Awaitable[None]]], object]:
         return broker.subscriber(
             s.notifications_deliveries_topic,
             group_id=f"{s.notifications_group_id}-{name}",
             batch=True,
-            max_records=s.notifications_batch_size,
+            max_records=max_records,
+            max_poll_interval_ms=max_poll_interval_ms,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
             decoder=_leave_undecoded,
         )
 
-    @lane("router")
+    @lane("router", s.notifications_batch_size)
     async def on_deliveries(message: KafkaMessage) -> None:
         assert runtime.lanes is not None
         try:
@@ -139,7 +148,9 @@ def register_lanes(broker: KafkaBroker, runtime: NotificationsRuntime) -> None:
             raise
         await message.ack()
 
-    @lane("webhooks")
+    # Webhook batches wait on partners: fewer records, and a poll interval above the worst case
+    # (every record of a batch to one slow recipient, each through its whole retry schedule).
+    @lane("webhooks", s.notifications_webhook_batch_size, WEBHOOK_POLL_INTERVAL_MS)
     async def on_webhook_deliveries(message: KafkaMessage) -> None:
         assert runtime.lanes is not None
         try:

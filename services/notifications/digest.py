@@ -191,6 +191,12 @@ class DigestBook(Generic[LaneT]):
         if not bucket:
             self._buckets.pop(key, None)
 
+    def abandon(self, digest: Digest) -> None:
+        """Drop the digest's items and release their positions without remembering them as
+        sent (they were dead-lettered; a replay of them must be filed again)."""
+        for item in digest.items:
+            self._drop((item.address, item.delivery_id))
+
     def pending(self) -> int:
         """Number of items not yet sent."""
         return sum(len(bucket) for bucket in self._buckets.values())

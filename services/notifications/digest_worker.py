@@ -12,6 +12,7 @@ sending and committing carries the same Message-ID, which mail systems de-duplic
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from aiokafka import (
     ConsumerRebalanceListener,
     TopicPartition,
 )
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
@@ -30,7 +32,6 @@ from schemas.alerts import Alert
 from schemas.codec import KafkaRecord
 from schemas.envelope import CloudEvent
 from schemas.outcomes import DeliveryChannel, OutcomeStatus
-from schemas.topics import DELIVERY_OUTCOMES, DIGEST_QUEUE, NOTIFICATIONS_DEAD_LETTERS
 from services.common.kafka_clients import create_consumer
 from services.notifications.digest import Digest, DigestBook, item_from_alert, render
 from services.notifications.mailer import Mailer, MailNotSentError
@@ -40,6 +41,8 @@ from services.notifications.shaping import Delivery, UnroutableError, read_deliv
 
 log = structlog.get_logger(__name__)
 ALERT_ENVELOPE = CloudEvent[Alert]
+SMTP_FIRST_PAUSE = dt.timedelta(seconds=10)
+SMTP_LONGEST_PAUSE = dt.timedelta(minutes=10)
 
 
 def _now() -> dt.datetime:
@@ -54,22 +57,42 @@ class DigestWorker:
         mailer: Mailer,
         *,
         clock: Callable[[], dt.datetime] = _now,
-        queue: str = DIGEST_QUEUE,
-        outcomes_topic: str = DELIVERY_OUTCOMES,
     ) -> None:
         self._settings = settings
         self._producer = producer
         self._mailer = mailer
         self._clock = clock
-        self._queue = queue
-        self._outcomes_topic = outcomes_topic
-        self.book: DigestBook[TopicPartition] = DigestBook(
-            period=dt.timedelta(minutes=settings.notifications_digest_minutes)
-        )
-        self._deliveries: dict[str, Delivery] = {}
-        self._failures: dict[str, int] = {}  # digest message id → failed sends
-        self._read_up_to: dict[TopicPartition, int] = {}
+        self._queue = settings.notifications_digest_topic
+        self._outcomes_topic = settings.notifications_outcomes_topic
+        self._dead_letters = settings.notifications_dead_letter_topic
+        # File, flush and commit on one side, a rebalance on the other: one at a time.
+        self._lock = asyncio.Lock()
         self.sent: int = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        """Forget everything unsent: it is re-read from the committed offsets."""
+        period = dt.timedelta(minutes=self._settings.notifications_digest_minutes)
+        self.book: DigestBook[TopicPartition] = DigestBook(period=period)
+        self._deliveries: dict[str, Delivery] = {}
+        self._failures: dict[tuple[str, dt.datetime], int] = {}  # (address, hour) → failed sends
+        self._next_try: dict[tuple[str, dt.datetime], dt.datetime] = {}
+        self._read_up_to: dict[TopicPartition, int] = {}
+
+    async def run_supervised(self, stop: asyncio.Event) -> None:
+        """``run``, restarted after an unexpected error (with a growing pause), until ``stop``."""
+        pause = 1.0
+        while not stop.is_set():
+            try:
+                await self.run(stop)
+            except Exception:
+                log.exception("digest worker failed; restarting", pause_seconds=pause)
+                self._reset()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), pause)
+                pause = min(pause * 2, 60.0)
+            else:
+                return
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self._settings
@@ -78,10 +101,12 @@ class DigestWorker:
 
         class Release(ConsumerRebalanceListener):  # type: ignore[misc]
             async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-                await worker._commit(consumer)
-                for tp in revoked:
-                    worker.book.release_lane(tp)
-                    worker._read_up_to.pop(tp, None)
+                async with worker._lock:
+                    with contextlib.suppress(KafkaError):
+                        await worker._commit(consumer)
+                    for tp in revoked:
+                        worker.book.release_lane(tp)
+                        worker._read_up_to.pop(tp, None)
 
             async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
                 return None
@@ -92,13 +117,21 @@ class DigestWorker:
             while not stop.is_set():
                 wait_ms = int(min(s.notifications_digest_check_seconds, 1.0) * 1000)
                 batches = await consumer.getmany(timeout_ms=wait_ms, max_records=500)
-                for tp, records in batches.items():
-                    await self._file(tp, records)
-                await self.flush()
-                await self._commit(consumer)
+                async with self._lock:
+                    assigned = consumer.assignment()
+                    for tp, records in batches.items():
+                        if tp in assigned:  # not revoked while we waited for the lock
+                            await self._file(tp, records)
+                    await self.flush()
+                    await self._commit(consumer)
         finally:
-            await self._commit(consumer)
-            await consumer.stop()
+            try:
+                async with self._lock:
+                    await self._commit(consumer)
+            except KafkaError:
+                log.warning("digest offsets not committed at stop; unsent alerts are re-read")
+            finally:
+                await consumer.stop()
 
     async def _file(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         for record in records:
@@ -119,7 +152,7 @@ class DigestWorker:
                 await self._publish(
                     [
                         (
-                            NOTIFICATIONS_DEAD_LETTERS,
+                            self._dead_letters,
                             dead_letter(raw, reason, error=type(error).__name__, attempts=0),
                         )
                     ]
@@ -132,8 +165,10 @@ class DigestWorker:
     async def flush(self) -> None:
         """Send every digest whose period is over (plus grace)."""
         grace = dt.timedelta(seconds=self._settings.notifications_digest_grace_seconds)
-        for digest in self.book.closed(self._clock(), grace=grace):
-            await self._send(digest)
+        now = self._clock()
+        for digest in self.book.closed(now, grace=grace):
+            if self._next_try.get((digest.address, digest.hour), now) <= now:
+                await self._send(digest)
 
     async def _send(self, digest: Digest) -> None:
         s = self._settings
@@ -143,15 +178,19 @@ class DigestWorker:
         try:
             await self._mailer.send(message)
         except MailNotSentError as error:
-            failures = self._failures.get(digest.message_id, 0) + 1
-            self._failures[digest.message_id] = failures
+            key = (digest.address, digest.hour)
+            failures = self._failures.get(key, 0) + 1
+            self._failures[key] = failures
             log.warning("digest not sent", reason=str(error), failures=failures)
             if error.permanent or failures >= s.notifications_smtp_attempts:
                 await self._give_up(digest, str(error), failures)
             else:
                 await self._report(digest, OutcomeStatus.FAILED, failures, str(error))
+                pause = min(SMTP_FIRST_PAUSE * 2 ** (failures - 1), SMTP_LONGEST_PAUSE)
+                self._next_try[key] = self._clock() + pause
             return
-        attempt = self._failures.pop(digest.message_id, 0) + 1
+        attempt = self._failures.pop((digest.address, digest.hour), 0) + 1
+        self._next_try.pop((digest.address, digest.hour), None)
         await self._report(digest, OutcomeStatus.DELIVERED, attempt, None)
         self._forget(digest)
         self.sent += 1
@@ -159,7 +198,7 @@ class DigestWorker:
     async def _give_up(self, digest: Digest, error: str, attempts: int) -> None:
         dead = [
             (
-                NOTIFICATIONS_DEAD_LETTERS,
+                self._dead_letters,
                 dead_letter(
                     self._deliveries[i.delivery_id].record,
                     "mail-not-sent",
@@ -171,8 +210,10 @@ class DigestWorker:
         ]
         await self._publish(dead)
         await self._report(digest, OutcomeStatus.DEAD_LETTERED, attempts, error)
-        self._failures.pop(digest.message_id, None)
-        self._forget(digest)
+        key = (digest.address, digest.hour)
+        self._failures.pop(key, None)
+        self._next_try.pop(key, None)
+        self._forget(digest, sent=False)  # a replay of these alerts must be mailed, not skipped
 
     async def _report(
         self, digest: Digest, status: OutcomeStatus, attempt: int, error: str | None
@@ -195,8 +236,11 @@ class DigestWorker:
             ]
         )
 
-    def _forget(self, digest: Digest) -> None:
-        self.book.mark_sent(digest)
+    def _forget(self, digest: Digest, *, sent: bool = True) -> None:
+        if sent:
+            self.book.mark_sent(digest)
+        else:
+            self.book.abandon(digest)
         for item in digest.items:
             self._deliveries.pop(item.delivery_id, None)
 

@@ -60,6 +60,8 @@ class Lanes:
     secrets: Mapping[str, str] = field(default_factory=dict)  # environment: secret_env → secret
     clock: Callable[[], dt.datetime] = _now
     outcomes_topic: str = DELIVERY_OUTCOMES
+    digest_topic: str = DIGEST_QUEUE
+    dead_letter_topic: str = NOTIFICATIONS_DEAD_LETTERS
     handled: Counter[str] = field(default_factory=Counter)  # lane → deliveries this instance took
 
     # ----- router ------------------------------------------------------------------------------
@@ -81,10 +83,11 @@ class Lanes:
                     reports.append(self._report(delivery, DeliveryChannel.KAFKA, 1))
                     self.handled[Lane.KAFKA] += 1
                 elif lane.lane is Lane.DIGEST:
-                    effects.append((DIGEST_QUEUE, queued_for_digest(delivery, lane.institution)))
+                    queued = queued_for_digest(delivery, lane.institution)
+                    effects.append((self.digest_topic, queued))
                     self.handled[Lane.DIGEST] += 1
-            except (UnroutableError, InvalidToken, ValueError) as error:
-                reason = error.reason if isinstance(error, UnroutableError) else "unsealable"
+            except Exception as error:  # one poison record must not stop the lane
+                reason = error.reason if isinstance(error, UnroutableError) else "undeliverable"
                 effects.append(self._dead(record, reason, type(error).__name__, attempts=0))
                 reports.append(
                     self._report(
@@ -107,9 +110,9 @@ class Lanes:
             except UnroutableError:
                 continue  # the router dead-letters it
             per_recipient.setdefault(delivery.recipient, []).append(delivery)
-        await asyncio.gather(
-            *(self._post_in_order(self.registry.by_id[r], ds) for r, ds in per_recipient.items())
-        )
+        async with asyncio.TaskGroup() as group:  # one failing recipient cancels the others
+            for recipient, deliveries in per_recipient.items():
+                group.create_task(self._post_in_order(self.registry.by_id[recipient], deliveries))
 
     async def _post_in_order(self, institution: Institution, deliveries: list[Delivery]) -> None:
         channel = institution.channel
@@ -145,7 +148,11 @@ class Lanes:
             )
             await self._publish([failed])
 
-        body = structured_body(delivery, self.seal)
+        try:
+            body = structured_body(delivery, self.seal)
+        except (InvalidToken, ValueError) as error:  # cannot be opened with our key: give up
+            await self._give_up([delivery], "undeliverable", type(error).__name__, attempts=0)
+            return
         result = await self.webhooks.send(
             endpoint, str(delivery.delivery_id), body, on_failed_attempt=report_failure
         )
@@ -191,12 +198,10 @@ class Lanes:
         )
         return (self.outcomes_topic, record)
 
-    @staticmethod
-    def _dead(record: KafkaRecord, reason: str, error: str | None, *, attempts: int) -> Outgoing:
-        return (
-            NOTIFICATIONS_DEAD_LETTERS,
-            dead_letter(record, reason, error=error, attempts=attempts),
-        )
+    def _dead(
+        self, record: KafkaRecord, reason: str, error: str | None, *, attempts: int
+    ) -> Outgoing:
+        return (self.dead_letter_topic, dead_letter(record, reason, error=error, attempts=attempts))
 
     async def _publish(self, outgoing: Sequence[Outgoing]) -> None:
         futures = [

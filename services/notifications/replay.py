@@ -35,9 +35,10 @@ async def replay_dead_letters(
     replayed = 0
     try:
         reader.assign(list(ends))
-        for tp in ends:
-            reader.seek(tp, 0)
-        done: set[TopicPartition] = {tp for tp, end in ends.items() if end == 0}
+        starts = await reader.beginning_offsets(list(ends))  # retention may have moved them
+        for tp, start in starts.items():
+            reader.seek(tp, start)
+        done: set[TopicPartition] = {tp for tp, end in ends.items() if starts[tp] >= end}
         while len(done) < len(ends):
             for tp, records in (await reader.getmany(timeout_ms=1000)).items():
                 for record in records:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from schemas.codec import KafkaRecord, to_kafka
 from schemas.envelope import CloudEvent
@@ -10,6 +11,12 @@ from schemas.outcomes import DeliveryChannel, DeliveryOutcome, OutcomeStatus
 from services.notifications.shaping import Delivery
 
 NOTIFICATIONS_SOURCE = "/iiz/bl/notifications"
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def printable(text: str) -> str:
+    """An error text fit for an outcome or a header: one line, at most 300 characters."""
+    return CONTROL_CHARACTERS.sub(" ", text)[:300]
 
 
 def outcome_record(
@@ -41,7 +48,7 @@ def outcome_record(
             status=status,
             attempt=attempt,
             message_type=delivery.type,
-            error=error[:300] if error else None,
+            error=printable(error) if error else None,
         ),
     )
     return to_kafka(event)
@@ -56,5 +63,5 @@ def dead_letter(
         ("iiz_attempts", str(attempts).encode()),
     ]
     if error:
-        extra.append(("iiz_last_error", error[:300].encode()))
+        extra.append(("iiz_last_error", printable(error).encode()))
     return KafkaRecord(key=record.key, value=record.value, headers=(*record.headers, *extra))

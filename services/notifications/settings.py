@@ -8,7 +8,12 @@ from pathlib import Path
 
 from pydantic import Field
 
-from schemas.topics import DELIVERIES
+from schemas.topics import (
+    DELIVERIES,
+    DELIVERY_OUTCOMES,
+    DIGEST_QUEUE,
+    NOTIFICATIONS_DEAD_LETTERS,
+)
 from services.common.settings import CommonSettings
 
 
@@ -16,6 +21,9 @@ class NotificationsSettings(CommonSettings):
     notifications_deliveries_topic: str = Field(
         default=DELIVERIES, description="what coordination authorised (other names only for tests)"
     )
+    notifications_outcomes_topic: str = Field(default=DELIVERY_OUTCOMES)
+    notifications_digest_topic: str = Field(default=DIGEST_QUEUE)
+    notifications_dead_letter_topic: str = Field(default=NOTIFICATIONS_DEAD_LETTERS)
     notifications_group_id: str = Field(
         default="iiz-notifications",
         description="prefix of the consumer groups: <prefix>-router, -webhooks, -digest",
@@ -28,6 +36,7 @@ class NotificationsSettings(CommonSettings):
     )
     notifications_batch_size: int = Field(default=500, ge=1, le=10_000)
     # Webhooks (docs/webhooks.md)
+    notifications_webhook_batch_size: int = Field(default=50, ge=1, le=500)
     notifications_webhook_attempts: int = Field(default=6, ge=1, le=50)
     notifications_webhook_base_delay_seconds: float = Field(default=0.5, gt=0)
     notifications_webhook_max_delay_seconds: float = Field(default=30.0, gt=0)

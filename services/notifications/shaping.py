@@ -9,17 +9,26 @@ CloudEvent is rendered in structured JSON so that the signature covers every att
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from schemas.ahv import PSEUDONYM_PATTERN
 from schemas.alerts import Alert, Audience
 from schemas.codec import CE_PREFIX, CONTENT_TYPE, KafkaRecord
+from schemas.events.base import INSTITUTION_ID_PATTERN
 from schemas.registry.institutions import Institution, InstitutionRegistry, WebhookChannel
 from services.common.identity_seal import IdentitySeal
 
 REQUIRED = ("id", "type", "source", "subject", "recipient")
+# What an outcome report repeats must be valid there too, so a bad record can still be reported.
+ATTRIBUTE_PATTERNS = {
+    "subject": re.compile(PSEUDONYM_PATTERN.strip("^$")),
+    "recipient": re.compile(INSTITUTION_ID_PATTERN.strip("^$")),
+    "type": re.compile(r"[a-z0-9][a-z0-9.\-]{0,199}"),
+}
 
 
 class Lane(StrEnum):
@@ -86,6 +95,9 @@ def read_delivery(record: KafkaRecord) -> Delivery:
     missing = [a for a in REQUIRED if not attributes.get(a)]
     if missing:
         raise UnroutableError("missing-attribute", ", ".join(missing))
+    for name, pattern in ATTRIBUTE_PATTERNS.items():
+        if not pattern.fullmatch(attributes[name]):
+            raise UnroutableError("invalid-attribute", name)
     try:
         uuid.UUID(attributes["id"])
         data = json.loads(record.value)
@@ -93,6 +105,9 @@ def read_delivery(record: KafkaRecord) -> Delivery:
         raise UnroutableError("malformed", type(error).__name__) from None
     if not isinstance(data, dict):
         raise UnroutableError("malformed", "data is not a JSON object")
+    person = data.get("person")
+    if isinstance(person, dict) and not isinstance(person.get("sealed_ahv", ""), str):
+        raise UnroutableError("malformed", "data.person.sealed_ahv is not a string")
     return Delivery(attributes, content_type, data, record)
 
 

@@ -7,7 +7,8 @@ import json
 import uuid
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.codec import KafkaRecord, to_kafka
 from schemas.envelope import CloudEvent
@@ -48,6 +49,18 @@ async def send(producer: AIOKafkaProducer, records: list[KafkaRecord]) -> None:
         await producer.send_and_wait(DELIVERY_OUTCOMES, r.value, key=r.key, headers=list(r.headers))
 
 
+async def committed_past(settings: CoordinationSettings, ends: dict[TopicPartition, int]) -> bool:
+    """Whether the outcome consumer's group has committed every partition up to ``ends``."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        group = f"{settings.coordination_group_id}-outcomes"
+        committed = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return all(tp in committed and committed[tp].offset >= end for tp, end in ends.items())
+
+
 async def test_each_reported_outcome_is_audited_once_even_when_reported_twice(
     running_coordination: CoordinationSettings, db: asyncpg.Pool
 ) -> None:
@@ -68,15 +81,13 @@ async def test_each_reported_outcome_is_audited_once_even_when_reported_twice(
     finally:
         await producer.stop()
 
-    async def audited() -> list[asyncpg.Record]:
-        rows = await db.fetch(
-            "SELECT detail FROM audit_log WHERE action = 'delivery-outcome' AND object = $1"
-            " ORDER BY seq",
-            str(delivery_id),
-        )
-        return rows if len(rows) >= 2 else []
-
-    rows = await eventually(audited)
+    ends = await end_offsets(running_coordination, [DELIVERY_OUTCOMES])
+    await eventually(lambda: committed_past(running_coordination, ends))  # all four handled
+    rows = await db.fetch(
+        "SELECT detail FROM audit_log WHERE action = 'delivery-outcome' AND object = $1"
+        " ORDER BY seq",
+        str(delivery_id),
+    )
     dead = await read_until(
         running_coordination,
         rejected_start,

@@ -15,7 +15,6 @@ from aiokafka import AIOKafkaProducer
 
 from schemas.codec import KafkaRecord
 from schemas.envelope import CloudEvent
-from schemas.topics import DIGEST_QUEUE
 from services.common.kafka_clients import create_producer
 from services.coordination.deliveries import alert_delivery, delivery
 from services.coordination.domain.alerts import AlertIntent
@@ -25,7 +24,6 @@ from services.simulator.channels import registry_with_webhook
 from services.simulator.mailbox import LocalSmtpServer
 from services.simulator.webhook_partner import WebhookServer, serve_webhooks
 from tests.infra import Infra
-from tests.kafka_tools import prime_group_at_end
 
 WEBHOOK_SECRET = base64.b64encode(b"berufsbildung-test-secret-32-bytes!").decode()
 
@@ -66,6 +64,8 @@ async def notifications_settings(
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
         database_url=infra.database_url,
         notifications_deliveries_topic=await new_topic("iiz.deliveries.test", partitions=6),
+        notifications_digest_topic=await new_topic("iiz.notifications.digest.test", partitions=3),
+        notifications_dead_letter_topic=await new_topic("iiz.notifications.dead.test"),
         notifications_group_id=f"iiz-notifications-test-{suffix}",
         notifications_registry_file=registry_with_webhook(
             tmp_path / "institutions.yaml", webhook_partner.url
@@ -79,7 +79,6 @@ async def notifications_settings(
         notifications_digest_check_seconds=0.2,
         log_json=True,
     )
-    await prime_group_at_end(settings, f"{settings.notifications_group_id}-digest", [DIGEST_QUEUE])
     return settings
 
 

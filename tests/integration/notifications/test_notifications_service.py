@@ -17,7 +17,7 @@ from schemas.ahv import contains_ahv_number
 from schemas.alerts import Audience
 from schemas.codec import KafkaRecord
 from schemas.events import CaseOpened, MeasureStarted
-from schemas.topics import DELIVERY_OUTCOMES, NOTIFICATIONS_DEAD_LETTERS
+from schemas.topics import DELIVERY_OUTCOMES
 from schemas.vocabulary import MeasureKind
 from services.common.kafka_clients import end_offsets
 from services.notifications.app import build, create_app
@@ -153,7 +153,9 @@ async def test_a_partner_that_stays_down_gets_dead_letters_with_the_last_error_r
     assessed = story.rav(CaseOpened, project_code="IIZ-FALLKOORD")
     record = authorised(assessed, "berufsbildung")
     ours = ids_of([record])
-    dead_start = await end_offsets(notifications_settings, [NOTIFICATIONS_DEAD_LETTERS])
+    dead_start = await end_offsets(
+        notifications_settings, [notifications_settings.notifications_dead_letter_topic]
+    )
     outcomes_start = await end_offsets(notifications_settings, [DELIVERY_OUTCOMES])
     webhook_partner.always(503)
     began = dt.datetime.now(dt.UTC)
@@ -189,6 +191,7 @@ async def test_a_partner_that_stays_down_gets_dead_letters_with_the_last_error_r
             notifications_settings,
             "berufsbildung",
             target=notifications_settings.notifications_deliveries_topic,
+            source=notifications_settings.notifications_dead_letter_topic,
             since=began,
         )
         requests = await webhook_partner.wait_for_requests(4, timeout=30)
@@ -216,15 +219,17 @@ async def test_coordinator_alerts_arrive_as_one_e_mail_digest_per_coordinator_an
     rav_start = await end_offsets(notifications_settings, [RAV.delivery_topic])
     clock = Clock()
     emailed = ids_of([*for_rav, for_iv])
+    # Ten minutes' grace: the hour cannot end (plus grace) between queueing and the first check.
+    settings = notifications_settings.model_copy(update={"notifications_digest_grace_seconds": 600})
 
-    async with TestApp(create_app(notifications_settings, secrets=SECRETS, clock=clock)):
+    async with TestApp(create_app(settings, secrets=SECRETS, clock=clock)):
         await deliveries_producer([*for_rav, for_iv, for_case_workers])
         on_topic = await read_until(
             notifications_settings,
             rav_start,
             lambda rs: ids_of([for_case_workers]) <= {header(r, "ce_id") for r in rs},
         )
-        assert smtp.received == []  # the hour is not over yet
+        assert smtp.received == []  # the hour (and its grace) is not over yet
         clock.ahead = dt.timedelta(hours=2)
         mails = await smtp.wait_for_messages(2, within=30)
         outcomes = await outcomes_of(

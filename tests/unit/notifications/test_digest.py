@@ -204,6 +204,29 @@ def test_a_redelivery_of_a_sent_item_is_ignored_until_the_memory_expires() -> No
     assert book.add(sent) is True
 
 
+def test_an_abandoned_digest_releases_its_offsets_and_a_replay_of_its_items_is_filed_again() -> None:
+    given_up = item(zurich(2026, 11, 22, 14, 10))
+    book: DigestBook[str] = DigestBook()
+    book.add(given_up, position=("p0", 7))
+    (digest,) = book.closed(zurich(2026, 11, 22, 15), grace=dt.timedelta(0))
+    book.abandon(digest)
+
+    assert book.pending() == 0
+    assert book.safe_commit_offsets({"p0": 8}) == {"p0": 8}
+    assert book.add(given_up, position=("p0", 12)) is True  # the replayed alert is mailed
+    assert book.pending() == 1
+
+
+def test_a_digest_period_must_divide_the_hour() -> None:
+    with pytest.raises(ValueError, match="divide the hour"):
+        DigestBook(period=dt.timedelta(minutes=7))
+    ten_minutes: DigestBook[str] = DigestBook(period=dt.timedelta(minutes=10))
+    ten_minutes.add(item(zurich(2026, 11, 22, 14, 10)))
+    ten_minutes.add(item(zurich(2026, 11, 22, 14, 19, 59)))
+    ten_minutes.add(item(zurich(2026, 11, 22, 14, 20)))
+    assert [len(d.items) for d in all_closed(ten_minutes)] == [2, 1]
+
+
 def test_an_item_added_while_its_digest_was_sending_comes_in_a_follow_up() -> None:
     first = item(zurich(2026, 11, 22, 14, 10))
     book = book_with(first)
