@@ -57,7 +57,8 @@ infra-up: setup ## Start Kafka and PostgreSQL locally (no Docker needed)
 	@infra/local up
 
 .PHONY: infra-down
-infra-down: ## Stop the local Kafka and PostgreSQL
+infra-down: ## Stop the local Kafka and PostgreSQL (and a timeline API the demo left running)
+	@for f in .infra/demo-*.pid; do [ -f "$$f" ] && kill "$$(cat $$f)" 2>/dev/null; rm -f "$$f"; done; true
 	@infra/local down
 
 .PHONY: infra-status

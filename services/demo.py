@@ -81,9 +81,13 @@ async def run_demo(persons: int, seed: int) -> None:
                     coordination,
                     pseudonyms,
                 )
-        finally:
+        except BaseException:
             services.stop()
-    print(f"\n  logs: {LOGS}   stop the infrastructure: make infra-down")
+            raise
+        services.stop(keep=("coordination-api",))
+    print(f"\n  logs: {LOGS}")
+    print("  the timeline API keeps running for you to look around;")
+    print("  stop it and the infrastructure with: make infra-down")
 
 
 async def settle(settings: CoordinationSettings, accepted: list[str]) -> Reconciliation:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -46,6 +48,14 @@ async def check_infrastructure(settings: IntakeSettings) -> None:
         raise SystemExit(f"missing topics: {', '.join(missing[:5])}; run `infra/local up`")
 
 
+def stop_previous_demo(folder: Path) -> None:
+    """A timeline API a previous demo left running holds the port: stop it first."""
+    for pid_file in folder.glob("demo-*.pid"):
+        with contextlib.suppress(ValueError, ProcessLookupError, PermissionError):
+            os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+        pid_file.unlink(missing_ok=True)
+
+
 @dataclass
 class Services:
     intake: IntakeSettings
@@ -55,6 +65,7 @@ class Services:
 
     def start(self, *, registry_file: Path, webhook_secret: str, smtp_port: int) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
+        stop_previous_demo(self.logs.parent)
         notifications_env = {
             "IIZ_NOTIFICATIONS_REGISTRY_FILE": str(registry_file),
             WEBHOOK_SECRET_ENV: webhook_secret,
@@ -116,10 +127,15 @@ class Services:
             if process.poll() is not None:
                 raise SystemExit(f"{name} stopped (exit {process.returncode}); see {self.logs}")
 
-    def stop(self) -> None:
-        for process in self.processes.values():
+    def stop(self, *, keep: tuple[str, ...] = ()) -> None:
+        """Stop every process but those in ``keep`` (their ids go to a file for infra-down)."""
+        kept = {name: p for name, p in self.processes.items() if name in keep}
+        for name, process in kept.items():
+            (self.logs.parent / f"demo-{name}.pid").write_text(f"{process.pid}\n")
+        stopping = [p for name, p in self.processes.items() if name not in keep]
+        for process in stopping:
             process.terminate()
-        for process in self.processes.values():
+        for process in stopping:
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:

@@ -140,7 +140,7 @@ async def where_to_look(settings: CoordinationSettings, accepted: list[str]) -> 
         await pool.close()
     base = f"http://127.0.0.1:{settings.coordination_api_port}"
     print("\nWhere to look")
-    print(f"  timeline API: uv run python -m services.coordination api, then {base}/docs")
+    print(f"  timeline API (running): {base}/docs")
     if case is not None:
         lead = case["opened_by"]
         token = mint_token(

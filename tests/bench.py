@@ -1,6 +1,8 @@
 """`make bench`: intake and coordination throughput and memory on the real broker and database.
 
-``IIZ_BENCH=intake`` or ``IIZ_BENCH=coordination`` runs one of them.
+``IIZ_BENCH=intake``, ``IIZ_BENCH=coordination`` or ``IIZ_BENCH=notifications`` runs one of
+them (tests/bench_coordination.py, tests/bench_notifications.py); the end-to-end latency comes
+from the end-to-end test (test-artifacts/e2e-latency.json).
 
 Submits N events (default 20 000, IIZ_BENCH_EVENTS) to three institutions' intake topics, runs
 the intake Kafka door in this process on a fresh consumer group and schema, and measures the
@@ -29,6 +31,7 @@ from services.common.migrations import upgrade
 from services.intake.kafka_door import create_app
 from services.intake.settings import IntakeSettings
 from tests.bench_coordination import bench_coordination
+from tests.bench_notifications import bench_notifications
 from tests.factories import sample_event, valid_ahv
 from tests.kafka_tools import prime_group_at_end, read_until
 
@@ -83,7 +86,7 @@ async def bench_intake(events: int) -> dict[str, float]:
 
 
 def main() -> None:
-    wanted = os.environ.get("IIZ_BENCH", "intake,coordination").split(",")
+    wanted = os.environ.get("IIZ_BENCH", "intake,coordination,notifications").split(",")
     if "intake" in wanted:
         events = int(os.environ.get("IIZ_BENCH_EVENTS", "20000"))
         result = asyncio.run(bench_intake(events))
@@ -107,6 +110,16 @@ def main() -> None:
             f" | {c['events']:.0f} | {c['seconds']:.1f} | {c['per_second']:.0f}"
             f" | {c['decisions']:.0f} | {c['deliveries']:.0f} | {c['relayed_seconds']:.1f}"
             f" | {c['peak_rss_mib']:.0f} |"
+        )
+    if "notifications" in wanted:
+        count = int(os.environ.get("IIZ_BENCH_DELIVERIES", "20000"))
+        d = asyncio.run(bench_notifications(count))
+        print("| benchmark | deliveries | seconds | deliveries/s | peak RSS (MiB, whole process) |")
+        print("|---|---|---|---|---|")
+        print(
+            f"| notifications router lane, batch 500, partner topics + outcomes"
+            f" | {d['deliveries']:.0f} | {d['seconds']:.1f} | {d['per_second']:.0f}"
+            f" | {d['peak_rss_mib']:.0f} |"
         )
 
 

@@ -83,6 +83,7 @@ async def test_every_partner_receives_exactly_what_the_policy_allows_and_nothing
     assert at_partners.matched == len(expected.deliveries)
     assert by_webhook, "the webhook partner received nothing: the channel was not exercised"
     assert not [d for d in [*received, *by_webhook] if b'"sealed_ahv"' in d.value]
+    assert not [d for d in bus.deliveries if contains_ahv_number(d.value.decode())]  # sealed there
     assert report.differences == 0, report.lines()
     assert report.delivered == report.authorised == len(expected.deliveries)
     assert progress[-1] == len(records) == len(population.steps)

@@ -204,7 +204,7 @@ def test_a_redelivery_of_a_sent_item_is_ignored_until_the_memory_expires() -> No
     assert book.add(sent) is True
 
 
-def test_an_abandoned_digest_releases_its_offsets_and_a_replay_of_its_items_is_filed_again() -> None:
+def test_an_abandoned_digest_releases_its_offsets_and_a_replay_of_it_is_filed_again() -> None:
     given_up = item(zurich(2026, 11, 22, 14, 10))
     book: DigestBook[str] = DigestBook()
     book.add(given_up, position=("p0", 7))
