@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -26,7 +27,12 @@ from services.common.migrations import upgrade
 from services.coordination.reconcile import Reconciliation, reconcile
 from services.coordination.runtime import migrate
 from services.coordination.settings import CoordinationSettings
-from services.demo_processes import Services, check_infrastructure, registry_with_webhook
+from services.demo_processes import (
+    SCHEDULER_SECONDS,
+    Services,
+    check_infrastructure,
+    registry_with_webhook,
+)
 from services.intake.settings import IntakeSettings
 from services.simulator.driver import SimulationDriver, issue_http_tokens
 from services.simulator.mailbox import LocalSmtpServer
@@ -91,20 +97,27 @@ async def run_demo(persons: int, seed: int) -> None:
 
 
 async def settle(settings: CoordinationSettings, accepted: list[str]) -> Reconciliation:
-    """Until every accepted event is delivered and reported (or two minutes have passed)."""
-    import uuid
-
+    """Until every accepted event is delivered and reported, and the deadline scheduler has had
+    a turn to raise what fell due (or until two and a half minutes have passed)."""
     ids = [uuid.UUID(a) for a in accepted]
     pool = await create_pool(settings.database_url, settings.coordination_db_schema)
     show = demo_report.progress("deliveries settled")
     deadline = time.monotonic() + 150
+    quiet_since: float | None = None
     try:
         while True:
             report = await reconcile(pool, ids)
             wanted = report.accepted + report.authorised + report.alerts
             done = report.in_timeline + report.settled + report.alerts_settled
             show(done, max(wanted, 1))
-            if report.differences == 0 or time.monotonic() > deadline:
+            if report.differences == 0 and quiet_since is None:
+                quiet_since = time.monotonic()
+            elif report.differences:
+                quiet_since = None
+            settled_long_enough = (
+                quiet_since is not None and time.monotonic() - quiet_since > SCHEDULER_SECONDS + 2
+            )
+            if settled_long_enough or time.monotonic() > deadline:
                 print()
                 return report
             await asyncio.sleep(0.5)

@@ -24,6 +24,7 @@ from services.intake.settings import IntakeSettings
 from services.simulator.channels import WEBHOOK_SECRET_ENV, registry_with_webhook
 
 REPO = Path(__file__).resolve().parent.parent
+SCHEDULER_SECONDS = 5  # reminders and escalations fall due during a demo, not once a minute
 
 __all__ = ["Services", "check_infrastructure", "registry_with_webhook"]
 
@@ -86,8 +87,11 @@ class Services:
             "coordination-api": ["services.coordination", "api"],
             "notifications": ["services.notifications"],
         }
+        coordination_env = {"IIZ_COORDINATION_SCHEDULER_INTERVAL_SECONDS": str(SCHEDULER_SECONDS)}
         for name, args in commands.items():
-            extra = notifications_env if name == "notifications" else {}
+            extra = {"notifications": notifications_env, "coordination": coordination_env}.get(
+                name, {}
+            )
             self.processes[name] = self._spawn(args, self.logs / f"{name}.log", extra)
 
     def _spawn(self, args: list[str], log: Path, extra: dict[str, str]) -> subprocess.Popen[bytes]:
