@@ -19,12 +19,16 @@ setup: ## Install uv, the locked Python dependencies and the AsyncAPI validator
 	@if [ -f tools/asyncapi/package-lock.json ] && [ ! -d tools/asyncapi/node_modules ]; then \
 		npm ci --silent --no-audit --no-fund --prefix tools/asyncapi; fi
 
+.PHONY: browser
+browser: ## Install headless Chromium and ChromeDriver (Debian packages) for the browser tests
+	@infra/browser
+
 .PHONY: demo
 demo: setup infra-up ## README command 1: infra, migrations, services, the simulation, a summary
 	@$(RUN) python -m services.demo
 
 .PHONY: test
-test: setup ## README command 2: the whole suite (unit, integration, e2e) on real Kafka and PostgreSQL
+test: setup browser ## README command 2: the whole suite (unit, integration, e2e) on real Kafka and PostgreSQL
 	@$(RUN) pytest $(PYTEST_ARGS)
 
 .PHONY: test-unit

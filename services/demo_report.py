@@ -152,6 +152,11 @@ async def where_to_look(settings: CoordinationSettings, accepted: list[str]) -> 
             f"  curl -s {base}/v1/cases/{case['case_number']}/timeline"
             f' -H "Authorization: Bearer {token}"'
         )
+    committee = mint_token(settings, "demo-ausschuss", "ksa", Role.COMMITTEE, dt.timedelta(hours=8))
+    print(f"  pages (German): sign in at {base}/anmelden with a token, then")
+    if case is not None:
+        print(f"    {base}/fall/{case['case_number']}   (the case on a time axis, as above)")
+    print(f"    {base}/ausschuss   (committee figures; committee token: {committee})")
     print("  partner topics: iiz.deliver.<institution>.v1")
     print("  dead letters:   iiz.notifications.dead-letters.v1")
     print("    (send again: python -m services.notifications replay --recipient <institution>)")

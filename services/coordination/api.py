@@ -21,7 +21,7 @@ from schemas.registry.institutions import load_institutions
 from services.common.database import create_pool
 from services.common.kafka_clients import create_producer
 from services.common.logging import configure_logging
-from services.coordination import api_audit, api_notes, api_routes
+from services.coordination import api_audit, api_metrics, api_notes, api_routes
 from services.coordination.api_access import ApiContext
 from services.coordination.api_problems import (
     Problem,
@@ -32,6 +32,7 @@ from services.coordination.api_problems import (
 from services.coordination.auth import TokenVerifier
 from services.coordination.domain.policy import World
 from services.coordination.legal_basis import load_legal_basis
+from services.coordination.pages.routes import register_pages
 from services.coordination.runtime import migrate
 from services.coordination.settings import CoordinationSettings
 
@@ -97,8 +98,9 @@ def create_api(settings: CoordinationSettings | None = None) -> FastAPI:
     )
     app.state.token_verifier = TokenVerifier(settings, registry)
     install_problem_handlers(app)
-    for routes in (api_routes, api_notes, api_audit):
+    for routes in (api_routes, api_notes, api_audit, api_metrics):
         app.include_router(routes.router)
+    register_pages(app)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:

@@ -42,6 +42,9 @@ class CoordinationSettings(CommonSettings):
     coordination_scheduler_interval_seconds: float = Field(default=60.0, gt=0)
     coordination_run_relay: bool = Field(default=True, description="relay in the worker")
     coordination_run_scheduler: bool = Field(default=True, description="deadlines in the worker")
+    coordination_disclosure_threshold: int = Field(
+        default=5, ge=2, le=100, description="committee figures: counts below it are suppressed"
+    )
     coordination_api_port: int = Field(default=8082, ge=1, le=65535)
     coordination_jwt_secret: SecretStr = Field(default=SecretStr(DEVELOPMENT_JWT_SECRET))
     coordination_jwt_issuer: str = Field(default="iiz-bl-dev")

@@ -1,0 +1,1 @@
+"""Aggregated figures for the IIZ steering committee (IIZ-Ausschuss), with disclosure control."""

@@ -1,0 +1,52 @@
+"""What the committee's figures are computed from: one record per IIZ case, no identifiers.
+
+Loaded from coordination's read models (``load.py``) or built by tests from a simulation's
+ground truth; the figures (``figures.py``) are a pure function of these facts. ``person`` is an
+opaque number that only links the cases of one person (for re-entry within 12 months); it never
+leaves this module's callers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class EngagementFact:
+    """An institution's measure, benefit or accepted referral in the case (Zurich dates)."""
+
+    institution: str
+    kind: str  # "measure" | "benefit" | "referral"
+    started_on: dt.date
+    ended_on: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class ReferralFact:
+    from_institution: str
+    to_institution: str
+    requested_on: dt.date
+    answered_on: dt.date | None = None
+    accepted: bool | None = None  # None while unanswered
+
+
+@dataclass(frozen=True)
+class CostFact:
+    financed_by: str  # institution id, "unknown" when the partner did not say
+    chf: Decimal
+    ended_on: dt.date
+
+
+@dataclass(frozen=True)
+class CaseFact:
+    person: int
+    projects: tuple[str, ...]
+    opened_on: dt.date
+    closed_on: dt.date | None = None
+    outcome: str | None = None  # schemas.vocabulary.CaseOutcome value
+    engagements: tuple[EngagementFact, ...] = ()
+    referrals: tuple[ReferralFact, ...] = ()
+    costs: tuple[CostFact, ...] = ()
+    institutions: frozenset[str] = field(default_factory=frozenset)  # ever took part

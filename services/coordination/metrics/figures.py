@@ -1,0 +1,315 @@
+"""The IIZ steering committee's figures per scope and period: a pure function of case facts.
+
+One ``Row`` per scope x period. Scopes, in this order: each code in ``projects`` (the cases whose
+``projects`` contain it), then ``"canton"`` (all cases). Periods: the calendar quarters
+("2026-Q3") or years ("2026") that overlap [first, last], in calendar order; a period is always
+the whole quarter or year, both ends inclusive. Definitions, for a scope and a period P:
+
+- ``cases_opened``: opened_on in P. ``cases_active``: opened_on <= end of P and (closed_on is
+  None or closed_on >= start of P).
+- ``cases_closed``: closed_on in P; ``closed_by_outcome``: outcome -> count over those, every
+  ``CaseOutcome`` value present; an outcome that is None or not in the vocabulary counts as
+  "other", so ``cases_closed`` is always the sum of ``closed_by_outcome``.
+- ``median_days_to_first_measure``: over the cases opened in P with >= 1 engagement of kind
+  "measure": days from opened_on to the earliest measure started_on, floored at 0.
+- ``parallel_cases``: active cases in which, on at least one day inside P and inside
+  [opened_on, closed_on or end of P], two or more distinct institutions have an engagement active
+  (started_on <= day <= ended_on; ended_on None = still open). ``parallel_share`` =
+  parallel_cases / cases_active.
+- hand-offs: an engagement e of institution B is a sequential hand-off when no engagement of
+  another institution is active on e.started_on and some engagement of another institution ended
+  before e.started_on; its gap = e.started_on - the latest such ended_on, in days. It belongs to
+  the period of e.started_on. ``handoffs`` = their count; ``median_handoff_gap_days`` over them.
+- ``institutions_per_case``: mean of len(institutions) over the active cases, 2 decimals.
+- referrals requested in P: ``referrals_answered`` (answered_on not None),
+  ``referral_acceptance_rate`` = accepted / answered, ``median_referral_answer_days`` = median of
+  answered_on - requested_on over the answered ones.
+- ``reentries_12m``: cases opened in P whose person had another case closed on or before this
+  case's opened_on and at most 365 days before it (any scope counts for the earlier case).
+- ``measure_costs_chf``: financed_by -> sum of chf of the cost facts with ended_on in P (only
+  financers with at least one such fact appear), Decimal with 2 places.
+
+Medians are ``statistics.median`` (mean of the two middle values) as a float rounded to 1
+decimal; shares are rounded to 4 decimals. Every derived figure has its ``n`` in ``Row.n``
+(cases_active for parallel_share and institutions_per_case, handoffs for the hand-off median,
+referrals_answered for the referral figures, the number of cost facts per financer); a derived
+figure with n = 0 is None ("no data"). Rows hold scope, period and figure names only.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import combinations
+from typing import Any
+
+from schemas.vocabulary import CaseOutcome
+from services.coordination.metrics.facts import CaseFact, EngagementFact
+from services.coordination.metrics.periods import Period, PeriodKind, periods_overlapping
+
+CANTON = "canton"
+OUTCOMES: tuple[str, ...] = tuple(outcome.value for outcome in CaseOutcome)
+CENT = Decimal("0.01")
+
+Cell = int | float | Decimal | None
+
+# The flat cell names of a row, in column order (dict figures are spliced in at their place).
+SCALAR_FIGURES: tuple[str, ...] = (
+    "cases_opened",
+    "cases_active",
+    "cases_closed",
+    "median_days_to_first_measure",
+    "parallel_cases",
+    "parallel_share",
+    "handoffs",
+    "median_handoff_gap_days",
+    "institutions_per_case",
+    "referrals_answered",
+    "referral_acceptance_rate",
+    "median_referral_answer_days",
+    "reentries_12m",
+)
+N_FIGURES: tuple[str, ...] = (
+    "median_days_to_first_measure",
+    "parallel_share",
+    "median_handoff_gap_days",
+    "institutions_per_case",
+    "referral_acceptance_rate",
+    "median_referral_answer_days",
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """The figures of one scope in one period; suppressed cells are None and named in
+    ``suppressed``."""
+
+    scope: str
+    period: str
+    cases_opened: int | None
+    cases_active: int | None
+    cases_closed: int | None
+    closed_by_outcome: Mapping[str, int | None]
+    median_days_to_first_measure: float | None
+    parallel_cases: int | None
+    parallel_share: float | None
+    handoffs: int | None
+    median_handoff_gap_days: float | None
+    institutions_per_case: float | None
+    referrals_answered: int | None
+    referral_acceptance_rate: float | None
+    median_referral_answer_days: float | None
+    reentries_12m: int | None
+    measure_costs_chf: Mapping[str, Decimal | None]
+    # n of each derived figure; keys N_FIGURES and "measure_costs_chf.<financer>".
+    n: Mapping[str, int | None]
+    suppressed: tuple[str, ...] = field(default=())
+
+    def cells(self) -> dict[str, Cell]:
+        """Every figure as a flat cell: ``closed_by_outcome.employment``, ``n.parallel_share``."""
+        cells: dict[str, Cell] = {name: getattr(self, name) for name in SCALAR_FIGURES}
+        for outcome, count in self.closed_by_outcome.items():
+            cells[f"closed_by_outcome.{outcome}"] = count
+        for financer, chf in self.measure_costs_chf.items():
+            cells[f"measure_costs_chf.{financer}"] = chf
+        for name, n in self.n.items():
+            cells[f"n.{name}"] = n
+        return cells
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: cost sums as decimal strings ("1234.50"), suppressed cells as null."""
+        data: dict[str, Any] = {"scope": self.scope, "period": self.period}
+        data.update({name: getattr(self, name) for name in SCALAR_FIGURES})
+        data["closed_by_outcome"] = dict(self.closed_by_outcome)
+        data["measure_costs_chf"] = {
+            financer: None if chf is None else str(chf)
+            for financer, chf in self.measure_costs_chf.items()
+        }
+        data["n"] = dict(self.n)
+        data["suppressed"] = list(self.suppressed)
+        return data
+
+
+def row_from_cells(
+    scope: str, period: str, cells: Mapping[str, Cell], suppressed: Iterable[str] = ()
+) -> Row:
+    """The inverse of ``Row.cells``."""
+
+    def part(prefix: str) -> dict[str, Any]:
+        return {k[len(prefix) :]: v for k, v in cells.items() if k.startswith(prefix)}
+
+    scalars: dict[str, Any] = {name: cells[name] for name in SCALAR_FIGURES}
+    return Row(
+        scope=scope,
+        period=period,
+        closed_by_outcome=part("closed_by_outcome."),
+        measure_costs_chf=part("measure_costs_chf."),
+        n=part("n."),
+        suppressed=tuple(suppressed),
+        **scalars,
+    )
+
+
+def rows_to_csv(rows: Sequence[Row]) -> str:
+    """One line per scope x period, one column per cell; suppressed and no-data cells empty."""
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(name for name in row.cells() if name not in columns)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["scope", "period", *columns, "suppressed"])
+    for row in rows:
+        cells = row.cells()
+        values = ["" if cells.get(name) is None else str(cells[name]) for name in columns]
+        writer.writerow([row.scope, row.period, *values, " ".join(row.suppressed)])
+    return out.getvalue()
+
+
+def compute(
+    cases: Sequence[CaseFact],
+    *,
+    period: PeriodKind,
+    first: dt.date,
+    last: dt.date,
+    projects: Sequence[str],
+) -> list[Row]:
+    """The unprotected figures of every scope x period (see the module docstring)."""
+    closings = _closings_by_person(cases)
+    scopes: list[tuple[str, list[CaseFact]]] = [
+        (code, [case for case in cases if code in case.projects]) for code in projects
+    ]
+    scopes.append((CANTON, list(cases)))
+    periods = periods_overlapping(period, first, last)
+    return [_row(scope, in_scope, p, closings) for scope, in_scope in scopes for p in periods]
+
+
+def _row(
+    scope: str, cases: list[CaseFact], period: Period, closings: Mapping[int, list[dt.date]]
+) -> Row:
+    opened = [c for c in cases if period.contains(c.opened_on)]
+    active = [c for c in cases if _is_active(c, period)]
+    closed = [c for c in cases if c.closed_on is not None and period.contains(c.closed_on)]
+    by_outcome = dict.fromkeys(OUTCOMES, 0)
+    for case in closed:
+        by_outcome[case.outcome if case.outcome in by_outcome else "other"] += 1
+    to_measure = [d for c in opened if (d := _days_to_first_measure(c)) is not None]
+    parallel = sum(1 for c in active if _runs_in_parallel(c, period))
+    gaps = [gap for c in cases for start, gap in _handoffs(c) if period.contains(start)]
+    referrals = [r for c in cases for r in c.referrals if period.contains(r.requested_on)]
+    answered = [r for r in referrals if r.answered_on is not None]
+    answer_days = [(r.answered_on - r.requested_on).days for r in answered if r.answered_on]
+    accepted = sum(1 for r in answered if r.accepted)
+    costs: dict[str, list[Decimal]] = {}
+    for cost in (k for c in cases for k in c.costs if period.contains(k.ended_on)):
+        costs.setdefault(cost.financed_by, []).append(cost.chf)
+    n: dict[str, int | None] = {
+        "median_days_to_first_measure": len(to_measure),
+        "parallel_share": len(active),
+        "median_handoff_gap_days": len(gaps),
+        "institutions_per_case": len(active),
+        "referral_acceptance_rate": len(answered),
+        "median_referral_answer_days": len(answered),
+    }
+    n.update({f"measure_costs_chf.{fin}": len(chfs) for fin, chfs in sorted(costs.items())})
+    return Row(
+        scope=scope,
+        period=period.label,
+        cases_opened=len(opened),
+        cases_active=len(active),
+        cases_closed=len(closed),
+        closed_by_outcome=by_outcome,
+        median_days_to_first_measure=_median(to_measure),
+        parallel_cases=parallel,
+        parallel_share=_share(parallel, len(active)),
+        handoffs=len(gaps),
+        median_handoff_gap_days=_median(gaps),
+        institutions_per_case=(
+            round(sum(len(c.institutions) for c in active) / len(active), 2) if active else None
+        ),
+        referrals_answered=len(answered),
+        referral_acceptance_rate=_share(accepted, len(answered)),
+        median_referral_answer_days=_median(answer_days),
+        reentries_12m=sum(1 for c in opened if _is_reentry(c, closings)),
+        measure_costs_chf={
+            fin: sum(chfs, Decimal(0)).quantize(CENT) for fin, chfs in sorted(costs.items())
+        },
+        n=n,
+    )
+
+
+def _is_active(case: CaseFact, period: Period) -> bool:
+    return case.opened_on <= period.end and (
+        case.closed_on is None or case.closed_on >= period.start
+    )
+
+
+def _median(values: Sequence[int]) -> float | None:
+    return round(float(statistics.median(values)), 1) if values else None
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _days_to_first_measure(case: CaseFact) -> int | None:
+    starts = [e.started_on for e in case.engagements if e.kind == "measure"]
+    return max(0, (min(starts) - case.opened_on).days) if starts else None
+
+
+def _runs_in_parallel(case: CaseFact, period: Period) -> bool:
+    """Two distinct institutions have an engagement active on one day of the case in ``period``."""
+    window_start = max(period.start, case.opened_on)
+    window_end = min(period.end, case.closed_on or period.end)
+    for a, b in combinations(case.engagements, 2):
+        if a.institution == b.institution:
+            continue
+        start = max(a.started_on, b.started_on, window_start)
+        end = min(_end(a, window_end), _end(b, window_end), window_end)
+        if start <= end:
+            return True
+    return False
+
+
+def _end(engagement: EngagementFact, default: dt.date) -> dt.date:
+    return default if engagement.ended_on is None else engagement.ended_on
+
+
+def _is_active_on(engagement: EngagementFact, day: dt.date) -> bool:
+    return engagement.started_on <= day and (
+        engagement.ended_on is None or day <= engagement.ended_on
+    )
+
+
+def _handoffs(case: CaseFact) -> list[tuple[dt.date, int]]:
+    """(started_on, gap in days) of each sequential hand-off in the case."""
+    handoffs: list[tuple[dt.date, int]] = []
+    for e in case.engagements:
+        others = [o for o in case.engagements if o.institution != e.institution]
+        if any(_is_active_on(o, e.started_on) for o in others):
+            continue
+        ended = [o.ended_on for o in others if o.ended_on and o.ended_on < e.started_on]
+        if ended:
+            handoffs.append((e.started_on, (e.started_on - max(ended)).days))
+    return handoffs
+
+
+def _closings_by_person(cases: Sequence[CaseFact]) -> dict[int, list[dt.date]]:
+    closings: dict[int, list[dt.date]] = {}
+    for case in cases:
+        if case.closed_on is not None:
+            closings.setdefault(case.person, []).append(case.closed_on)
+    return closings
+
+
+def _is_reentry(case: CaseFact, closings: Mapping[int, list[dt.date]]) -> bool:
+    # A case closed on its own opening day is not an earlier case of itself.
+    own = case.closed_on if case.closed_on == case.opened_on else None
+    earlier = list(closings.get(case.person, ()))
+    if own is not None:
+        earlier.remove(own)
+    return any(0 <= (case.opened_on - closed).days <= 365 for closed in earlier)

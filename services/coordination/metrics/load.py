@@ -1,0 +1,94 @@
+"""Reads the committee's facts from coordination's read models: one ``CaseFact`` per case.
+
+Dates are Basel-Landschaft calendar days (Europe/Zurich). Pseudonyms are replaced by small
+numbers that only link one person's cases (for re-entries) and never leave the figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from decimal import Decimal
+
+import asyncpg
+
+from services.coordination.metrics.facts import CaseFact, CostFact, EngagementFact, ReferralFact
+
+CASES = """
+SELECT case_key, pseudonym, projects, outcome,
+       (opened_at AT TIME ZONE 'Europe/Zurich')::date AS opened_on,
+       (closed_at AT TIME ZONE 'Europe/Zurich')::date AS closed_on
+FROM cases ORDER BY opened_at, case_key
+"""
+ENGAGEMENTS = """
+SELECT case_key, institution, kind, started_on, ended_on FROM engagements
+WHERE case_key IS NOT NULL
+"""
+REFERRALS = """
+SELECT case_key, from_institution, to_institution, status,
+       (requested_at AT TIME ZONE 'Europe/Zurich')::date AS requested_on,
+       (answered_at AT TIME ZONE 'Europe/Zurich')::date AS answered_on
+FROM referrals WHERE case_key IS NOT NULL
+"""
+COSTS = """
+SELECT case_key, event->'data'->>'cost_chf' AS chf,
+       coalesce(event->'data'->>'financed_by', 'unknown') AS financed_by,
+       (occurred_at AT TIME ZONE 'Europe/Zurich')::date AS ended_on
+FROM timeline
+WHERE type = 'ch.bl.iiz.measure.ended.v1' AND case_key IS NOT NULL
+  AND event->'data' ? 'cost_chf'
+"""
+PARTICIPANTS = "SELECT DISTINCT case_key, institution FROM participants WHERE case_key IS NOT NULL"
+ACCEPTED = frozenset({"accepted", "completed"})
+
+
+async def load_case_facts(conn: asyncpg.Connection) -> list[CaseFact]:
+    """Every case with its engagements, referrals, costs and institutions (one snapshot)."""
+    engagements: dict[uuid.UUID, list[EngagementFact]] = defaultdict(list)
+    for row in await conn.fetch(ENGAGEMENTS):
+        engagements[row["case_key"]].append(
+            EngagementFact(row["institution"], row["kind"], row["started_on"], row["ended_on"])
+        )
+    referrals: dict[uuid.UUID, list[ReferralFact]] = defaultdict(list)
+    for row in await conn.fetch(REFERRALS):
+        answered = row["status"] != "open"
+        referrals[row["case_key"]].append(
+            ReferralFact(
+                row["from_institution"],
+                row["to_institution"],
+                row["requested_on"],
+                row["answered_on"] if answered else None,
+                (row["status"] in ACCEPTED) if answered else None,
+            )
+        )
+    costs: dict[uuid.UUID, list[CostFact]] = defaultdict(list)
+    for row in await conn.fetch(COSTS):
+        costs[row["case_key"]].append(
+            CostFact(row["financed_by"], Decimal(row["chf"]), row["ended_on"])
+        )
+    institutions: dict[uuid.UUID, set[str]] = defaultdict(set)
+    for row in await conn.fetch(PARTICIPANTS):
+        institutions[row["case_key"]].add(row["institution"])
+    persons: dict[str, int] = {}
+    facts = []
+    for row in await conn.fetch(CASES):
+        key = row["case_key"]
+        facts.append(
+            CaseFact(
+                person=persons.setdefault(row["pseudonym"], len(persons)),
+                projects=tuple(row["projects"]),
+                opened_on=row["opened_on"],
+                closed_on=row["closed_on"],
+                outcome=row["outcome"],
+                engagements=tuple(sorted(engagements[key], key=_start)),
+                referrals=tuple(referrals[key]),
+                costs=tuple(costs[key]),
+                institutions=frozenset(institutions[key]),
+            )
+        )
+    return facts
+
+
+def _start(engagement: EngagementFact) -> tuple[dt.date, str]:
+    return (engagement.started_on, engagement.institution)

@@ -1,0 +1,272 @@
+"""The German pages: sign-in (``/anmelden``), the coordinator's case page (``/fall/{nummer}``)
+and the committee dashboard (``/ausschuss``).
+
+They read exactly what the API reads for the caller — the same access check, the same summary
+and the same minimised timeline entries — and leave one audit row per view, granted or not.
+The token comes from the ``Authorization`` header or an HttpOnly, SameSite=Strict cookie set by
+the sign-in form; never from a URL.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import asyncpg
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from schemas.registry.projects import load_projects
+from services.coordination import api_reads as reads
+from services.coordination.api_access import (
+    Purpose,
+    api_context,
+    audit_entry,
+    check_access,
+    granted,
+)
+from services.coordination.api_models import DEFAULT_PURPOSE
+from services.coordination.api_problems import CaseNotFoundError
+from services.coordination.api_routes import _timeline_basis, _timeline_entry
+from services.coordination.auth import AuthError, Caller, Role, TokenVerifier
+from services.coordination.domain.summary import summarise
+from services.coordination.pages import case_page, committee, swimlanes, wording
+
+HERE = Path(__file__).resolve().parent
+TOKEN_COOKIE = "iiz_sitzung"  # noqa: S105 (a cookie name, not a secret)
+CSRF_COOKIE = "iiz_formular"
+PAGE_SIZE = 200
+MAX_ENTRIES = 5000  # a person's history is far shorter; a bound keeps one page view bounded
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+router = APIRouter(include_in_schema=False)
+templates = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+templates.globals.update(w=wording, german=wording.german, day=wording.day)
+
+
+def register_pages(app: FastAPI) -> None:
+    """Serve the German pages from the coordination API."""
+    app.include_router(router)
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = templates.get_template(name).render(caller=page_caller(request), **context)
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def page_caller(request: Request) -> Caller | None:
+    """The caller named by a bearer header or the session cookie; None when neither is valid."""
+    header = request.headers.get("authorization", "")
+    scheme, _, credential = header.partition(" ")
+    token = credential.strip() if scheme.lower() == "bearer" else ""
+    token = token or request.cookies.get(TOKEN_COOKIE, "")
+    if not token:
+        return None
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        return verifier.verify(token)
+    except AuthError:
+        return None
+
+
+def to_sign_in() -> RedirectResponse:
+    return RedirectResponse("/anmelden", status_code=303, headers=SECURITY_HEADERS)
+
+
+@router.get("/seiten/stil.css")
+async def stylesheet() -> Response:
+    css = (HERE / "static" / "stil.css").read_text(encoding="utf-8")
+    return Response(css, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+
+@router.get("/anmelden", response_class=HTMLResponse)
+async def sign_in_form(request: Request) -> HTMLResponse:
+    nonce = secrets.token_urlsafe(24)
+    response = render(request, "anmelden.html", nonce=nonce, error=None)
+    _set_cookie(request, response, CSRF_COOKIE, nonce, path="/anmelden")
+    return response
+
+
+@router.post("/anmelden", response_class=HTMLResponse)
+async def sign_in(
+    request: Request,
+    token: Annotated[str, Form(max_length=4096)] = "",
+    nonce: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """Check the pasted token and keep it in an HttpOnly, SameSite=Strict cookie."""
+    expected = request.cookies.get(CSRF_COOKIE, "")
+    if not expected or not secrets.compare_digest(expected, nonce):
+        return render(request, "anmelden.html", 400, nonce=expected, error="formular")
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        caller = verifier.verify(token.strip())
+    except AuthError:
+        return render(request, "anmelden.html", 401, nonce=expected, error="token")
+    target = "/ausschuss" if caller.role is Role.COMMITTEE else "/anmelden"
+    response = RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
+    _set_cookie(request, response, TOKEN_COOKIE, token.strip(), path="/")
+    return response
+
+
+@router.post("/abmelden")
+async def sign_out() -> Response:
+    response = to_sign_in()
+    response.delete_cookie(TOKEN_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/fall")
+async def open_case(nummer: str = "") -> Response:
+    """The sign-in page's "open a case" form: on to the case page (the number stays in the
+    path, like the API's; it is no personal data)."""
+    if not nummer.strip():
+        return to_sign_in()
+    return RedirectResponse(f"/fall/{quote(nummer.strip()[:40], safe='')}", status_code=303)
+
+
+def _set_cookie(request: Request, response: Response, name: str, value: str, path: str) -> None:
+    response.set_cookie(
+        name,
+        value,
+        path=path,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+@router.get("/fall/{case_number}", response_class=HTMLResponse)
+async def case_view(
+    request: Request, case_number: str, purpose: Purpose = DEFAULT_PURPOSE
+) -> Response:
+    """One case on a time axis, as the caller's institution may see it; else the 404 page."""
+    caller = page_caller(request)
+    if caller is None:
+        return to_sign_in()
+    api = api_context(request)
+    async with api.snapshot() as conn:
+        access = await check_access(conn, caller, case_number)
+        found = await reads.current_file(conn, access.pseudonym) if access.granted else None
+        rows = await _visible_rows(conn, access.pseudonym, caller.institution, access.granted)
+    try:
+        case, involved = await granted(api, caller, "read-case-page", purpose, access)
+    except CaseNotFoundError:
+        return render(request, "nicht_gefunden.html", 404)
+    assert found is not None
+    file, newest = found
+    summary = summarise(
+        file,
+        None,
+        caller.institution,
+        case_key=case.case_key,
+        last_event_on=newest,
+        world=api.world,
+    ).model_copy(update={"case_number": case.case_number})
+    entries = [_timeline_entry(row, caller.institution) for row in rows]
+    await api.record(
+        audit_entry(
+            caller,
+            "read-case-page",
+            purpose,
+            subject=case.pseudonym,
+            case_number=case.case_number,
+            basis=_timeline_basis(involved, entries),
+            outcome="ok",
+            participants=len(summary.participants),
+            engagements=len(summary.current_engagements),
+            consents=len(summary.consents),
+            open_referrals=len(summary.open_referrals),
+            entries=len(entries),
+            withheld_fields=sum(len(e.withheld) for e in entries),
+        )
+    )
+    names = {i.id: i.name for i in api.registry.institutions}
+    return render(
+        request,
+        "fall.html",
+        summary=summary,
+        chart=swimlanes.layout(summary, entries, names),
+        deadlines=case_page.deadlines(summary, entries),
+        events=case_page.event_rows(entries),
+        names=names,
+        truncated=len(entries) >= MAX_ENTRIES,
+    )
+
+
+async def _visible_rows(
+    conn: asyncpg.Connection, pseudonym: str, reader: str, allowed: bool
+) -> list[Any]:
+    """All of the person's timeline rows the reader may see, paged like the API's timeline."""
+    rows: list[Any] = []
+    after = None
+    while allowed and len(rows) < MAX_ENTRIES:
+        page = reads.TimelineFilter(after, PAGE_SIZE, None, None, None, None)
+        found = await reads.timeline_page(conn, pseudonym, reader, page)
+        rows += found[:PAGE_SIZE]
+        if len(found) <= PAGE_SIZE:
+            break
+        after = int(found[PAGE_SIZE - 1]["bus_offset"])
+    return rows
+
+
+PERIODS = {"quartal": "quarter", "jahr": "year"}
+COMMITTEE_PURPOSE = "Steuerung der IIZ (IIZ-Ausschuss)"  # as the metrics API records it
+
+
+@router.get("/ausschuss", response_class=HTMLResponse)
+async def committee_view(request: Request, zeitraum: str = "quartal") -> Response:
+    """The committee's figures over time, per project and for the canton (committee only)."""
+    caller = page_caller(request)
+    if caller is None:
+        return to_sign_in()
+    api = api_context(request)
+    period = PERIODS.get(zeitraum, "quarter")
+    if caller.role is not Role.COMMITTEE:
+        await api.record(_metrics_audit(caller, period, "denied"))
+        return render(request, "verboten.html", 403)
+    try:  # written alongside; imported late so the pages run before it exists
+        from services.coordination.metrics.api_data import metrics_rows
+    except ImportError:
+        await api.record(_metrics_audit(caller, period, "unavailable"))
+        return render(request, "ausschuss.html", 503, dashboard=None, period=period)
+    rows = await metrics_rows(api.pool, api.settings, period)
+    await api.record(_metrics_audit(caller, period, "ok", rows=len(rows)))
+    projects = {p.code: p.name for p in load_projects().projects}
+    return render(
+        request,
+        "ausschuss.html",
+        dashboard=committee.build(rows, projects) if rows else None,
+        period=period,
+        columns=committee.COLUMNS,
+        outcome_keys=committee.OUTCOME_KEYS,
+    )
+
+
+def _metrics_audit(caller: Caller, period: str, outcome: str, **detail: Any) -> Any:
+    return audit_entry(
+        caller,
+        "read-metrics-page",
+        COMMITTEE_PURPOSE,
+        subject=None,
+        case_number=None,
+        basis="role: committee" if outcome != "denied" else None,
+        outcome=outcome,
+        period=period,
+        **detail,
+    )

@@ -1,0 +1,126 @@
+"""The committee's figures on simulated data: every figure the API publishes equals the one
+computed from the simulation's own scripts (independently of coordination's fold and database),
+suppressed cells are null, only the committee reads them, and no identifier leaves."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from asgi_lifespan import LifespanManager
+
+from schemas.registry.projects import load_projects
+from services.coordination.api import create_api
+from services.coordination.auth import mint_token
+from services.coordination.metrics.api_data import whole_years
+from services.coordination.metrics.disclosure import protect
+from services.coordination.metrics.facts import CaseFact
+from services.coordination.metrics.figures import Row, compute
+from services.coordination.metrics.load import load_case_facts
+from services.coordination.settings import CoordinationSettings
+from services.simulator.driver import SimulationDriver
+from services.simulator.partners import PartnerInboxes
+from services.simulator.population import build_population
+from tests.e2e.conftest import RunningBus
+from tests.e2e.expected import expect
+from tests.e2e.metrics_truth import facts_from_scripts
+from tests.integration.coordination.conftest import eventually
+
+PERSONS, SEED = 200, 20261122
+PROJECTS = [p.code for p in load_projects().projects]
+
+
+async def test_the_committee_figures_equal_those_computed_from_the_simulations_own_scripts(
+    running_bus: RunningBus,
+) -> None:
+    population = build_population(PERSONS, SEED)
+    expected = expect(population.persons, grace=dt.timedelta(days=30))
+    tokens = await running_bus.issue_tokens(population.http_senders())
+    async with PartnerInboxes(running_bus.intake, running_bus.registry) as inbox:
+        driver = SimulationDriver(
+            running_bus.intake, running_bus.registry, inbox, running_bus.http, tokens
+        )
+        await driver.run(population)
+    accepted = sorted(expected.accepted_ids)
+    db = running_bus.coordination_db
+
+    async def all_in_timeline() -> bool:
+        found = await db.fetchval(
+            "SELECT count(*) FROM timeline WHERE event_id = ANY($1::uuid[])", accepted
+        )
+        return bool(found == len(accepted))
+
+    await eventually(all_in_timeline, within=120)
+    async with db.acquire() as conn:
+        loaded = await load_case_facts(conn)
+    truth = facts_from_scripts(population.persons)
+
+    assert len(loaded) == len(truth)
+    for period in ("quarter", "year"):
+        assert figures(loaded, period) == figures(truth, period)
+    assert_the_simplest_counts_by_hand(truth)
+
+    settings = running_bus.coordination
+    committee = auth(settings, "committee")
+    async with api(settings) as client:
+        answer = await client.get("/v1/metrics", params={"period": "quarter"}, headers=committee)
+        csv = await client.get("/v1/metrics", params={"format": "csv"}, headers=committee)
+        refused = await client.get("/v1/metrics", headers=auth(settings, "coordinator"))
+
+    published = answer.json()["rows"]
+    protected = [
+        r.to_dict()
+        for r in protect([*figures(truth, "quarter"), *figures(truth, "year")], threshold=5)
+        if "Q" in r.period
+    ]
+    assert published == protected
+    assert any(row["suppressed"] for row in published), "nothing small enough to suppress"
+    for row in published:
+        for name in row["suppressed"]:
+            assert cell(row, name) is None
+    assert refused.status_code == 403
+    assert refused.json()["reason"] == "role_not_allowed"
+    assert csv.headers["content-type"].startswith("text/csv")
+    for text in (answer.text, csv.text):
+        assert "psn:" not in text
+        assert not re.search(r"IIZ-\d{4}-\d{6}", text)
+        assert not re.search(r"756[.\d]{10,13}", text)
+
+
+def figures(facts: list[CaseFact], period: Any) -> list[Row]:
+    first, last = whole_years(facts)
+    return compute(facts, period=period, first=first, last=last, projects=PROJECTS)
+
+
+def assert_the_simplest_counts_by_hand(truth: list[CaseFact]) -> None:
+    """Cases opened per quarter in the canton, counted without the figures module."""
+    by_hand = Counter(f"{f.opened_on.year}-Q{(f.opened_on.month - 1) // 3 + 1}" for f in truth)
+    rows = {r.period: r for r in figures(truth, "quarter") if r.scope == "canton"}
+    assert {p: rows[p].cases_opened for p in by_hand} == dict(by_hand)
+
+
+def cell(row: dict[str, Any], name: str) -> Any:
+    head, _, rest = name.partition(".")
+    return row[head][rest] if rest else row[head]
+
+
+def auth(settings: CoordinationSettings, role: str) -> dict[str, str]:
+    token = mint_token(settings, "ausschuss", "ksa", role, dt.timedelta(hours=1))
+    return {"Authorization": f"Bearer {token}"}
+
+
+@asynccontextmanager
+async def api(settings: CoordinationSettings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_api(settings)
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://coordination.test"
+        ) as client,
+    ):
+        yield client
