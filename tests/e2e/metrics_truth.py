@@ -24,10 +24,12 @@ from schemas.events import (
     ReferralDeclined,
     ReferralRequested,
 )
+from schemas.registry.institutions import load_institutions
 from services.coordination.metrics.facts import CaseFact, CostFact, EngagementFact, ReferralFact
 from services.simulator.script import PersonScript
 
 ZURICH = ZoneInfo("Europe/Zurich")
+KINDS = {i.id: i.kind.value for i in load_institutions().institutions}
 
 
 def day_of(moment: dt.datetime) -> dt.date:
@@ -121,7 +123,7 @@ def facts_from_scripts(persons: Sequence[PersonScript]) -> list[CaseFact]:
                 case MeasureEnded():
                     _end(case, (origin, "measure", data.measure_id), day)
                     if data.cost_chf is not None:
-                        financer = data.financed_by or "unknown"
+                        financer = KINDS.get(data.financed_by or "", "unknown")
                         case.costs.append(CostFact(financer, Decimal(data.cost_chf), day))
                 case BenefitGranted():
                     key = (origin, "benefit", data.benefit_id)

@@ -9,6 +9,7 @@ import re
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -97,11 +98,29 @@ def figures(facts: list[CaseFact], period: Any) -> list[Row]:
     return compute(facts, period=period, first=first, last=last, projects=PROJECTS)
 
 
+def quarter(day: dt.date) -> str:
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
 def assert_the_simplest_counts_by_hand(truth: list[CaseFact]) -> None:
-    """Cases opened per quarter in the canton, counted without the figures module."""
-    by_hand = Counter(f"{f.opened_on.year}-Q{(f.opened_on.month - 1) // 3 + 1}" for f in truth)
+    """Counts per quarter in the canton, counted here without the figures module."""
     rows = {r.period: r for r in figures(truth, "quarter") if r.scope == "canton"}
-    assert {p: rows[p].cases_opened for p in by_hand} == dict(by_hand)
+    opened = Counter(quarter(f.opened_on) for f in truth)
+    assert {p: rows[p].cases_opened for p in opened} == dict(opened)
+    closed = Counter((quarter(f.closed_on), f.outcome) for f in truth if f.closed_on)
+    assert closed, "the simulation closed no case"
+    for (period, outcome), count in closed.items():
+        assert rows[period].closed_by_outcome[str(outcome)] == count
+    answered = Counter(quarter(r.requested_on) for f in truth for r in f.referrals if r.answered_on)
+    assert {p: rows[p].referrals_answered for p in answered} == dict(answered)
+    costs: dict[tuple[str, str], Decimal] = {}
+    for fact in truth:
+        for cost in fact.costs:
+            key = (quarter(cost.ended_on), cost.financed_by)
+            costs[key] = costs.get(key, Decimal(0)) + cost.chf
+    assert costs, "the simulation reported no measure cost"
+    for (period, financer), chf in costs.items():
+        assert rows[period].measure_costs_chf[financer] == chf
 
 
 def cell(row: dict[str, Any], name: str) -> Any:

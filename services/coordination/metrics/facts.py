@@ -34,7 +34,9 @@ class ReferralFact:
 
 @dataclass(frozen=True)
 class CostFact:
-    financed_by: str  # institution id, "unknown" when the partner did not say
+    financed_by: (
+        str  # kind of the financing institution (e.g. "iv", "social-services"), or "unknown"
+    )
     chf: Decimal
     ended_on: dt.date
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import asyncpg
 
+from schemas.registry.institutions import load_institutions
 from services.coordination.metrics.facts import CaseFact, CostFact, EngagementFact, ReferralFact
 
 CASES = """
@@ -63,10 +64,10 @@ async def load_case_facts(conn: asyncpg.Connection) -> list[CaseFact]:
             )
         )
     costs: dict[uuid.UUID, list[CostFact]] = defaultdict(list)
+    kinds = financer_kinds()
     for row in await conn.fetch(COSTS):
-        costs[row["case_key"]].append(
-            CostFact(row["financed_by"], Decimal(row["chf"]), row["ended_on"])
-        )
+        financer = kinds.get(row["financed_by"], "unknown")
+        costs[row["case_key"]].append(CostFact(financer, Decimal(row["chf"]), row["ended_on"]))
     institutions: dict[uuid.UUID, set[str]] = defaultdict(set)
     for row in await conn.fetch(PARTICIPANTS):
         institutions[row["case_key"]].add(row["institution"])
@@ -88,6 +89,12 @@ async def load_case_facts(conn: asyncpg.Connection) -> list[CaseFact]:
             )
         )
     return facts
+
+
+def financer_kinds() -> dict[str, str]:
+    """Costs are reported by kind of financing institution (ALV/RAV, IV, social services, ...):
+    one municipality's social service would otherwise name where a handful of persons live."""
+    return {i.id: i.kind.value for i in load_institutions().institutions}
 
 
 def _start(engagement: EngagementFact) -> tuple[dt.date, str]:
