@@ -68,3 +68,67 @@ class CaseStory:
 
     def records(self) -> list[Any]:
         return [to_kafka(e) for e in self.events]
+
+
+HEALTH_TEXT = "Keine Lasten über 10 kg"
+
+
+def iv_in_parallel(
+    story: CaseStory, *, project_code: str | None = None, planned_end: dt.date | None = None
+) -> None:
+    """rav opens the case with a consent (rav+iv, no health), grants the ALV allowance, refers
+    to iv (accepted: parallel), iv reports an assessment with health limitations, rav refers to
+    the Assessmentcenter (unanswered, due before the last event) and starts a coaching."""
+    from schemas.events import (
+        AssessmentCompleted,
+        BenefitGranted,
+        CaseOpened,
+        ConsentGranted,
+        MeasureStarted,
+        ReferralAccepted,
+        ReferralRequested,
+    )
+    from schemas.vocabulary import (
+        Barrier,
+        BenefitKind,
+        DataCategory,
+        MeasureKind,
+        Potential,
+        ReferralPurpose,
+    )
+
+    story.rav(CaseOpened, reason="Aussteuerung absehbar", project_code=project_code)
+    story.rav(
+        ConsentGranted,
+        institutions=["rav", "iv"],
+        categories=[DataCategory.CASE_ADMIN, DataCategory.EMPLOYMENT, DataCategory.BENEFITS],
+        valid_from=dt.date(2026, 1, 1),
+        document_ref="RAV-VOLLMACHT-1",
+    )
+    story.rav(
+        BenefitGranted,
+        kind=BenefitKind.ALV_DAILY_ALLOWANCE,
+        start=dt.date(2026, 3, 1),
+        datacategory=DataCategory.BENEFITS,
+    )
+    referral = story.rav(
+        ReferralRequested,
+        to_institution="iv",
+        purpose=ReferralPurpose.IV_EARLY_DETECTION,
+        answer_due=dt.date(2026, 3, 20),
+    )
+    story.iv(ReferralAccepted, referral_id=referral.data.referral_id)
+    story.iv(
+        AssessmentCompleted,
+        potential=Potential.MEDIUM,
+        barriers=[Barrier.HEALTH],
+        health_limitations=HEALTH_TEXT,
+        recommendation="Teilzeitpensum prüfen",
+    )
+    story.rav(
+        ReferralRequested,
+        to_institution="assessmentcenter",
+        purpose=ReferralPurpose.ASSESSMENTCENTER_INTAKE,
+        answer_due=dt.date(2026, 3, 9),
+    )
+    story.rav(MeasureStarted, kind=MeasureKind.COACHING, planned_end=planned_end)

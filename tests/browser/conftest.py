@@ -26,27 +26,10 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
-from schemas.events import (
-    AssessmentCompleted,
-    BenefitGranted,
-    CaseOpened,
-    ConsentGranted,
-    MeasureStarted,
-    ReferralAccepted,
-    ReferralRequested,
-)
-from schemas.vocabulary import (
-    Barrier,
-    BenefitKind,
-    DataCategory,
-    MeasureKind,
-    Potential,
-    ReferralPurpose,
-)
 from services.coordination.api import create_api
 from services.coordination.auth import mint_token
 from services.coordination.settings import CoordinationSettings
-from tests.case_story import CaseStory
+from tests.case_story import CaseStory, iv_in_parallel
 from tests.infra import REPO
 from tests.integration.coordination import conftest as coordination
 from tests.integration.coordination.conftest import Publish, eventually, processed_count
@@ -74,7 +57,6 @@ running_coordination = coordination.running_coordination
 publish = coordination.publish
 
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
-HEALTH_TEXT = "Keine Lasten über 10 kg"
 READY_SECONDS = 30.0
 
 
@@ -148,47 +130,6 @@ def served(coordination_settings: CoordinationSettings) -> Iterator[str]:
         thread.join(timeout=15)
 
 
-def tell_story(story: CaseStory) -> None:
-    """rav opens the case with a consent (rav+iv, no health), grants the ALV allowance, refers
-    to iv (accepted: parallel), iv reports an assessment with health limitations, rav refers to
-    the Assessmentcenter (unanswered, due before the last event) and starts a coaching."""
-    story.rav(CaseOpened, reason="Aussteuerung absehbar", project_code="IIZ-FALLKOORD")
-    story.rav(
-        ConsentGranted,
-        institutions=["rav", "iv"],
-        categories=[DataCategory.CASE_ADMIN, DataCategory.EMPLOYMENT, DataCategory.BENEFITS],
-        valid_from=dt.date(2026, 1, 1),
-        document_ref="RAV-VOLLMACHT-1",
-    )
-    story.rav(
-        BenefitGranted,
-        kind=BenefitKind.ALV_DAILY_ALLOWANCE,
-        start=dt.date(2026, 3, 1),
-        datacategory=DataCategory.BENEFITS,
-    )
-    referral = story.rav(
-        ReferralRequested,
-        to_institution="iv",
-        purpose=ReferralPurpose.IV_EARLY_DETECTION,
-        answer_due=dt.date(2026, 3, 20),
-    )
-    story.iv(ReferralAccepted, referral_id=referral.data.referral_id)
-    story.iv(
-        AssessmentCompleted,
-        potential=Potential.MEDIUM,
-        barriers=[Barrier.HEALTH],
-        health_limitations=HEALTH_TEXT,
-        recommendation="Teilzeitpensum prüfen",
-    )
-    story.rav(
-        ReferralRequested,
-        to_institution="assessmentcenter",
-        purpose=ReferralPurpose.ASSESSMENTCENTER_INTAKE,
-        answer_due=dt.date(2026, 3, 9),
-    )
-    story.rav(MeasureStarted, kind=MeasureKind.COACHING, planned_end=dt.date(2026, 6, 30))
-
-
 def mint(settings: CoordinationSettings, institution: str, role: str, user: str) -> str:
     return mint_token(settings, user, institution, role, dt.timedelta(hours=1))
 
@@ -213,7 +154,7 @@ async def story_case(
 ) -> StoryCase:
     """The story published to the case-event topic and folded by the running consumer."""
     story = CaseStory(11)
-    tell_story(story)
+    iv_in_parallel(story, project_code="IIZ-FALLKOORD", planned_end=dt.date(2026, 6, 30))
     await publish(story.events)
 
     async def all_processed() -> bool:

@@ -12,7 +12,8 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from tests.browser.conftest import HEALTH_TEXT, SCREENSHOTS, StoryCase, screenshot, sign_in
+from tests.browser.conftest import SCREENSHOTS, StoryCase, screenshot, sign_in
+from tests.case_story import HEALTH_TEXT
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 UNKNOWN_CASE = "IIZ-2099-999999"

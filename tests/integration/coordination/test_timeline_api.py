@@ -30,22 +30,12 @@ from pydantic import SecretStr
 
 from schemas.codec import from_kafka
 from schemas.events import (
-    AssessmentCompleted,
     BenefitGranted,
     CaseOpened,
-    ConsentGranted,
-    MeasureStarted,
-    ReferralAccepted,
-    ReferralRequested,
 )
 from schemas.topics import CASE_EVENTS
 from schemas.vocabulary import (
-    Barrier,
     BenefitKind,
-    DataCategory,
-    MeasureKind,
-    Potential,
-    ReferralPurpose,
 )
 from services.coordination import audit
 from services.coordination.api import create_api
@@ -54,11 +44,10 @@ from services.coordination.processor import BusRecord
 from services.coordination.runtime import CoordinationRuntime
 from services.coordination.settings import CoordinationSettings
 from tests.ahv_scan import find_valid_ahv_numbers
-from tests.case_story import CaseStory
+from tests.case_story import HEALTH_TEXT, CaseStory, iv_in_parallel
 from tests.conftest import LogCollector
 from tests.kafka_tools import end_offsets, read_until
 
-HEALTH_TEXT = "Keine Lasten über 10 kg"
 UNKNOWN_CASE = "IIZ-2099-999999"
 
 
@@ -97,44 +86,6 @@ def bus_records(story: CaseStory, partition: int = 0) -> list[BusRecord]:
     ]
 
 
-def tell_story(story: CaseStory) -> None:
-    story.rav(CaseOpened, reason="Aussteuerung absehbar")
-    story.rav(
-        ConsentGranted,
-        institutions=["rav", "iv"],
-        categories=[DataCategory.CASE_ADMIN, DataCategory.EMPLOYMENT, DataCategory.BENEFITS],
-        valid_from=dt.date(2026, 1, 1),
-        document_ref="RAV-VOLLMACHT-1",
-    )
-    story.rav(
-        BenefitGranted,
-        kind=BenefitKind.ALV_DAILY_ALLOWANCE,
-        start=dt.date(2026, 3, 1),
-        datacategory=DataCategory.BENEFITS,
-    )
-    referral = story.rav(
-        ReferralRequested,
-        to_institution="iv",
-        purpose=ReferralPurpose.IV_EARLY_DETECTION,
-        answer_due=dt.date(2026, 3, 20),
-    )
-    story.iv(ReferralAccepted, referral_id=referral.data.referral_id)
-    story.iv(
-        AssessmentCompleted,
-        potential=Potential.MEDIUM,
-        barriers=[Barrier.HEALTH],
-        health_limitations=HEALTH_TEXT,
-        recommendation="Teilzeitpensum prüfen",
-    )
-    story.rav(
-        ReferralRequested,
-        to_institution="assessmentcenter",
-        purpose=ReferralPurpose.ASSESSMENTCENTER_INTAKE,
-        answer_due=dt.date(2026, 3, 9),
-    )
-    story.rav(MeasureStarted, kind=MeasureKind.COACHING)
-
-
 @pytest.fixture
 async def client(coordination_settings: CoordinationSettings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_api(coordination_settings)
@@ -152,7 +103,7 @@ async def case(
     coordination_settings: CoordinationSettings, client: httpx.AsyncClient, db: asyncpg.Pool
 ) -> SharedCase:
     story = CaseStory(7)
-    tell_story(story)
+    iv_in_parallel(story)
     await feed(coordination_settings, bus_records(story))
     number = await db.fetchval(
         "SELECT case_number FROM cases WHERE pseudonym = $1", story.pseudonym
