@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 from pathlib import Path
@@ -45,10 +46,22 @@ class CoordinationSettings(CommonSettings):
     coordination_disclosure_threshold: int = Field(
         default=5, ge=2, le=100, description="committee figures: counts below it are suppressed"
     )
+    coordination_metrics_as_of: dt.date | None = Field(
+        default=None,
+        description=(
+            "committee figures: publish the periods ended before this day (None: today in"
+            " Europe/Zurich); for demos and tests of simulated time only"
+        ),
+    )
     coordination_api_port: int = Field(default=8082, ge=1, le=65535)
     coordination_jwt_secret: SecretStr = Field(default=SecretStr(DEVELOPMENT_JWT_SECRET))
     coordination_jwt_issuer: str = Field(default="iiz-bl-dev")
     coordination_jwt_audience: str = Field(default="iiz-coordination")
+    coordination_cookie_secure: bool | None = Field(
+        default=None,
+        description="pages' cookies Secure: None follows the request's scheme, true/false force"
+        " it (true behind a proxy that terminates TLS)",
+    )
 
     @property
     def rules(self) -> RuleSettings:

@@ -147,8 +147,16 @@ def _set_cookie(request: Request, response: Response, name: str, value: str, pat
         path=path,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=cookie_secure(request),
     )
+
+
+def cookie_secure(request: Request) -> bool:
+    """``coordination_cookie_secure`` when set (behind a proxy that terminates TLS the app sees
+    http); otherwise whether the request came over https."""
+    api = getattr(request.app.state, "api", None)
+    forced: bool | None = api.settings.coordination_cookie_secure if api is not None else None
+    return request.url.scheme == "https" if forced is None else forced
 
 
 @router.get("/fall/{case_number}", response_class=HTMLResponse)
