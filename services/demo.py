@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import os
 import signal
 import sys
@@ -55,6 +56,12 @@ async def run_demo(persons: int, seed: int) -> None:
     print(f"\nSimulation: {len(population.persons)} persons, seed {seed} (IIZ_DEMO_SEED={seed})")
     for path, count in sorted(population.path_mix().items()):
         print(f"  {path:<30} {count:>4}")
+    # The committee publishes ended periods only; in simulated time they end after the story.
+    last = max((step.event.time for step in population.steps), default=None)
+    if last is not None:
+        as_of = dt.date(last.year + 1, 1, 1).isoformat()
+        os.environ.setdefault("IIZ_COORDINATION_METRICS_AS_OF", as_of)
+        print(f"  committee figures as of {os.environ['IIZ_COORDINATION_METRICS_AS_OF']}")
     async with serve_webhooks(WEBHOOK_SECRET) as berufsbildung, LocalSmtpServer() as mailbox:
         services = Services(intake, coordination, LOGS)
         services.start(

@@ -1,7 +1,8 @@
 """`make bench`: intake and coordination throughput and memory on the real broker and database.
 
-``IIZ_BENCH=intake``, ``IIZ_BENCH=coordination`` or ``IIZ_BENCH=notifications`` runs one of
-them (tests/bench_coordination.py, tests/bench_notifications.py); the end-to-end latency comes
+``IIZ_BENCH=intake``, ``IIZ_BENCH=coordination``, ``IIZ_BENCH=notifications`` or
+``IIZ_BENCH=metrics`` runs one of them (tests/bench_coordination.py, tests/bench_notifications.py,
+tests/bench_metrics.py); the end-to-end latency comes
 from the end-to-end test (test-artifacts/e2e-latency.json).
 
 Submits N events (default 20 000, IIZ_BENCH_EVENTS) to three institutions' intake topics, runs
@@ -31,6 +32,7 @@ from services.common.migrations import upgrade
 from services.intake.kafka_door import create_app
 from services.intake.settings import IntakeSettings
 from tests.bench_coordination import bench_coordination
+from tests.bench_metrics import bench_metrics
 from tests.bench_notifications import bench_notifications
 from tests.factories import sample_event, valid_ahv
 from tests.kafka_tools import prime_group_at_end, read_until
@@ -86,7 +88,7 @@ async def bench_intake(events: int) -> dict[str, float]:
 
 
 def main() -> None:
-    wanted = os.environ.get("IIZ_BENCH", "intake,coordination,notifications").split(",")
+    wanted = os.environ.get("IIZ_BENCH", "intake,coordination,notifications,metrics").split(",")
     if "intake" in wanted:
         events = int(os.environ.get("IIZ_BENCH_EVENTS", "20000"))
         result = asyncio.run(bench_intake(events))
@@ -121,6 +123,20 @@ def main() -> None:
             f" | {d['deliveries']:.0f} | {d['seconds']:.1f} | {d['per_second']:.0f}"
             f" | {d['peak_rss_mib']:.0f} |"
         )
+    if "metrics" in wanted:
+        print(
+            "| benchmark | cases | rows | cells | compute (s) | protect (s) | suppressed"
+            " | peak RSS (MiB) |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
+        for cases in (500, 2_000, 10_000, 50_000):
+            m = bench_metrics(cases)
+            print(
+                f"| committee figures, 3 years x 6 scopes, quarters and years | {cases}"
+                f" | {m['rows']:.0f} | {m['cells']:.0f} | {m['compute_seconds']:.2f}"
+                f" | {m['protect_seconds']:.2f} | {m['suppressed_share']:.1%}"
+                f" | {m['peak_rss_mib']:.0f} |"
+            )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from schemas.ahv import ean13_check_digit
 from schemas.registry.institutions import InstitutionRegistry, load_institutions
 from schemas.vocabulary import InstitutionKind
-from services.simulator import paths_integration, paths_iv, paths_rav, paths_social
+from services.simulator import paths_integration, paths_iv, paths_rav, paths_social, reentry
 from services.simulator.script import ZURICH, Fault, PersonScript, ScriptWriter, Step
 from services.simulator.traits import Traits
 
@@ -91,6 +91,8 @@ def build_population(
         PATHS[path][0](writer, traits)
         if traits.close:
             writer.tags.add("closed")
+        if reentry.comes_back(writer):
+            reentry.return_later(writer, traits)
         scripts.append(writer.script())
     return Population(seed=seed, persons=tuple(scripts))
 

@@ -36,21 +36,29 @@ def day_of(moment: dt.datetime) -> dt.date:
     return moment.astimezone(ZURICH).date()
 
 
+Span = list[dt.date | None]  # [started_on, ended_on]
+EngagementKey = tuple[str, str, uuid.UUID]  # institution, kind, its own id
+
+
 @dataclass
 class OpenCase:
     opened_on: dt.date
     projects: list[str]
     institutions: set[str]
-    engagements: dict[tuple[str, str, uuid.UUID], list[dt.date | None]] = field(
-        default_factory=dict
-    )
     referrals: dict[uuid.UUID, list[object]] = field(default_factory=dict)
     costs: list[CostFact] = field(default_factory=list)
 
-    def fact(self, person: int, closed_on: dt.date | None, outcome: str | None) -> CaseFact:
+    def fact(
+        self,
+        person: int,
+        closed_on: dt.date | None,
+        outcome: str | None,
+        persons_engagements: dict[EngagementKey, Span],
+    ) -> CaseFact:
         engagements = [
-            EngagementFact(i, kind, start, end)  # type: ignore[arg-type]
-            for (i, kind, _), (start, end) in self.engagements.items()
+            clipped
+            for (i, kind, _), (start, end) in persons_engagements.items()
+            if (clipped := self._clip(i, kind, start, end, closed_on)) is not None
         ]
         referrals = [ReferralFact(*r) for r in self.referrals.values()]  # type: ignore[arg-type]
         return CaseFact(
@@ -65,15 +73,37 @@ class OpenCase:
             institutions=frozenset(self.institutions),
         )
 
+    def _clip(
+        self,
+        institution: str,
+        kind: str,
+        start: dt.date | None,
+        end: dt.date | None,
+        closed_on: dt.date | None,
+    ) -> EngagementFact | None:
+        """The part of a person's engagement that falls within this case's days, if any."""
+        assert start is not None
+        if end is not None and end < self.opened_on:
+            return None  # over before the case opened
+        if closed_on is not None and start > closed_on:
+            return None  # began after the case closed
+        if closed_on is not None and (end is None or end > closed_on):
+            end = closed_on
+        return EngagementFact(institution, kind, max(start, self.opened_on), end)
+
 
 def facts_from_scripts(persons: Sequence[PersonScript]) -> list[CaseFact]:
+    """One fact per case; a person's engagements (measures, benefits, accepted referrals) are
+    the person's, wherever they started, and count in each case whose days they overlap."""
     facts: list[CaseFact] = []
     for number, person in enumerate(persons):
         case: OpenCase | None = None
         cases: list[OpenCase] = []
         closing: dict[int, tuple[dt.date, str]] = {}
+        engagements: dict[EngagementKey, Span] = {}
         for step in (s for s in person.steps if s.on_bus):
             data, origin, day = step.event.data, step.origin, day_of(step.event.time)
+            _follow_engagement(engagements, data, origin, day)
             if isinstance(data, CaseOpened):
                 if case is None:
                     projects = [data.project_code] if data.project_code else []
@@ -82,19 +112,8 @@ def facts_from_scripts(persons: Sequence[PersonScript]) -> list[CaseFact]:
                 else:
                     case.institutions.add(origin)  # joins the open case
                 continue
-            if isinstance(data, MeasureEnded | BenefitEnded | ReferralCompleted):
-                # An end reaches the engagement wherever it started (also in a closed case).
-                kind = {MeasureEnded: "measure", BenefitEnded: "benefit"}.get(
-                    type(data), "referral"
-                )
-                ref = getattr(data, "measure_id", None) or getattr(data, "benefit_id", None)
-                key = (origin, kind, ref or data.referral_id)  # type: ignore[union-attr]
-                end = data.end if isinstance(data, BenefitEnded) else day
-                started = next((c for c in cases if key in c.engagements), None)
-                if started is not None and started is not case:
-                    _end(started, key, end)
             if case is None:
-                continue  # what starts outside a case is not in the committee's figures
+                continue  # what happens outside a case is not in the committee's figures
             match data:
                 case ProjectAssigned() if data.project_code not in case.projects:
                     case.projects.append(data.project_code)
@@ -109,27 +128,13 @@ def facts_from_scripts(persons: Sequence[PersonScript]) -> list[CaseFact]:
                     referral = case.referrals.get(data.referral_id)
                     if referral is not None and referral[3] is None:
                         referral[3], referral[4] = day, isinstance(data, ReferralAccepted)
-                    if isinstance(data, ReferralAccepted):
-                        case.engagements.setdefault(
-                            (origin, "referral", data.referral_id), [day, None]
-                        )
                 case ReferralCompleted():
                     referral = case.referrals.get(data.referral_id)
                     if referral is not None and referral[3] is None:
                         referral[3], referral[4] = day, True
-                    _end(case, (origin, "referral", data.referral_id), day)
-                case MeasureStarted():
-                    case.engagements.setdefault((origin, "measure", data.measure_id), [day, None])
-                case MeasureEnded():
-                    _end(case, (origin, "measure", data.measure_id), day)
-                    if data.cost_chf is not None:
-                        financer = KINDS.get(data.financed_by or "", "unknown")
-                        case.costs.append(CostFact(financer, Decimal(data.cost_chf), day))
-                case BenefitGranted():
-                    key = (origin, "benefit", data.benefit_id)
-                    case.engagements.setdefault(key, [data.start, None])
-                case BenefitEnded():
-                    _end(case, (origin, "benefit", data.benefit_id), data.end)
+                case MeasureEnded() if data.cost_chf is not None:
+                    financer = KINDS.get(data.financed_by or "", "unknown")
+                    case.costs.append(CostFact(financer, Decimal(data.cost_chf), day))
                 case CaseClosed():
                     closing[id(case)] = (day, data.outcome.value)
                     case = None
@@ -137,12 +142,34 @@ def facts_from_scripts(persons: Sequence[PersonScript]) -> list[CaseFact]:
                     pass
         for each in cases:
             closed_on, outcome = closing.get(id(each), (None, None))
-            facts.append(each.fact(number, closed_on, outcome))
+            facts.append(each.fact(number, closed_on, outcome, engagements))
     return facts
 
 
-def _end(case: OpenCase, key: tuple[str, str, uuid.UUID], day: dt.date) -> None:
-    span = case.engagements.setdefault(key, [day, None])
+def _follow_engagement(
+    engagements: dict[EngagementKey, Span], data: object, origin: str, day: dt.date
+) -> None:
+    """Starts and ends of the person's engagements, in or outside a case."""
+    match data:
+        case ReferralAccepted():
+            engagements.setdefault((origin, "referral", data.referral_id), [day, None])
+        case ReferralCompleted():
+            _end(engagements, (origin, "referral", data.referral_id), day)
+        case MeasureStarted():
+            engagements.setdefault((origin, "measure", data.measure_id), [day, None])
+        case MeasureEnded():
+            _end(engagements, (origin, "measure", data.measure_id), day)
+        case BenefitGranted():
+            engagements.setdefault((origin, "benefit", data.benefit_id), [data.start, None])
+        case BenefitEnded():
+            _end(engagements, (origin, "benefit", data.benefit_id), data.end)
+        case _:
+            pass
+
+
+def _end(engagements: dict[EngagementKey, Span], key: EngagementKey, day: dt.date) -> None:
+    """An end without a start on the bus is an engagement of that one day."""
+    span = engagements.setdefault(key, [day, None])
     if span[1] is None:
         start = span[0]
         assert start is not None

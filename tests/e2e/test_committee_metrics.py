@@ -18,7 +18,7 @@ from asgi_lifespan import LifespanManager
 from schemas.registry.projects import load_projects
 from services.coordination.api import create_api
 from services.coordination.auth import mint_token
-from services.coordination.metrics.api_data import whole_years
+from services.coordination.metrics.api_data import publishable_rows
 from services.coordination.metrics.disclosure import protect
 from services.coordination.metrics.facts import CaseFact
 from services.coordination.metrics.figures import Row, compute
@@ -66,20 +66,26 @@ async def test_the_committee_figures_equal_those_computed_from_the_simulations_o
         assert figures(loaded, period) == figures(truth, period)
     assert_the_simplest_counts_by_hand(truth)
 
-    settings = running_bus.coordination
+    as_of = dt.date(max(f.closed_on or f.opened_on for f in truth).year + 1, 1, 1)
+    settings = running_bus.coordination.model_copy(update={"coordination_metrics_as_of": as_of})
     committee = auth(settings, "committee")
     async with api(settings) as client:
         answer = await client.get("/v1/metrics", params={"period": "quarter"}, headers=committee)
         csv = await client.get("/v1/metrics", params={"format": "csv"}, headers=committee)
+        again = await client.get("/v1/metrics", params={"period": "quarter"}, headers=committee)
         refused = await client.get("/v1/metrics", headers=auth(settings, "coordinator"))
 
     published = answer.json()["rows"]
     protected = [
         r.to_dict()
-        for r in protect([*figures(truth, "quarter"), *figures(truth, "year")], threshold=5)
+        for r in protect(publishable_rows(truth, as_of=as_of, projects=PROJECTS), threshold=5)
         if "Q" in r.period
     ]
     assert published == protected
+    ledger = await db.fetchval("SELECT count(*) FROM published_figures")
+    assert ledger > 0, "the download was not recorded"
+    for first, later in zip(published, again.json()["rows"], strict=True):
+        assert all(later[k] == v for k, v in first.items() if v is not None and k != "suppressed")
     assert any(row["suppressed"] for row in published), "nothing small enough to suppress"
     for row in published:
         for name in row["suppressed"]:
@@ -94,7 +100,9 @@ async def test_the_committee_figures_equal_those_computed_from_the_simulations_o
 
 
 def figures(facts: list[CaseFact], period: Any) -> list[Row]:
-    first, last = whole_years(facts)
+    """Every quarter or year from 1 January of the first case to 31 December of the last day."""
+    first = dt.date(min(f.opened_on for f in facts).year, 1, 1)
+    last = dt.date(max(f.closed_on or f.opened_on for f in facts).year, 12, 31)
     return compute(facts, period=period, first=first, last=last, projects=PROJECTS)
 
 
@@ -111,7 +119,7 @@ def assert_the_simplest_counts_by_hand(truth: list[CaseFact]) -> None:
     assert closed, "the simulation closed no case"
     for (period, outcome), count in closed.items():
         assert rows[period].closed_by_outcome[str(outcome)] == count
-    answered = Counter(quarter(r.requested_on) for f in truth for r in f.referrals if r.answered_on)
+    answered = Counter(quarter(r.answered_on) for f in truth for r in f.referrals if r.answered_on)
     assert {p: rows[p].referrals_answered for p in answered} == dict(answered)
     costs: dict[tuple[str, str], Decimal] = {}
     for fact in truth:
@@ -121,6 +129,19 @@ def assert_the_simplest_counts_by_hand(truth: list[CaseFact]) -> None:
     assert costs, "the simulation reported no measure cost"
     for (period, financer), chf in costs.items():
         assert rows[period].measure_costs_chf[financer] == chf
+    year = dt.timedelta(days=365)
+    reentries = sum(
+        any(
+            earlier.person == case.person
+            and earlier.closed_on is not None
+            and dt.timedelta(0) <= case.opened_on - earlier.closed_on <= year
+            for earlier in truth
+            if earlier is not case
+        )
+        for case in truth
+    )
+    assert reentries, "the simulation has no re-entry within 12 months"
+    assert sum(row.reentries_12m or 0 for row in rows.values()) == reentries
 
 
 def cell(row: dict[str, Any], name: str) -> Any:

@@ -1,45 +1,49 @@
 """Disclosure control for the committee's figures: no count from 1 to threshold-1 is published
-or recoverable from what is published.
+or can be worked out from what is published, now or in any earlier download.
 
-Primary suppression: every count cell from 1 to threshold-1 (0 stays visible), and every derived
-figure (median, share, mean, cost sum) whose n is from 1 to threshold-1 (n = 0 is None, "no
-data", not a suppression). A share is also suppressed when it would give away a suppressed or
-small count: ``parallel_share`` with ``parallel_cases`` suppressed, ``referral_acceptance_rate``
-when accepted or declined (rate times n) is from 1 to threshold-1.
+A cell is *sensitive* when it is a count from 1 to threshold-1, or counts events (hand-offs,
+referrals, cost records) of 1 to threshold-1 distinct cases, or is a cost sum whose n is
+sensitive; the private counts behind the acceptance rate (accepted, declined) and the mean
+institutions per case (institution links) are cells too. Primary suppression hides every
+sensitive cell and every median, share or mean whose n is sensitive.
 
-Complementary suppression against the linear equations an attacker knows: in every row
-``cases_closed`` = sum of ``closed_by_outcome``; and, per scope, when a year row and its four
-quarter rows are all given, year = sum of quarters for every additive cell (cases_opened,
-cases_closed, each closed_by_outcome cell, reentries_12m, handoffs, referrals_answered, each
-measure_costs_chf sum and its n, the n of median_days_to_first_measure; a financer absent from a
-row is a known 0). Cost sums have no published total across financers. The algorithm: while some
-suppressed cell is uniquely determined by those equations and the published cells (exact test:
-its unit vector lies in the row space of the equations restricted to the suppressed cells,
-Gaussian elimination over fractions), suppress one more published cell of an equation containing
-it: the smallest nonzero one that makes it undetermined (zeros after all nonzero cells; if no
-single cell does, the smallest, and repeat). This also catches patterns the "one unknown per
-equation" rule misses (a suppressed cell bridging two suppressed rectangles). Bounds from
-non-negativity are not protected beyond this: an equation whose published cells leave 0 for its
-suppressed cells shows them to be 0, which is no disclosure of a value from 1 to threshold-1.
+Complementary suppression: the attacker knows every published cell, every cell published
+before with the value it has now (``known``, the ledger of earlier downloads), and the linear
+identities of ``identities.py`` (totals, year = quarters, canton = projects where that holds,
+cases carried over between periods). While a suppressed cell (sensitive, or suppressed to
+protect one) is pinned to one value by those
+(exact rank test, ``linear.py``), one more cell is suppressed: of the cells that share an
+identity with it and were never published with their current value, the one that frees the
+most pinned cells, the smallest nonzero first, zeros last. Cells published before stay
+published. Bounds from non-negativity are not defended beyond this: an identity whose
+published cells leave 0 for its suppressed cells shows them to be 0, which is no disclosure of
+a value from 1 to threshold-1.
 
-Callers publishing years pass whole years of quarters: with a year and only some of its
-quarters, year - the published quarters discloses the missing ones, which ``protect`` cannot see.
-
-The n of a derived figure that is another cell (cases_active, handoffs, referrals_answered)
-follows that cell's suppression. Suppressed cells become None and are named in ``suppressed``.
+A share or mean is published only with both of its parts (``parallel_share`` with
+``parallel_cases`` and ``cases_active``; the acceptance rate with accepted and answered; the
+institutions per case with the links and ``cases_active``), and an n that names another cell
+follows that cell. Suppressed cells become None and are named in ``Row.suppressed``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from decimal import Decimal
-from fractions import Fraction
+from collections.abc import Callable, Collection, Mapping, Sequence
+
+import numpy as np
 
 from services.coordination.metrics.figures import Cell, Row, row_from_cells
-from services.coordination.metrics.periods import quarters_of_year
+from services.coordination.metrics.identities import Identity, Key, identities
+from services.coordination.metrics.linear import Flags, Reduction, reduce
 
-Key = tuple[int, str]  # (row index, cell name)
-Equation = tuple[Key, tuple[Key, ...]]  # total = sum of parts
+Published = tuple[str, str, str, str]  # (scope, period, cell, value as text): the ledger
+PRIVATE = (
+    "referrals_accepted",
+    "referrals_declined",
+    "institution_links",
+    "cases_open_at_start",
+    "cases_open_at_end",
+)
+NEVER_PUBLISHED = frozenset({"referrals_declined", "cases_open_at_start", "cases_open_at_end"})
 
 # n cells that are another published cell under a second name.
 N_ALIASES: Mapping[str, str] = {
@@ -48,6 +52,12 @@ N_ALIASES: Mapping[str, str] = {
     "n.median_handoff_gap_days": "handoffs",
     "n.referral_acceptance_rate": "referrals_answered",
     "n.median_referral_answer_days": "referrals_answered",
+}
+# A share or mean and the cells it is published with.
+PARTS: Mapping[str, tuple[str, str]] = {
+    "parallel_share": ("parallel_cases", "cases_active"),
+    "referral_acceptance_rate": ("referrals_accepted", "referrals_answered"),
+    "institutions_per_case": ("institution_links", "cases_active"),
 }
 COUNTS = frozenset(
     {
@@ -59,31 +69,17 @@ COUNTS = frozenset(
         "referrals_answered",
         "reentries_12m",
         "n.median_days_to_first_measure",
+        *PRIVATE,
     }
 )
-ADDITIVE = frozenset(
-    {
-        "cases_opened",
-        "cases_closed",
-        "reentries_12m",
-        "handoffs",
-        "referrals_answered",
-        "n.median_days_to_first_measure",
-    }
-)
-ADDITIVE_PREFIXES = ("closed_by_outcome.", "measure_costs_chf.", "n.measure_costs_chf.")
 
 
 def is_count(name: str) -> bool:
     return name in COUNTS or name.startswith(("closed_by_outcome.", "n.measure_costs_chf."))
 
 
-def is_additive(name: str) -> bool:
-    return name in ADDITIVE or name.startswith(ADDITIVE_PREFIXES)
-
-
 def n_of(name: str) -> str | None:
-    """The cell holding the n of a derived figure; None for counts."""
+    """The cell holding the n of a figure that is not a count; None for counts."""
     if name.startswith("measure_costs_chf."):
         return f"n.{name}"
     if is_count(name) or name.startswith("n."):
@@ -91,158 +87,238 @@ def n_of(name: str) -> str | None:
     return N_ALIASES.get(f"n.{name}", f"n.{name}")
 
 
-def protect(rows: list[Row], *, threshold: int = 5) -> list[Row]:
-    """The rows with every cell suppressed that would disclose a count from 1 to threshold-1."""
+def protect(
+    rows: Sequence[Row], *, threshold: int = 5, known: Collection[Published] = ()
+) -> list[Row]:
+    """The rows with every cell suppressed that would disclose a sensitive cell."""
     if threshold < 1:
         raise ValueError("threshold must be at least 1")
-    values = {(i, name): v for i, row in enumerate(rows) for name, v in row.cells().items()}
-    suppressed = primary_suppression(values, threshold)
-    equations = equations_of(rows)
-    for group in _components(equations):
-        _suppress_complementary(group, values, suppressed)
-    for i, name in list(values):
-        base = N_ALIASES.get(name)
-        if base is not None and (i, base) in suppressed:
-            suppressed.add((i, name))
-    return [
-        row_from_cells(
-            row.scope,
-            row.period,
-            {name: None if (i, name) in suppressed else v for name, v in row.cells().items()},
-            [name for name in row.cells() if (i, name) in suppressed],
-        )
-        for i, row in enumerate(rows)
-    ]
+    values = cell_values(rows)
+    sensitive = sensitive_cells(rows, values, threshold)
+    locked = {k for k, v in values.items() if _published(rows, k, v) in known}
+    locked |= carried_in(rows)
+    unknown = sensitive | {k for k in values if k[1] in NEVER_PUBLISHED}
+    unknown -= carried_in(rows)
+    suppress_complementary(identities(rows, values), values, unknown, sensitive, locked)
+    return [_protected_row(i, row, unknown, sensitive) for i, row in enumerate(rows)]
 
 
-def primary_suppression(values: Mapping[Key, Cell], threshold: int) -> set[Key]:
-    """Small counts, figures with a small n, and shares that would give a small count away."""
+def carried_in(rows: Sequence[Row]) -> set[Key]:
+    """The cases open at the start of each scope's first quarter and first year: taken as known
+    to the attacker (they are the cases opened before the figures begin, usually none)."""
+    first: dict[tuple[str, bool], tuple[str, int]] = {}
+    for i, row in enumerate(rows):
+        kind = (row.scope, "Q" in row.period)
+        first[kind] = min(first.get(kind, (row.period, i)), (row.period, i))
+    return {(i, "cases_open_at_start") for _, i in first.values()}
+
+
+def cell_values(rows: Sequence[Row]) -> dict[Key, Cell]:
+    """Every published cell and the private counts, by (row index, name)."""
+    values: dict[Key, Cell] = {}
+    for i, row in enumerate(rows):
+        values.update({(i, name): v for name, v in row.cells().items()})
+        values.update({(i, name): v for name, v in _private(row).items()})
+    return values
+
+
+def sensitive_cells(rows: Sequence[Row], values: Mapping[Key, Cell], threshold: int) -> set[Key]:
+    """Counts from 1 to threshold-1, event counts of that few cases, and cost sums with such n."""
 
     def small(v: Cell) -> bool:
         return v is not None and 1 <= v < threshold
 
-    suppressed = {key for key, v in values.items() if is_count(key[1]) and small(v)}
-    for (i, name), v in values.items():
-        n_name = n_of(name)
-        if v is None or n_name is None:
-            continue
-        n = values.get((i, n_name))
-        if small(n) or (name == "parallel_share" and (i, "parallel_cases") in suppressed):
-            suppressed.add((i, name))
-        elif name == "referral_acceptance_rate" and isinstance(n, int):
-            accepted = round(float(v) * n)
-            if small(accepted) or small(n - accepted):
-                suppressed.add((i, name))
-    return suppressed
-
-
-def equations_of(rows: Sequence[Row]) -> list[Equation]:
-    """Row totals, and year = sum of its four quarters wherever all five rows are given."""
-    equations: list[Equation] = []
-    where = {(row.scope, row.period): i for i, row in enumerate(rows)}
-    if len(where) != len(rows):
-        raise ValueError("two rows have the same scope and period")
+    found = {k for k, v in values.items() if is_count(k[1]) and small(v)}
     for i, row in enumerate(rows):
-        outcomes = tuple((i, f"closed_by_outcome.{o}") for o in row.closed_by_outcome)
-        equations.append(((i, "cases_closed"), outcomes))
-        quarters = [where.get((row.scope, q)) for q in quarters_of_year(row.period)]
-        present = [q for q in quarters if q is not None]
-        if len(present) < 4:
+        found.update(
+            (i, n[6:]) for n, v in row.private.items() if n.startswith("cases.") and small(v)
+        )
+    found.update(
+        (i, name)
+        for i, name in values
+        if name.startswith("measure_costs_chf.") and (i, f"n.{name}") in found
+    )
+    return {k for k in found if k in values}
+
+
+def suppress_complementary(
+    equations: Sequence[Identity],
+    values: Mapping[Key, Cell],
+    unknown: set[Key],
+    sensitive: Collection[Key],
+    locked: Collection[Key],
+) -> None:
+    """Add cells to ``unknown`` until none is pinned by the equations and the known cells: no
+    sensitive cell, and no cell suppressed to protect one (the never published declined
+    referrals excepted). Cells known from earlier downloads are neither moved nor protected."""
+    containing: dict[Key, list[int]] = {}
+    for e, eq in enumerate(equations):
+        for key in eq:
+            containing.setdefault(key, []).append(e)
+    cache: dict[frozenset[Key], Reduction[Key]] = {}
+
+    def protected(key: Key) -> bool:
+        return key not in locked and (key[1] not in NEVER_PUBLISHED or key in sensitive)
+
+    while pinned := _pinned_targets(equations, containing, unknown, protected, cache):
+        # One round suppresses a cell for every pinned cell not freed by an earlier choice of
+        # the round; the next round checks the combination (a round per cell would reduce the
+        # same large system hundreds of times).
+        chosen: set[Key] = set()
+        for reduction in {id(r): r for _, r in pinned}.values():
+            mine = [t for t, r in pinned if r is reduction]
+            wide = _available(
+                {k for eq in reduction.equations for k in eq}, values, unknown, locked
+            )
+            frees = reduction.freeing(mine, wide)
+            row = {t: i for i, t in enumerate(mine)}
+            column = {c: j for j, c in enumerate(wide)}
+            open_ = np.ones(len(mine), dtype=bool)
+            for target in mine:
+                if not open_[row[target]]:
+                    continue
+                near = {k for e in containing[target] for k in equations[e]}
+                cell = _choose(
+                    target, [c for c in wide if c in near], wide, frees, row, column, open_
+                )
+                chosen.add(cell)
+                if cell in column:
+                    open_ &= ~frees[:, column[cell]]
+                open_[row[target]] = False
+        unknown |= chosen
+
+
+def _available(
+    keys: Collection[Key], values: Mapping[Key, Cell], unknown: set[Key], locked: Collection[Key]
+) -> list[Key]:
+    """Cells that may still be suppressed, smallest nonzero first, zeros last."""
+    usable = (k for k in keys if k in values and k not in unknown and k not in locked)
+    return sorted(usable, key=lambda k: _order(values[k], k))
+
+
+def _choose(
+    target: Key,
+    near: list[Key],
+    wide: list[Key],
+    frees: Flags,
+    row: Mapping[Key, int],
+    column: Mapping[Key, int],
+    still_pinned: Flags,
+) -> Key:
+    """The cell that frees the target and most other pinned cells, nearby first, smallest
+    first; else the smallest nearby cell (the next round looks again)."""
+    for candidates in (near, wide):
+        useful = [c for c in candidates if frees[row[target], column[c]]]
+        if useful:
+            return max(useful, key=lambda c: int((frees[:, column[c]] & still_pinned).sum()))
+    if not (near or wide):
+        raise RuntimeError(f"cannot protect {target[1]}: no cell left to suppress")
+    return (near or wide)[0]
+
+
+def disclosed(truth: Sequence[Row], published: Sequence[Row]) -> set[Published]:
+    """What a download of ``published`` makes known, for the ledger of earlier downloads."""
+    found: set[Published] = set()
+    for row, shown in zip(truth, published, strict=True):
+        cells = shown.cells()
+        found.update(
+            (row.scope, row.period, name, _text(v)) for name, v in cells.items() if v is not None
+        )
+        for figure, (part, _) in PARTS.items():
+            if part in PRIVATE and cells[figure] is not None:
+                found.add((row.scope, row.period, part, _text(_private(row)[part])))
+    return found
+
+
+def _pinned_targets(
+    equations: Sequence[Identity],
+    containing: Mapping[Key, list[int]],
+    unknown: set[Key],
+    protected: Callable[[Key], bool],
+    cache: dict[frozenset[Key], Reduction[Key]],
+) -> list[tuple[Key, Reduction[Key]]]:
+    pinned: list[tuple[Key, Reduction[Key]]] = []
+    groups = _components(equations, containing, unknown)
+    for stale in set(cache) - set(groups):
+        del cache[stale]
+    for group in groups:
+        if not any(protected(k) for k in group):
             continue
-        names = {n for j in (i, *present) for n in rows[j].cells() if is_additive(n)}
-        for name in sorted(names):
-            equations.append(((i, name), tuple((q, name) for q in present)))
-    return equations
+        reduction = cache.get(group)
+        if reduction is None:
+            eqs = [equations[e] for e in sorted({e for k in group for e in containing[k]})]
+            reduction = cache[group] = reduce(eqs, sorted(group))
+        pinned.extend((k, reduction) for k in reduction.pinned if protected(k))
+    return sorted(pinned, key=lambda p: p[0])
 
 
-def determined(equations: Sequence[Equation], suppressed: set[Key]) -> list[Key]:
-    """The suppressed cells whose value the equations and the published cells fix."""
-    unknowns = sorted({k for eq in equations for k in (eq[0], *eq[1]) if k in suppressed})
-    column = {key: c for c, key in enumerate(unknowns)}
-    matrix: list[list[Fraction]] = []
-    for total, parts in equations:
-        line = [Fraction(0)] * len(unknowns)
-        for key, sign in ((total, 1), *((p, -1) for p in parts)):
-            if key in column:
-                line[column[key]] += sign
-        if any(line):
-            matrix.append(line)
-    pivots = _reduce(matrix)
-    return [
-        unknowns[c]
-        for r, c in enumerate(pivots)
-        if sum(1 for x in matrix[r] if x) == 1  # its row is the unit vector of that cell
-    ]
-
-
-def _reduce(matrix: list[list[Fraction]]) -> list[int]:
-    """Reduced row echelon form in place; the pivot column of each leading row."""
-    pivots: list[int] = []
-    width = len(matrix[0]) if matrix else 0
-    for c in range(width):
-        r = len(pivots)
-        pivot = next((k for k in range(r, len(matrix)) if matrix[k][c]), None)
-        if pivot is None:
-            continue
-        matrix[r], matrix[pivot] = matrix[pivot], matrix[r]
-        lead = matrix[r][c]
-        matrix[r] = [x / lead for x in matrix[r]]
-        for k, line in enumerate(matrix):
-            if k != r and line[c]:
-                factor = line[c]
-                matrix[k] = [a - factor * b for a, b in zip(line, matrix[r], strict=True)]
-        pivots.append(c)
-    return pivots
-
-
-def _components(equations: Iterable[Equation]) -> list[list[Equation]]:
-    """The equations grouped so that no two groups share a cell (each is protected alone)."""
+def _components(
+    equations: Sequence[Identity], containing: Mapping[Key, list[int]], unknown: set[Key]
+) -> list[frozenset[Key]]:
+    """The unknown cells in an identity, grouped so that no identity links two groups."""
     parent: dict[Key, Key] = {}
 
     def root(key: Key) -> Key:
         while parent.setdefault(key, key) != key:
+            parent[key] = parent[parent[key]]
             key = parent[key]
         return key
 
-    equations = list(equations)
-    for total, parts in equations:
-        for part in parts:
-            parent[root(part)] = root(total)
-    groups: dict[Key, list[Equation]] = {}
-    for eq in equations:
-        groups.setdefault(root(eq[0]), []).append(eq)
-    return list(groups.values())
+    linked = [k for k in unknown if k in containing]
+    for key in linked:
+        for e in containing[key]:
+            for other in equations[e]:
+                if other in unknown:
+                    parent[root(other)] = root(key)
+    groups: dict[Key, set[Key]] = {}
+    for key in linked:
+        groups.setdefault(root(key), set()).add(key)
+    return [frozenset(g) for g in groups.values()]
 
 
-def _suppress_complementary(
-    equations: list[Equation], values: Mapping[Key, Cell], suppressed: set[Key]
-) -> None:
-    """Suppress published cells until no suppressed cell of these equations is determined."""
-    while found := determined(equations, suppressed):
-        target = found[0]
-        near = [eq for eq in equations if target == eq[0] or target in eq[1]]
-        candidates = _published(near, values, suppressed) or _published(
-            equations, values, suppressed
-        )
-        if not candidates:
-            raise RuntimeError(f"cannot protect {target[1]}: every cell is already suppressed")
-        chosen = next(
-            (c for c in candidates if target not in determined(equations, suppressed | {c})),
-            candidates[0],
-        )
-        suppressed.add(chosen)
+def _protected_row(i: int, row: Row, unknown: set[Key], sensitive: set[Key]) -> Row:
+    cells = row.cells()
+    hidden = {name for name in cells if (i, name) in unknown}
+    for name in cells:
+        n_name = n_of(name)
+        if n_name is not None and (i, n_name) in sensitive:
+            hidden.add(name)
+        if name in PARTS and any((i, part) in unknown for part in PARTS[name]):
+            hidden.add(name)
+        if N_ALIASES.get(name) in hidden:
+            hidden.add(name)
+    hidden = {name for name in hidden if cells[name] is not None}
+    return row_from_cells(
+        row.scope,
+        row.period,
+        {name: None if name in hidden else v for name, v in cells.items()},
+        [name for name in cells if name in hidden],
+    )
 
 
-def _published(
-    equations: Iterable[Equation], values: Mapping[Key, Cell], suppressed: set[Key]
-) -> list[Key]:
-    """Published cells of the equations, smallest nonzero first, zeros last."""
-    keys = {k for eq in equations for k in (eq[0], *eq[1])}
-    published = [k for k in keys if k in values and k not in suppressed]
+def _private(row: Row) -> dict[str, int]:
+    """The private counts; for a row built without them, worked out from its figures."""
+    private = {name: row.private[name] for name in PRIVATE if name in row.private}
+    answered = row.referrals_answered or 0
+    rate = row.referral_acceptance_rate or 0.0
+    accepted = private.setdefault("referrals_accepted", round(rate * answered))
+    private.setdefault("referrals_declined", answered - accepted)
+    active = row.cases_active or 0
+    private.setdefault("institution_links", round((row.institutions_per_case or 0) * active))
+    private["cases_open_at_start"] = active - (row.cases_opened or 0)
+    private["cases_open_at_end"] = active - (row.cases_closed or 0)
+    return private
 
-    def order(key: Key) -> tuple[bool, Decimal, Key]:
-        v = values[key]
-        amount = Decimal(0) if v is None else Decimal(str(v))
-        return (amount == 0, amount, key)
 
-    return sorted(published, key=order)
+def _published(rows: Sequence[Row], key: Key, value: Cell) -> Published:
+    row = rows[key[0]]
+    return (row.scope, row.period, key[1], _text(value))
+
+
+def _text(value: Cell | int) -> str:
+    return "" if value is None else str(value)
+
+
+def _order(value: Cell, key: Key) -> tuple[bool, float, Key]:
+    amount = float(value or 0)
+    return (amount == 0, amount, key)

@@ -10,8 +10,10 @@ the whole quarter or year, both ends inclusive. Definitions, for a scope and a p
 - ``cases_closed``: closed_on in P; ``closed_by_outcome``: outcome -> count over those, every
   ``CaseOutcome`` value present; an outcome that is None or not in the vocabulary counts as
   "other", so ``cases_closed`` is always the sum of ``closed_by_outcome``.
-- ``median_days_to_first_measure``: over the cases opened in P with >= 1 engagement of kind
-  "measure": days from opened_on to the earliest measure started_on, floored at 0.
+- ``median_days_to_first_measure``: over the cases whose first measure (earliest engagement of
+  kind "measure") started in P, counted on the later of its start and opened_on: days from
+  opened_on to that start, floored at 0. (By the period of the measure, not of the opening, so
+  that a period's figures no longer change once it has ended.)
 - ``parallel_cases``: active cases in which, on at least one day inside P and inside
   [opened_on, closed_on or end of P], two or more distinct institutions have an engagement active
   (started_on <= day <= ended_on; ended_on None = still open). ``parallel_share`` =
@@ -21,9 +23,9 @@ the whole quarter or year, both ends inclusive. Definitions, for a scope and a p
   before e.started_on; its gap = e.started_on - the latest such ended_on, in days. It belongs to
   the period of e.started_on. ``handoffs`` = their count; ``median_handoff_gap_days`` over them.
 - ``institutions_per_case``: mean of len(institutions) over the active cases, 2 decimals.
-- referrals requested in P: ``referrals_answered`` (answered_on not None),
-  ``referral_acceptance_rate`` = accepted / answered, ``median_referral_answer_days`` = median of
-  answered_on - requested_on over the answered ones.
+- referrals answered in P (answered_on in P, so that an ended period stays as published):
+  ``referrals_answered``, ``referral_acceptance_rate`` = accepted / answered,
+  ``median_referral_answer_days`` = median of answered_on - requested_on.
 - ``reentries_12m``: cases opened in P whose person had another case closed on or before this
   case's opened_on and at most 365 days before it (any scope counts for the earlier case).
 - ``measure_costs_chf``: financed_by -> sum of chf of the cost facts with ended_on in P (only
@@ -34,6 +36,12 @@ decimal; shares are rounded to 4 decimals. Every derived figure has its ``n`` in
 (cases_active for parallel_share and institutions_per_case, handoffs for the hand-off median,
 referrals_answered for the referral figures, the number of cost facts per financer); a derived
 figure with n = 0 is None ("no data"). Rows hold scope, period and figure names only.
+
+``Row.private`` holds counts that are never published but that disclosure control must know:
+the accepted and declined referrals and the institution links (sum of institutions over active
+cases) behind the rate and the mean, and ``cases.<cell>``, the number of distinct cases behind
+each count of events (hand-offs, referrals, cost records), since five records of one person
+are one person.
 """
 
 from __future__ import annotations
@@ -109,6 +117,8 @@ class Row:
     # n of each derived figure; keys N_FIGURES and "measure_costs_chf.<financer>".
     n: Mapping[str, int | None]
     suppressed: tuple[str, ...] = field(default=())
+    # Never published: see the module docstring. Not part of cells(), to_dict() or the CSV.
+    private: Mapping[str, int] = field(default_factory=dict, compare=False)
 
     def cells(self) -> dict[str, Cell]:
         """Every figure as a flat cell: ``closed_by_outcome.employment``, ``n.parallel_share``."""
@@ -197,16 +207,41 @@ def _row(
     by_outcome = dict.fromkeys(OUTCOMES, 0)
     for case in closed:
         by_outcome[case.outcome if case.outcome in by_outcome else "other"] += 1
-    to_measure = [d for c in opened if (d := _days_to_first_measure(c)) is not None]
+    firsts = [(c, f) for c in cases if (f := _first_measure(c)) and period.contains(f)]
+    to_measure = [(first - c.opened_on).days for c, first in firsts]
     parallel = sum(1 for c in active if _runs_in_parallel(c, period))
-    gaps = [gap for c in cases for start, gap in _handoffs(c) if period.contains(start)]
-    referrals = [r for c in cases for r in c.referrals if period.contains(r.requested_on)]
-    answered = [r for r in referrals if r.answered_on is not None]
-    answer_days = [(r.answered_on - r.requested_on).days for r in answered if r.answered_on]
-    accepted = sum(1 for r in answered if r.accepted)
+    handoffs = [
+        (i, gap) for i, c in enumerate(cases) for s, gap in _handoffs(c) if period.contains(s)
+    ]
+    gaps = [gap for _, gap in handoffs]
+    answered = [
+        (i, r)
+        for i, c in enumerate(cases)
+        for r in c.referrals
+        if r.answered_on is not None and period.contains(r.answered_on)
+    ]
+    answer_days = [(r.answered_on - r.requested_on).days for _, r in answered if r.answered_on]
+    accepted = [i for i, r in answered if r.accepted]
+    declined = [i for i, r in answered if not r.accepted]
     costs: dict[str, list[Decimal]] = {}
-    for cost in (k for c in cases for k in c.costs if period.contains(k.ended_on)):
-        costs.setdefault(cost.financed_by, []).append(cost.chf)
+    costs_of: dict[str, set[int]] = {}
+    for i, cost in ((i, k) for i, c in enumerate(cases) for k in c.costs):
+        if period.contains(cost.ended_on):
+            costs.setdefault(cost.financed_by, []).append(cost.chf)
+            costs_of.setdefault(cost.financed_by, set()).add(i)
+    links = sum(len(c.institutions) for c in active)
+    private = {
+        "referrals_accepted": len(accepted),
+        "referrals_declined": len(declined),
+        "institution_links": links,
+        "cases.handoffs": len({i for i, _ in handoffs}),
+        "cases.referrals_answered": len({i for i, _ in answered}),
+        "cases.referrals_accepted": len(set(accepted)),
+        "cases.referrals_declined": len(set(declined)),
+    }
+    for fin, owners in sorted(costs_of.items()):
+        private[f"cases.measure_costs_chf.{fin}"] = len(owners)
+        private[f"cases.n.measure_costs_chf.{fin}"] = len(owners)
     n: dict[str, int | None] = {
         "median_days_to_first_measure": len(to_measure),
         "parallel_share": len(active),
@@ -228,17 +263,16 @@ def _row(
         parallel_share=_share(parallel, len(active)),
         handoffs=len(gaps),
         median_handoff_gap_days=_median(gaps),
-        institutions_per_case=(
-            round(sum(len(c.institutions) for c in active) / len(active), 2) if active else None
-        ),
+        institutions_per_case=round(links / len(active), 2) if active else None,
         referrals_answered=len(answered),
-        referral_acceptance_rate=_share(accepted, len(answered)),
+        referral_acceptance_rate=_share(len(accepted), len(answered)),
         median_referral_answer_days=_median(answer_days),
         reentries_12m=sum(1 for c in opened if _is_reentry(c, closings)),
         measure_costs_chf={
             fin: sum(chfs, Decimal(0)).quantize(CENT) for fin, chfs in sorted(costs.items())
         },
         n=n,
+        private=private,
     )
 
 
@@ -256,9 +290,10 @@ def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _days_to_first_measure(case: CaseFact) -> int | None:
+def _first_measure(case: CaseFact) -> dt.date | None:
+    """The day the case's first measure started, at the earliest the day the case opened."""
     starts = [e.started_on for e in case.engagements if e.kind == "measure"]
-    return max(0, (min(starts) - case.opened_on).days) if starts else None
+    return max(min(starts), case.opened_on) if starts else None
 
 
 def _runs_in_parallel(case: CaseFact, period: Period) -> bool:

@@ -2,6 +2,13 @@
 
 Dates are Basel-Landschaft calendar days (Europe/Zurich). Pseudonyms are replaced by small
 numbers that only link one person's cases (for re-entries) and never leave the figures.
+
+Engagements belong to the person, not to the case that was open when they started: an ALV
+benefit granted before the IIZ case opened counts too. Each engagement is attached to every case
+of its person whose days [opened_on, closed_on or still open] it overlaps, clipped to them
+(started_on no earlier than opened_on; ended_on no later than closed_on, also when the engagement
+itself has not ended). One that ended before the case opened or started after it closed is not
+the case's.
 """
 
 from __future__ import annotations
@@ -23,8 +30,18 @@ SELECT case_key, pseudonym, projects, outcome,
 FROM cases ORDER BY opened_at, case_key
 """
 ENGAGEMENTS = """
-SELECT case_key, institution, kind, started_on, ended_on FROM engagements
-WHERE case_key IS NOT NULL
+WITH case_days AS (
+    SELECT case_key, pseudonym,
+           (opened_at AT TIME ZONE 'Europe/Zurich')::date AS opened_on,
+           (closed_at AT TIME ZONE 'Europe/Zurich')::date AS closed_on
+    FROM cases
+)
+SELECT c.case_key, e.institution, e.kind,
+       greatest(e.started_on, c.opened_on) AS started_on,
+       least(e.ended_on, c.closed_on) AS ended_on  -- NULLs skipped: ends with its case
+FROM engagements e JOIN case_days c ON c.pseudonym = e.pseudonym
+WHERE (c.closed_on IS NULL OR e.started_on <= c.closed_on)
+  AND (e.ended_on IS NULL OR e.ended_on >= c.opened_on)
 """
 REFERRALS = """
 SELECT case_key, from_institution, to_institution, status,
@@ -45,7 +62,8 @@ ACCEPTED = frozenset({"accepted", "completed"})
 
 
 async def load_case_facts(conn: asyncpg.Connection) -> list[CaseFact]:
-    """Every case with its engagements, referrals, costs and institutions (one snapshot)."""
+    """Every case with its engagements (clipped, see above), referrals, costs and institutions
+    (one snapshot)."""
     engagements: dict[uuid.UUID, list[EngagementFact]] = defaultdict(list)
     for row in await conn.fetch(ENGAGEMENTS):
         engagements[row["case_key"]].append(

@@ -155,6 +155,21 @@ def test_closing_the_case_ends_everyones_participation() -> None:
     assert key(later, "iv") not in expected.deliveries
 
 
+def test_a_new_case_after_a_closed_one_reaches_only_those_who_take_part_in_it() -> None:
+    w = opened_with_iv(BASIC)
+    w.send("rav", CaseClosed, outcome=CaseOutcome.EMPLOYMENT, after=HOUR)
+    reopened = w.send("rav", CaseOpened, project_code="IIZ-FALLKOORD", after=60 * DAY)
+    before_joining = w.send("rav", MeasureStarted, kind=MeasureKind.COACHING, after=HOUR)
+    w.send("iv", ParticipantJoined, institution="iv", role=PARTICIPANT, after=HOUR)
+    after_joining = w.send("rav", MeasureStarted, kind=MeasureKind.COACHING, after=HOUR)
+
+    expected = model(w)
+
+    assert key(reopened, "iv") not in expected.deliveries
+    assert key(before_joining, "iv") not in expected.deliveries
+    assert key(after_joining, "iv") in expected.deliveries
+
+
 # --- consents --------------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ import pytest
 from schemas.ahv import AhvNumber
 from schemas.codec import from_kafka
 from schemas.errors import ContractError
-from schemas.events import ConsentGranted
+from schemas.events import CaseClosed, CaseOpened, ConsentGranted
 from schemas.origin import check_origin
 from schemas.registry import load_institutions
 from services.simulator import wire
@@ -31,6 +31,7 @@ VARIANTS = (
     "bad-submission",
     "consent-from-tomorrow",
     "consent-expires",
+    "re-entry",
 )
 
 
@@ -146,3 +147,22 @@ def test_the_ground_truth_names_every_consent_granted_on_the_bus(population: Pop
         assert {c.consent_id for c in person.consents} == granted
         for participation in person.participations:
             assert person.steps[participation.since_step].on_bus
+
+
+def test_a_few_persons_return_weeks_after_their_case_closed_with_a_new_case(
+    population: Population,
+) -> None:
+    returning = [p for p in population.persons if "re-entry" in p.tags]
+
+    assert 0 < len(returning) <= len(population.persons) // 10
+    for person in returning:
+        turns = [
+            (s.event.data, s.event.time)
+            for s in person.steps
+            if s.on_bus and isinstance(s.event.data, CaseOpened | CaseClosed)
+        ]
+        kinds = [type(data) for data, _ in turns]
+        assert kinds == [CaseOpened, CaseClosed, CaseOpened], person.person_id
+        (_, _), (_, closed_at), (reopened, reopened_at) = turns
+        assert dt.timedelta(days=31) < reopened_at - closed_at < dt.timedelta(days=365)
+        assert reopened.person.ahv_number.formatted() == person.ahv

@@ -136,17 +136,18 @@ def test_median_days_to_first_measure_odd_and_even(offsets: tuple[int, ...], med
     assert row.n["median_days_to_first_measure"] == len(offsets)
 
 
-def test_days_to_first_measure_uses_the_earliest_measure_floored_at_zero() -> None:
+def test_days_to_first_measure_count_in_the_period_the_first_measure_starts() -> None:
     opened = D(2026, 1, 10)
     cases = [
         case(opened, engagements=(eng("rav", D(2026, 1, 30)), eng("iv", D(2026, 1, 20)))),
         case(opened, engagements=(eng("rav", D(2026, 1, 1)),)),  # before opening: 0
         case(opened, engagements=(eng("rav", D(2026, 1, 11), kind="benefit"),)),  # no measure
-        case(D(2025, 12, 1), engagements=(eng("rav", D(2026, 1, 11)),)),  # opened in Q4
+        case(D(2025, 12, 1), engagements=(eng("rav", D(2026, 1, 11)),)),  # opened in Q4: 41
+        case(opened, engagements=(eng("rav", D(2026, 4, 1)),)),  # first measure in Q2
     ]
     row = one_quarter(cases)
-    assert row.median_days_to_first_measure == 5.0  # median of (10, 0)
-    assert row.n["median_days_to_first_measure"] == 2
+    assert row.median_days_to_first_measure == 10.0  # median of (10, 0, 41)
+    assert row.n["median_days_to_first_measure"] == 3
 
 
 def test_no_data_is_none_not_zero() -> None:
@@ -249,7 +250,7 @@ def test_institutions_per_case_is_the_mean_over_active_cases_to_two_decimals() -
     assert row.n["institutions_per_case"] == 3
 
 
-def test_referral_figures_count_referrals_requested_in_the_period() -> None:
+def test_referral_figures_count_referrals_answered_in_the_period() -> None:
     def ref(requested: dt.date, answered: dt.date | None, accepted: bool | None) -> ReferralFact:
         return ReferralFact("rav", "iv", requested, answered, accepted)
 
@@ -258,13 +259,14 @@ def test_referral_figures_count_referrals_requested_in_the_period() -> None:
         ref(D(2026, 1, 5), D(2026, 1, 15), False),  # 10 days
         ref(D(2026, 2, 1), D(2026, 2, 2), True),  # 1 day
         ref(D(2026, 3, 1), None, None),  # unanswered
-        ref(D(2025, 12, 30), D(2026, 1, 2), True),  # requested in Q4
+        ref(D(2025, 12, 30), D(2026, 1, 2), True),  # requested in Q4, answered in Q1: 3 days
+        ref(D(2026, 3, 30), D(2026, 4, 2), True),  # answered in Q2
     )
     row = one_quarter([case(D(2025, 12, 1), referrals=referrals)])
-    assert row.referrals_answered == 3
-    assert row.referral_acceptance_rate == round(2 / 3, 4)
-    assert row.median_referral_answer_days == 4.0
-    assert row.n["referral_acceptance_rate"] == row.n["median_referral_answer_days"] == 3
+    assert row.referrals_answered == 4
+    assert row.referral_acceptance_rate == 0.75
+    assert row.median_referral_answer_days == 3.5  # median of (4, 10, 1, 3)
+    assert row.n["referral_acceptance_rate"] == row.n["median_referral_answer_days"] == 4
 
 
 @pytest.mark.parametrize(("gap", "reentry"), [(365, 1), (366, 0), (0, 1)])
