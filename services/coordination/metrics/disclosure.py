@@ -94,7 +94,7 @@ def protect(
     if threshold < 1:
         raise ValueError("threshold must be at least 1")
     values = cell_values(rows)
-    sensitive = sensitive_cells(rows, values, threshold)
+    sensitive = sensitive_cells(rows, values, threshold, known)
     locked = {k for k, v in values.items() if _published(rows, k, v) in known}
     locked |= carried_in(rows)
     unknown = sensitive | {k for k in values if k[1] in NEVER_PUBLISHED}
@@ -122,13 +122,28 @@ def cell_values(rows: Sequence[Row]) -> dict[Key, Cell]:
     return values
 
 
-def sensitive_cells(rows: Sequence[Row], values: Mapping[Key, Cell], threshold: int) -> set[Key]:
-    """Counts from 1 to threshold-1, event counts of that few cases, and cost sums with such n."""
+def sensitive_cells(
+    rows: Sequence[Row],
+    values: Mapping[Key, Cell],
+    threshold: int,
+    known: Collection[Published] = (),
+) -> set[Key]:
+    """Counts from 1 to threshold-1, event counts of that few cases, counts that differ by that
+    few from a value published before (a revision: a late fact, a case moved to another
+    project), and cost sums with such an n."""
 
     def small(v: Cell) -> bool:
-        return v is not None and 1 <= v < threshold
+        return v is not None and 1 <= abs(float(v)) < threshold
 
     found = {k for k, v in values.items() if is_count(k[1]) and small(v)}
+    earlier: dict[tuple[str, str, str], list[int]] = {}
+    for scope, period, name, text in known:
+        if is_count(name) and text.lstrip("-").isdigit():
+            earlier.setdefault((scope, period, name), []).append(int(text))
+    for (i, name), v in values.items():
+        before = earlier.get((rows[i].scope, rows[i].period, name), ())
+        if isinstance(v, int) and any(small(v - old) for old in before):
+            found.add((i, name))
     for i, row in enumerate(rows):
         found.update(
             (i, n[6:]) for n, v in row.private.items() if n.startswith("cases.") and small(v)

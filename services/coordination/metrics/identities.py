@@ -11,10 +11,11 @@ row (a financer without costs there) is a known 0.
 - Over time, per scope, where a year and its four quarters are all given: year = sum of the
   quarters, for every count of things that happen on one day (``TIME_ADDITIVE``).
 - Over scopes, per period: canton = sum of the projects, for those and for the counts of cases
-  (``SCOPE_ADDITIVE``), when the projects partition the canton's cases: when it is true of
-  every such cell of every period. Otherwise some case is in no project or in two, and an
-  attacker who assumes it is misled, not informed. (Taking it cell by cell where it happens to
-  hold would let a year that happens to add up join its quarters in a later download.)
+  (``SCOPE_ADDITIVE``), in every period where the projects partition the canton's cases: where
+  it is true of every such cell of the period (a year only when its quarters are partitioned
+  too). Elsewhere some case is in no project or in two, and an attacker who assumes it is
+  misled, not informed. (Taking it cell by cell, or a year whose deviations happen to cancel,
+  would let a later download imply something new about ended quarters.)
 - Cases carried over, as stock and flow: the private cells ``cases_open_at_start`` (active -
   opened) and ``cases_open_at_end`` (active - closed) of a period; the end of one period is the
   start of the next (quarter to quarter, year to year); a year starts with its Q1 and ends with
@@ -72,8 +73,11 @@ def identities(rows: Sequence[Row], values: Mapping[Key, Cell]) -> list[Identity
     found.extend(_carried_over(rows, where))
     found = [eq for eq in found if _holds(eq, values)]
     across = _scopes(rows, names)
-    if all(_holds(eq, values) for eq in across):
-        found.extend(across)
+    partitioned = {p for p, eqs in across.items() if all(_holds(eq, values) for eq in eqs)}
+    for period in sorted(partitioned):
+        quarters = () if "Q" in period else quarters_of_year(period)
+        if all(q in partitioned or q not in across for q in quarters):
+            found.extend(across[period])
     return found
 
 
@@ -101,18 +105,21 @@ def _years(
     return found
 
 
-def _scopes(rows: Sequence[Row], names: Mapping[int, set[str]]) -> list[Identity]:
-    found: list[Identity] = []
+def _scopes(rows: Sequence[Row], names: Mapping[int, set[str]]) -> dict[str, list[Identity]]:
+    """Per period: canton = sum of the projects, for every cell that adds up over scopes."""
+    found: dict[str, list[Identity]] = {}
     by_period: dict[str, list[int]] = {}
     for i, row in enumerate(rows):
         by_period.setdefault(row.period, []).append(i)
-    for members in by_period.values():
+    for period, members in by_period.items():
         canton = [i for i in members if rows[i].scope == CANTON]
         projects = [i for i in members if rows[i].scope != CANTON]
         if len(canton) != 1 or not projects:
             continue
         additive = {n for j in members for n in names.get(j, ()) if adds_up_over_scopes(n)}
-        found.extend(_total((canton[0], n), [(j, n) for j in projects]) for n in sorted(additive))
+        found[period] = [
+            _total((canton[0], n), [(j, n) for j in projects]) for n in sorted(additive)
+        ]
     return found
 
 

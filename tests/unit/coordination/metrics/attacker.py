@@ -3,16 +3,16 @@
 He holds every download he has made (cells with their values) and knows, of the true tables:
 each row's ``cases_closed`` = sum of its outcomes; answered referrals = accepted + declined,
 where a published acceptance rate times answered gives accepted; institutions per case times
-active cases gives the institution links; an n cell equals the count it names; year = sum of
-its four quarters for every count of things that happen on a day (a financer missing from a
-row is 0); canton = sum of the projects when the projects partition the canton's cases; the
-cases open at the start (active - opened) and at the end (active - closed) of each period, the
-end of one period being the start of the next, a year starting with its Q1 and ending with its
-Q4; and the number of cases carried into the first quarter and year. He is lucky: a cell of an
-earlier download counts as known when its value is still the true one. A hidden cell is
-recovered when the identities and the known cells pin it to one value: its unit vector lies in
-the row space of the identities restricted to the hidden cells (exact elimination over
-fractions).
+active cases gives the institution links; an n cell equals the count it names; year = sum of its
+four quarters for every count of things that happen on a day (a financer missing from a row is
+0); canton = sum of the projects in each period where the projects partition the canton's cases
+(a year only with its quarters); the cases open at the start (active - opened) and at the end
+(active - closed) of each period, the end of one period being the start of the next, a year
+starting with its Q1 and ending with its Q4; and the number of cases carried into the first
+quarter and year. He is lucky: a cell of an earlier download counts as known when its value is
+still the true one. A hidden cell is recovered when the identities and the known cells pin it to
+one value: its unit vector lies in the row space of the identities restricted to the hidden
+cells (exact elimination over fractions).
 """
 
 from __future__ import annotations
@@ -145,13 +145,18 @@ def identities(rows: Sequence[Row], true: Mapping[Where, Cell]) -> list[Equation
                 if _follows(a, b):
                     eqs.append({(scope, b, "start"): 1, (scope, a, "end"): -1})
     projects = [s for s in scopes if s != "canton"]
-    across = [
-        {("canton", period, n): 1, **{(s, period, n): -1 for s in projects}}
+    across = {
+        period: [
+            {("canton", period, n): 1, **{(s, period, n): -1 for s in projects}}
+            for n in [*daily, *PER_CASE]
+        ]
         for period in periods
-        for n in [*daily, *PER_CASE]
-    ]
-    if projects and all(_true(eq, true) for eq in across):  # the projects partition the canton
-        eqs.extend(across)
+    }
+    partitioned = {p for p, eqs in across.items() if all(_true(eq, true) for eq in eqs)}
+    for period in partitioned if projects else ():
+        quarters = [q for q in periods if q.startswith(f"{period}-Q")]
+        if all(q in partitioned for q in quarters):  # a year with its quarters
+            eqs.extend(across[period])
     return eqs
 
 

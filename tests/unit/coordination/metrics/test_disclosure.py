@@ -7,6 +7,7 @@ import datetime as dt
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -203,6 +204,23 @@ def test_the_canton_minus_the_other_projects_gives_no_suppressed_project_away() 
     assert_safe(truth, published)
 
 
+def test_one_case_in_two_projects_later_leaves_the_partitioned_periods_protected() -> None:
+    facts = [
+        CaseFact(person=i, projects=("p1",) if i < 3 else ("p2",), opened_on=D(2025, 1, 10))
+        for i in range(13)
+    ]
+    facts.append(CaseFact(person=99, projects=("p1", "p2"), opened_on=D(2026, 1, 10)))
+    truth = tables(facts)
+    published = protect(truth)
+    assert_safe(truth, published)
+    shown = {(r.scope, r.period): r for r in published}
+    assert shown[("p1", "2025-Q1")].cases_opened is None
+    assert None in (
+        shown[("canton", "2025-Q1")].cases_opened,
+        shown[("p2", "2025-Q1")].cases_opened,
+    )
+
+
 def test_cases_carried_over_give_no_suppressed_closing_away() -> None:
     facts = quarter_cases({"": 20})
     facts += [  # two closings in Q2; opened, active and closed around them stay large
@@ -237,6 +255,22 @@ def test_without_the_ledger_two_downloads_together_give_a_suppressed_cell_away()
         settings=settings(database=None, max_examples=500, phases=[Phase.generate], deadline=None),
     )
     assert two_downloads(leaky, ledger=True) == []
+
+
+def test_a_case_moved_to_another_project_after_a_download_does_not_show_as_a_difference() -> None:
+    before = [
+        CaseFact(person=i, projects=("p1",) if i < 10 else ("p2",), opened_on=D(2026, 1, 10))
+        for i in range(20)
+    ]
+    after = [replace(before[10], projects=("p1",)), *before[:10], *before[11:]]
+    earlier_truth = tables(before, last=D(2026, 6, 30))
+    earlier = protect(earlier_truth)
+    later = protect(tables(after, last=D(2026, 6, 30)), known=disclosed(earlier_truth, earlier))
+    shown = {(r.scope, r.period): r for r in later}
+    assert [r.cases_opened for r in earlier if r.period == "2026-Q1"] == [10, 10, 20]
+    assert shown[("p1", "2026-Q1")].cases_opened is None  # 11: one more than before
+    assert shown[("p2", "2026-Q1")].cases_opened is None  # 9: one fewer
+    assert shown[("canton", "2026-Q1")].cases_opened == 20
 
 
 def test_five_records_of_few_cases_are_as_small_as_those_cases() -> None:
