@@ -30,11 +30,13 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 
 import numpy as np
+import structlog
 
 from services.coordination.metrics.figures import Cell, Row, row_from_cells
 from services.coordination.metrics.identities import Identity, Key, identities
 from services.coordination.metrics.linear import Flags, Reduction, reduce
 
+LOG = structlog.get_logger(__name__)
 Published = tuple[str, str, str, str]  # (scope, period, cell, value as text): the ledger
 PRIVATE = (
     "referrals_accepted",
@@ -97,10 +99,13 @@ def protect(
     sensitive = sensitive_cells(rows, values, threshold, known)
     locked = {k for k, v in values.items() if _published(rows, k, v) in known}
     locked |= carried_in(rows)
-    unknown = sensitive | {k for k in values if k[1] in NEVER_PUBLISHED}
+    # A sensitive cell published before (under a lower threshold) stays hidden from now on,
+    # but the attacker knows it: the check treats it as known.
+    unknown = (sensitive - locked) | {k for k in values if k[1] in NEVER_PUBLISHED}
     unknown -= carried_in(rows)
     suppress_complementary(identities(rows, values), values, unknown, sensitive, locked)
-    return [_protected_row(i, row, unknown, sensitive) for i, row in enumerate(rows)]
+    hidden = unknown | sensitive
+    return [_protected_row(i, row, hidden, sensitive) for i, row in enumerate(rows)]
 
 
 def carried_in(rows: Sequence[Row]) -> set[Key]:
@@ -172,8 +177,12 @@ def suppress_complementary(
             containing.setdefault(key, []).append(e)
     cache: dict[frozenset[Key], Reduction[Key]] = {}
 
+    already_known: set[Key] = set()
+
     def protected(key: Key) -> bool:
-        return key not in locked and (key[1] not in NEVER_PUBLISHED or key in sensitive)
+        if key in locked or key in already_known:
+            return False
+        return key[1] not in NEVER_PUBLISHED or key in sensitive
 
     while pinned := _pinned_targets(equations, containing, unknown, protected, cache):
         # One round suppresses a cell for every pinned cell not freed by an earlier choice of
@@ -188,18 +197,22 @@ def suppress_complementary(
             frees = reduction.freeing(mine, wide)
             row = {t: i for i, t in enumerate(mine)}
             column = {c: j for j, c in enumerate(wide)}
-            open_ = np.ones(len(mine), dtype=bool)
+            still_pinned = np.ones(len(mine), dtype=bool)
             for target in mine:
-                if not open_[row[target]]:
+                if not still_pinned[row[target]]:
                     continue
                 near = {k for e in containing[target] for k in equations[e]}
                 cell = _choose(
-                    target, [c for c in wide if c in near], wide, frees, row, column, open_
+                    target, [c for c in wide if c in near], wide, frees, row, column, still_pinned
                 )
+                if cell is None:  # every cell around it is hidden or was published before
+                    already_known.add(target)
+                    LOG.warning("disclosure.pinned_by_earlier_downloads", cell=target[1])
+                    continue
                 chosen.add(cell)
                 if cell in column:
-                    open_ &= ~frees[:, column[cell]]
-                open_[row[target]] = False
+                    still_pinned &= ~frees[:, column[cell]]
+                still_pinned[row[target]] = False
         unknown |= chosen
 
 
@@ -219,16 +232,17 @@ def _choose(
     row: Mapping[Key, int],
     column: Mapping[Key, int],
     still_pinned: Flags,
-) -> Key:
+) -> Key | None:
     """The cell that frees the target and most other pinned cells, nearby first, smallest
-    first; else the smallest nearby cell (the next round looks again)."""
+    first; else the smallest nearby cell (the next round looks again); None when no cell is
+    left: then earlier downloads alone pin the target (a threshold raised since), and
+    suppressing more cannot take that back."""
     for candidates in (near, wide):
         useful = [c for c in candidates if frees[row[target], column[c]]]
         if useful:
             return max(useful, key=lambda c: int((frees[:, column[c]] & still_pinned).sum()))
-    if not (near or wide):
-        raise RuntimeError(f"cannot protect {target[1]}: no cell left to suppress")
-    return (near or wide)[0]
+    remaining = near or wide
+    return remaining[0] if remaining else None
 
 
 def disclosed(truth: Sequence[Row], published: Sequence[Row]) -> set[Published]:

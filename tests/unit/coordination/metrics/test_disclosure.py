@@ -335,6 +335,15 @@ def test_a_share_is_published_only_with_both_of_its_counts() -> None:
     assert q1.cases_active == 30
 
 
+def test_a_threshold_raised_between_downloads_hides_what_is_now_small() -> None:
+    truth = tables(quarter_cases({"p1": 3, "p2": 12}))
+    earlier = protect(truth, threshold=3)
+    later = protect(truth, threshold=5, known=disclosed(truth, earlier))
+    shown = {(r.scope, r.period): r for r in later}
+    assert next(r for r in earlier if r.scope == "p1" and r.period == "2026-Q1").cases_opened == 3
+    assert shown[("p1", "2026-Q1")].cases_opened is None
+
+
 def test_duplicate_rows_are_refused() -> None:
     (row,) = compute([], period="quarter", first=D(2026, 1, 1), last=D(2026, 1, 1), projects=[])
     with pytest.raises(ValueError, match="same scope and period"):
