@@ -98,11 +98,12 @@ def protect(
     values = cell_values(rows)
     sensitive = sensitive_cells(rows, values, threshold, known)
     locked = {k for k, v in values.items() if _published(rows, k, v) in known}
-    locked |= carried_in(rows)
+    carried = carried_in(rows)
+    locked |= carried
     # A sensitive cell published before (under a lower threshold) stays hidden from now on,
     # but the attacker knows it: the check treats it as known.
     unknown = (sensitive - locked) | {k for k in values if k[1] in NEVER_PUBLISHED}
-    unknown -= carried_in(rows)
+    unknown -= carried
     suppress_complementary(identities(rows, values), values, unknown, sensitive, locked)
     hidden = unknown | sensitive
     return [_protected_row(i, row, hidden, sensitive) for i, row in enumerate(rows)]
@@ -326,17 +327,13 @@ def _protected_row(i: int, row: Row, unknown: set[Key], sensitive: set[Key]) -> 
 
 
 def _private(row: Row) -> dict[str, int]:
-    """The private counts; for a row built without them, worked out from its figures."""
-    private = {name: row.private[name] for name in PRIVATE if name in row.private}
-    answered = row.referrals_answered or 0
-    rate = row.referral_acceptance_rate or 0.0
-    accepted = private.setdefault("referrals_accepted", round(rate * answered))
-    private.setdefault("referrals_declined", answered - accepted)
+    """The private counts ``compute`` keeps in the row, and the stocks of open cases."""
     active = row.cases_active or 0
-    private.setdefault("institution_links", round((row.institutions_per_case or 0) * active))
-    private["cases_open_at_start"] = active - (row.cases_opened or 0)
-    private["cases_open_at_end"] = active - (row.cases_closed or 0)
-    return private
+    return {
+        **{name: row.private[name] for name in PRIVATE if name in row.private},
+        "cases_open_at_start": active - (row.cases_opened or 0),
+        "cases_open_at_end": active - (row.cases_closed or 0),
+    }
 
 
 def _published(rows: Sequence[Row], key: Key, value: Cell) -> Published:

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
 from services.coordination.metrics import disclosure
+from services.coordination.metrics.api_data import publishable_rows
 from services.coordination.metrics.disclosure import disclosed, protect
 from services.coordination.metrics.facts import CaseFact, CostFact, EngagementFact, ReferralFact
 from services.coordination.metrics.figures import OUTCOMES, Row, compute
@@ -30,11 +31,8 @@ D = dt.date
 
 
 def tables(facts: Sequence[CaseFact], last: dt.date = LAST) -> list[Row]:
-    """Quarters and years from FIRST to ``last`` (whole years only), as the API protects them."""
-    rows = compute(facts, period="quarter", first=FIRST, last=last, projects=PROJECTS)
-    years = compute(facts, period="year", first=FIRST, last=LAST, projects=PROJECTS)
-    ended = {r.period for r in rows}
-    return [*rows, *(y for y in years if all(f"{y.period}-Q{q}" in ended for q in range(1, 5)))]
+    """The quarters and years the API would publish the day after ``last``."""
+    return publishable_rows(facts, as_of=last + dt.timedelta(days=1), projects=PROJECTS)
 
 
 def assert_safe(truth: list[Row], published: list[Row], threshold: int = THRESHOLD) -> None:
