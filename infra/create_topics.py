@@ -1,10 +1,17 @@
 """Create the project's Kafka topics, idempotently.
 
-Usage: .venv/bin/python infra/create_topics.py --bootstrap 127.0.0.1:9092
+Usage: .venv/bin/python infra/create_topics.py --bootstrap 127.0.0.1:9092[,127.0.0.1:9094,...]
 
-Existing topics are left untouched (no config or partition changes, no error). The topic list comes
-from ``planned_topics()``: the one in ``schemas.topics`` when that module exists (derived from the
-institution registry), otherwise the built-in fallback below.
+The replication factor follows the cluster: it describes the cluster and uses min(3, brokers), with
+``min.insync.replicas`` 2 when the factor is 3 (1 otherwise), so a three-broker cluster gets RF 3 /
+min ISR 2 and the single local broker RF 1 / min ISR 1. It also makes the broker create its
+internal topics (``__consumer_offsets``, ``__transaction_state``; their RF is the broker's setting)
+now, while every broker is up, rather than at the first consumer group or transaction.
+
+Existing topics are left untouched (no config or partition changes, no error; a replication factor
+that differs from the plan is reported). The topic list comes from ``planned_topics()``: the one in
+``schemas.topics`` when that module exists (derived from the institution registry), otherwise the
+built-in fallback below.
 """
 
 from __future__ import annotations
@@ -13,13 +20,17 @@ import argparse
 import asyncio
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
 
 DAY_MS = 24 * 60 * 60 * 1000
 TOPIC_ALREADY_EXISTS = 36  # Kafka protocol error code
+MAX_REPLICATION_FACTOR = 3
+INTERNAL_TOPICS = ("__consumer_offsets", "__transaction_state")
 
 # Built-in fallback until the registry in `schemas` provides the list.
 FALLBACK_INSTITUTIONS = ("rav", "iv", "ksa", "assessmentcenter", "zif", "berufsbildung")
@@ -74,8 +85,18 @@ def planned_topics() -> list[TopicSpec]:
     return specs
 
 
-def _new_topic(spec: TopicSpec, replication_factor: int) -> NewTopic:
-    min_isr = min(int(os.environ.get("IIZ_KAFKA_MIN_INSYNC_REPLICAS", "1")), replication_factor)
+def replication_for(brokers: int) -> tuple[int, int]:
+    """(replication factor, min.insync.replicas) for a cluster of ``brokers`` brokers:
+    RF min(3, brokers); min ISR 2 at RF 3 (one broker may fail without stopping acks=all
+    producers), 1 below. IIZ_KAFKA_REPLICATION_FACTOR / IIZ_KAFKA_MIN_INSYNC_REPLICAS override."""
+    rf = int(os.environ.get("IIZ_KAFKA_REPLICATION_FACTOR") or min(MAX_REPLICATION_FACTOR, brokers))
+    if not 1 <= rf <= brokers:
+        raise SystemExit(f"[topics] replication factor {rf} impossible with {brokers} broker(s)")
+    min_isr = int(os.environ.get("IIZ_KAFKA_MIN_INSYNC_REPLICAS") or (2 if rf >= 3 else 1))
+    return rf, max(1, min(min_isr, rf))
+
+
+def _new_topic(spec: TopicSpec, replication_factor: int, min_isr: int) -> NewTopic:
     configs = {"retention.ms": str(spec.retention_ms), "min.insync.replicas": str(min_isr)}
     configs.update(spec.configs)
     return NewTopic(
@@ -86,16 +107,55 @@ def _new_topic(spec: TopicSpec, replication_factor: int) -> NewTopic:
     )
 
 
-async def ensure_topics(bootstrap: str, replication_factor: int) -> int:
+async def _count_brokers(admin: AIOKafkaAdminClient, expect: int, within: float = 60.0) -> int:
+    """The number of live brokers; waits (up to ``within`` s) until there are ``expect``."""
+    deadline = time.monotonic() + within
+    while True:
+        brokers = len((await admin.describe_cluster())["brokers"])
+        if brokers >= expect or time.monotonic() > deadline:
+            if brokers < expect:
+                raise SystemExit(f"[topics] the cluster shows {brokers} of {expect} brokers")
+            return brokers
+        await asyncio.sleep(0.5)
+
+
+async def _ensure_internal_topics(admin: AIOKafkaAdminClient, within: float = 60.0) -> None:
+    """Finding a group and a transaction coordinator makes the broker create its internal topics."""
+    deadline = time.monotonic() + within
+    for coordinator_type in (0, 1):  # 0: consumer group, 1: transaction
+        while True:
+            try:
+                await admin.find_coordinator("iiz-create-topics-probe", coordinator_type)
+                break
+            except KafkaError:  # COORDINATOR_NOT_AVAILABLE while the topic is being created
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+
+
+def _replicas_of(described: list[dict[str, object]]) -> dict[str, int]:
+    """Topic name -> replication factor (replicas of its first partition)."""
+    out = {}
+    for topic in described:
+        partitions = topic["partitions"]
+        if isinstance(partitions, list) and partitions:
+            out[str(topic["topic"])] = len(partitions[0]["replicas"])
+    return out
+
+
+async def ensure_topics(bootstrap: str, expect_brokers: int = 1) -> int:
     specs = planned_topics()
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     await admin.start()
     try:
+        brokers = await _count_brokers(admin, expect_brokers)
+        replication_factor, min_isr = replication_for(brokers)
+        await _ensure_internal_topics(admin)
         existing = set(await admin.list_topics())
         missing = [s for s in specs if s.name not in existing]
         failed = 0
         if missing:
-            new_topics = [_new_topic(s, replication_factor) for s in missing]
+            new_topics = [_new_topic(s, replication_factor, min_isr) for s in missing]
             response = await admin.create_topics(new_topics)
             for err in response.topic_errors:
                 name, code = err[0], err[1]
@@ -107,9 +167,20 @@ async def ensure_topics(bootstrap: str, replication_factor: int) -> int:
                 else:
                     failed += 1
                     print(f"[topics] FAILED  {name}: error {code} {message}", file=sys.stderr)
+        names = [s.name for s in specs if s.name in existing]
+        replicas = _replicas_of(await admin.describe_topics([*names, *INTERNAL_TOPICS]))
+        for name in names:
+            if replicas.get(name, replication_factor) != replication_factor:
+                print(
+                    f"[topics] NOTE    {name} exists with replication factor {replicas[name]}, "
+                    f"not {replication_factor}; left as it is",
+                    file=sys.stderr,
+                )
+        internal = ", ".join(f"{n} RF {replicas[n]}" for n in INTERNAL_TOPICS if n in replicas)
         print(
             f"[topics] {len(missing) - failed} created, {len(specs) - len(missing)} already existed"
-            f"{f', {failed} failed' if failed else ''} (replication factor {replication_factor})"
+            f"{f', {failed} failed' if failed else ''} ({brokers} broker(s): replication factor "
+            f"{replication_factor}, min.insync.replicas {min_isr}; {internal})"
         )
         return 1 if failed else 0
     finally:
@@ -124,10 +195,11 @@ def main() -> int:
         help="Kafka bootstrap servers (default: $IIZ_KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092)",
     )
     parser.add_argument(
-        "--replication-factor",
+        "--expect-brokers",
         type=int,
-        default=int(os.environ.get("IIZ_KAFKA_REPLICATION_FACTOR", "1")),
-        help="replication factor for new topics (default: $IIZ_KAFKA_REPLICATION_FACTOR or 1)",
+        default=1,
+        help="wait (up to 60 s) until the cluster shows this many brokers before choosing the "
+        "replication factor (default 1)",
     )
     parser.add_argument("--list", action="store_true", help="only print the planned topics")
     args = parser.parse_args()
@@ -135,7 +207,7 @@ def main() -> int:
         for s in planned_topics():
             print(f"{s.name}\tpartitions={s.partitions}\tretention.ms={s.retention_ms}")
         return 0
-    return asyncio.run(ensure_topics(args.bootstrap, args.replication_factor))
+    return asyncio.run(ensure_topics(args.bootstrap, args.expect_brokers))
 
 
 if __name__ == "__main__":

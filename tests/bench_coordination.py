@@ -52,6 +52,7 @@ from services.coordination.consumer import create_app
 from services.coordination.runtime import migrate
 from services.coordination.settings import CoordinationSettings
 from tests.case_story import CaseStory
+from tests.infra import replication_factor
 from tests.kafka_tools import prime_group_at_end
 
 SOCIAL_SERVICES = ["sozialhilfe-2829", "sozialhilfe-2769", "sozialhilfe-2762", "sozialhilfe-2831"]
@@ -114,7 +115,8 @@ async def bench_coordination(persons: int) -> dict[str, float]:
     topic = f"bench.case-events.{suffix}"
     admin = AIOKafkaAdminClient(bootstrap_servers=base.kafka_bootstrap_servers)
     await admin.start()
-    await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])
+    replicas = await replication_factor(admin)
+    await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=replicas)])
     await admin.close()
     settings = CoordinationSettings(
         log_level="WARNING",

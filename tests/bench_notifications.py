@@ -23,6 +23,7 @@ from services.common.kafka_clients import create_producer, end_offsets
 from services.notifications.app import create_app
 from services.notifications.settings import NotificationsSettings
 from tests.case_story import CaseStory
+from tests.infra import replication_factor
 from tests.integration.notifications.conftest import authorised
 
 RECIPIENTS = ("rav", "iv", "assessmentcenter", "sozialhilfe-2829", "zif")
@@ -39,7 +40,8 @@ async def bench_notifications(deliveries: int) -> dict[str, float]:
     )
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
-    await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])
+    replicas = await replication_factor(admin)
+    await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=replicas)])
     producer = create_producer(settings)
     await producer.start()
     for n in range(deliveries):

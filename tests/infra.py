@@ -14,6 +14,10 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aiokafka.admin import AIOKafkaAdminClient
 
 REPO = Path(__file__).resolve().parent.parent
 INFRA = REPO / "infra" / "local"
@@ -24,6 +28,14 @@ class Infra:
     kafka_bootstrap_servers: str
     database_url: str
     origin: str
+
+
+async def replication_factor(admin: AIOKafkaAdminClient) -> int:
+    """Replication factor for a topic a test creates: the cluster's size, at most 3 (1 on the
+    single local broker, 3 on the three-broker cluster of ``IIZ_KAFKA_BROKERS=3``, whose brokers
+    default to ``min.insync.replicas=2``)."""
+    cluster = await admin.describe_cluster()
+    return max(1, min(3, len(cluster["brokers"])))
 
 
 def _from_environment() -> Infra | None:
