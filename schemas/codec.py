@@ -28,6 +28,7 @@ from schemas.errors import (
     UnknownTypeError,
 )
 from schemas.events.catalogue import DATA_CLASS_BY_TYPE
+from schemas.storable import CANNOT_BE_STORED, find_unstorable, unstorable_code_point
 
 CE_PREFIX = "ce_"
 CONTENT_TYPE = "content-type"
@@ -81,6 +82,7 @@ def from_kafka(
 
 def validate_event(attributes: dict[str, Any], data: Any) -> CloudEvent[Any]:
     """Validate attributes and data (already parsed JSON) into the typed event."""
+    _refuse_unstorable(attributes, data)
     missing = [name for name in REQUIRED_ATTRIBUTES if not attributes.get(name)]
     if missing:
         raise MissingAttributeError(f"required attribute(s) missing: {', '.join(missing)}")
@@ -94,6 +96,25 @@ def validate_event(attributes: dict[str, Any], data: Any) -> CloudEvent[Any]:
         return ANY_EVENT_ADAPTER.validate_python({**attributes, "data": data})
     except ValidationError as error:
         raise _contract_error(error) from None
+
+
+def _refuse_unstorable(attributes: dict[str, Any], data: Any) -> None:
+    """Refuse text PostgreSQL cannot store (U+0000, unpaired surrogates) anywhere in the event.
+
+    Checked before anything else, so no later refusal can echo such text. ``data`` first: a
+    door derives the key (``partitionkey``) from ``data.person.case_ref``, and the place the
+    sender wrote is the better answer.
+    """
+    found = find_unstorable(data, "data")
+    if found is not None:
+        raise SchemaViolationError(found.describe())
+    for name, value in attributes.items():
+        code_point = unstorable_code_point(name)
+        if code_point is not None:
+            raise InvalidAttributeError(f"an attribute name {CANNOT_BE_STORED} ({code_point})")
+        found = find_unstorable(value, name)
+        if found is not None:
+            raise InvalidAttributeError(found.describe())
 
 
 def _attributes_from_headers(headers: Headers, key: bytes | None) -> dict[str, Any]:
@@ -125,6 +146,8 @@ def _data_from_value(value: bytes) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise NotJsonError(f"the message value is not JSON ({error.msg})") from None
+    except RecursionError:
+        raise NotJsonError("the message value is nested too deeply to be read") from None
 
 
 def _contract_error(error: ValidationError) -> ContractError:

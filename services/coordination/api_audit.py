@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query
 
 from services.coordination import api_reads as reads
 from services.coordination.api_access import AUTH, NOT_FOUND, Api, Purpose, audit_entry, shown
+from services.coordination.api_input import STORABLE_PARAMETERS
 from services.coordination.api_models import DEFAULT_PURPOSE, AuditPage, AuditRow
 from services.coordination.api_problems import (
     CaseNotFoundError,
@@ -22,7 +23,7 @@ from services.coordination.api_problems import (
 )
 from services.coordination.auth import CurrentCaller, Role
 
-router = APIRouter(prefix="/v1", responses=AUTH)
+router = APIRouter(prefix="/v1", responses=AUTH, dependencies=STORABLE_PARAMETERS)
 
 
 @router.get(

@@ -14,12 +14,13 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from services.coordination.api_access import AUTH, Api, Purpose, audit_entry
+from services.coordination.api_input import STORABLE_PARAMETERS
 from services.coordination.api_problems import RoleNotAllowedError, problem_response
 from services.coordination.auth import CurrentCaller, Role
 from services.coordination.metrics.api_data import protected_rows
 from services.coordination.metrics.figures import rows_to_csv
 
-router = APIRouter(prefix="/v1", responses=AUTH)
+router = APIRouter(prefix="/v1", responses=AUTH, dependencies=STORABLE_PARAMETERS)
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.ahv import AhvNumber
+from services.coordination.api_input import StorableText
 
 DEFAULT_PURPOSE = "case-coordination"
 PURPOSE_FIELD = Field(
@@ -27,7 +28,7 @@ class CaseSearch(_Body):
     """Find a person's case by AHV number (in the body: never in a URL or a log line)."""
 
     ahv_number: AhvNumber = Field(description="AHV-Nummer, 756.xxxx.xxxx.xc.")
-    purpose: str = PURPOSE_FIELD
+    purpose: StorableText = PURPOSE_FIELD
 
 
 class CaseFound(BaseModel):
@@ -65,10 +66,10 @@ class TimelinePage(BaseModel):
 
 
 class NoteRequest(_Body):
-    text: str = Field(
+    text: StorableText = Field(
         min_length=1, max_length=2000, description="The note; no health details, no AHV number."
     )
-    purpose: str = PURPOSE_FIELD
+    purpose: StorableText = PURPOSE_FIELD
     note_id: uuid.UUID | None = Field(
         default=None,
         description="Set it to make a retry safe: the same note id gives the same event id.",

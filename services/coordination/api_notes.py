@@ -29,6 +29,7 @@ from services.coordination.api_access import (
     check_access,
     granted,
 )
+from services.coordination.api_input import STORABLE_PARAMETERS
 from services.coordination.api_models import NoteAccepted, NoteRequest
 from services.coordination.api_problems import (
     AhvInTextError,
@@ -42,7 +43,7 @@ log = structlog.get_logger("coordination.api")
 NOTE_NAMESPACE = uuid.UUID("0f6b5c1e-3a7d-4e2b-9c8f-1d2e3f4a5b6c")
 NOTE_ROLES = frozenset({Role.COORDINATOR, Role.CASEWORKER})
 
-router = APIRouter(prefix="/v1", responses=AUTH)
+router = APIRouter(prefix="/v1", responses=AUTH, dependencies=STORABLE_PARAMETERS)
 
 
 @router.post(
@@ -54,7 +55,10 @@ router = APIRouter(prefix="/v1", responses=AUTH)
     responses={
         **NOT_FOUND,
         403: problem_response("Only coordinators and case workers add notes (role_not_allowed)."),
-        422: problem_response("The text holds an AHV number (ahv_in_text) or is invalid."),
+        422: problem_response(
+            "The text holds an AHV number (ahv_in_text) or is invalid (invalid_request, e.g. a "
+            "NUL character)."
+        ),
         503: problem_response("Kafka unreachable (unavailable): send again, same note_id."),
     },
 )

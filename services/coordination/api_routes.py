@@ -24,6 +24,7 @@ from services.coordination.api_access import (
     check_person_access,
     granted,
 )
+from services.coordination.api_input import STORABLE_PARAMETERS
 from services.coordination.api_models import (
     DEFAULT_PURPOSE,
     Basis,
@@ -37,7 +38,7 @@ from services.coordination.auth import Caller, CurrentCaller
 from services.coordination.domain.fields import without_fields
 from services.coordination.domain.summary import CaseSummary, summarise
 
-router = APIRouter(prefix="/v1", responses=AUTH)
+router = APIRouter(prefix="/v1", responses=AUTH, dependencies=STORABLE_PARAMETERS)
 
 
 @router.post(

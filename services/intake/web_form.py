@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from schemas.errors import ContractError, ReasonCode
 from schemas.events import DocumentShared, ReferralRequested
 from schemas.registry.institutions import Institution
+from schemas.storable import CANNOT_BE_STORED, replace_unstorable
 from schemas.vocabulary import InstitutionKind, ReferralPurpose
 from services.intake.http_door import HttpIntake, intake_of, record_from_structured
 from services.intake.settings import IntakeSettings
@@ -211,6 +212,32 @@ def _field_message(location: str, values: dict[str, str]) -> tuple[str, str] | N
     return None
 
 
+# Text PostgreSQL cannot store (e.g. a NUL character pasted from another program).
+_UNSTORABLE_MESSAGES = {
+    "data.person.ahv_number": ("ahv_number", "Die AHV-Nummer enthält ein unzulässiges Zeichen."),
+    "data.person.case_ref": (
+        "case_ref",
+        "Die Fallnummer enthält ein unzulässiges Zeichen (angezeigt als �).",
+    ),
+    "data.note": (
+        "note",
+        "Die Bemerkung enthält ein unzulässiges Zeichen (angezeigt als �). Bitte entfernen Sie es.",
+    ),
+    "data.answer_due": ("answer_due", "Bitte ein gültiges Datum angeben."),
+    "data.title": (
+        "document",
+        "Der Dateiname enthält ein unzulässiges Zeichen. Bitte benennen Sie die Datei um.",
+    ),
+}
+
+
+def _problem_message(problem: str, values: dict[str, str]) -> tuple[str, str] | None:
+    location, _, what = problem.partition(":")
+    if CANNOT_BE_STORED in what:
+        return _UNSTORABLE_MESSAGES.get(location.strip())
+    return _field_message(location.strip(), values)
+
+
 def field_errors(error: ContractError, values: dict[str, str]) -> tuple[dict[str, str], str | None]:
     """German messages per form field, and one for the whole form if no field fits.
 
@@ -221,7 +248,7 @@ def field_errors(error: ContractError, values: dict[str, str]) -> tuple[dict[str
     errors: dict[str, str] = {}
     if error.reason is ReasonCode.SCHEMA_VIOLATION:
         for part in error.message.split("; "):
-            found = _field_message(part.partition(":")[0].strip(), values)
+            found = _problem_message(part, values)
             if found is not None:
                 errors.setdefault(*found)
     if errors:
@@ -424,8 +451,8 @@ def _form(
         status_code,
         institution=institution,
         form=kind,
-        # The AHV number is never written back into the page.
-        values={k: v for k, v in (values or {}).items() if k != "ahv_number"},
+        # The AHV number is never written back into the page; a NUL character is shown as �.
+        values={k: replace_unstorable(v) for k, v in (values or {}).items() if k != "ahv_number"},
         errors=errors or {},
         general_error=general_error,
         max_document_mb=max(1, settings.intake_max_document_bytes // (1024 * 1024)),

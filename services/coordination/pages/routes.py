@@ -28,6 +28,7 @@ from services.coordination.api_access import (
     check_access,
     granted,
 )
+from services.coordination.api_input import STORABLE_PARAMETERS
 from services.coordination.api_models import DEFAULT_PURPOSE
 from services.coordination.api_problems import CaseNotFoundError
 from services.coordination.api_routes import _timeline_basis, _timeline_entry
@@ -50,7 +51,7 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=STORABLE_PARAMETERS)
 templates = Environment(
     loader=FileSystemLoader(HERE / "templates"),
     autoescape=select_autoescape(["html"]),
@@ -111,7 +112,8 @@ async def sign_in(
 ) -> Response:
     """Check the pasted token and keep it in an HttpOnly, SameSite=Strict cookie."""
     expected = request.cookies.get(CSRF_COOKIE, "")
-    if not expected or not secrets.compare_digest(expected, nonce):
+    # As bytes: compare_digest refuses str with non-ASCII characters (a 500, not a 400).
+    if not expected or not secrets.compare_digest(expected.encode(), nonce.encode()):
         return render(request, "anmelden.html", 400, nonce=expected, error="formular")
     verifier: TokenVerifier = request.app.state.token_verifier
     try:

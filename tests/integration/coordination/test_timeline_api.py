@@ -520,3 +520,106 @@ async def test_auditors_add_no_notes_and_notes_hold_no_ahv_number(case: SharedCa
     assert with_ahv.status_code == 422
     assert with_ahv.json()["reason"] == "ahv_in_text"
     assert case.story.ahv.digits[3:] not in with_ahv.text.replace(".", "")
+
+
+# ----- text PostgreSQL cannot store -----------------------------------------------------------
+
+CANNOT_BE_STORED = "contains a character that cannot be stored"
+
+
+def assert_refused_422(response: httpx.Response, where: str, code_point: str = "U+0000") -> None:
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["reason"] == "invalid_request"
+    assert problem["type"] == "https://iiz.bl.ch/problems/invalid_request"
+    assert problem["detail"] == f"{where}: {CANNOT_BE_STORED} ({code_point})"
+
+
+async def test_a_note_with_a_nul_character_is_refused_422_and_nothing_is_published(
+    case: SharedCase, db: asyncpg.Pool
+) -> None:
+    path = f"/v1/cases/{case.number}/notes"
+    before = await audit_count(db)
+
+    in_text = await case.client.post(
+        path, json={"text": "Rückruf\x00 vereinbart"}, headers=case.headers("rav")
+    )
+    in_purpose = await case.client.post(
+        path, json={"text": "Rückruf", "purpose": "fall\x00konferenz"}, headers=case.headers("rav")
+    )
+
+    assert_refused_422(in_text, "body.text")
+    assert_refused_422(in_purpose, "body.purpose")
+    assert "vereinbart" not in in_text.text
+    assert await audit_count(db) == before  # the route never ran: nothing published or read
+
+
+async def test_a_note_with_a_lone_surrogate_is_refused_422(case: SharedCase) -> None:
+    response = await case.client.post(
+        f"/v1/cases/{case.number}/notes",
+        content=b'{"text": "halb \\ud800 Zeichen"}',  # valid JSON in valid UTF-8
+        headers={**case.headers("rav"), "content-type": "application/json"},
+    )
+
+    assert_refused_422(response, "body.text", "U+D800")
+
+
+async def test_a_nul_character_in_the_purpose_query_parameter_is_refused_422_not_500(
+    case: SharedCase, db: asyncpg.Pool
+) -> None:
+    path = f"/v1/cases/{case.number}"
+    before = await audit_count(db)
+
+    answers = [
+        await case.get(path, purpose="fall\x00konferenz"),
+        await case.get(f"{path}/timeline", purpose="fall\x00konferenz"),
+        await case.get(f"{path}/state", as_of=3, purpose="fall\x00konferenz"),
+        await case.get("/v1/audit", "ksa", "auditor", subject_case=case.number, purpose="a\x00b"),
+        await case.get("/v1/metrics", "rav", "committee", purpose="steu\x00erung"),
+    ]
+
+    for response in answers:
+        assert_refused_422(response, "query.purpose")
+    assert await audit_count(db) == before
+
+
+async def test_a_nul_character_in_a_case_number_is_refused_422_not_500(case: SharedCase) -> None:
+    in_path = await case.get(f"/v1/cases/{case.number}%00/timeline")
+    in_query = await case.get("/v1/audit", "ksa", "auditor", subject_case=f"{case.number}\x00")
+    note = await case.client.post(
+        f"/v1/cases/{case.number}%00/notes", json={"text": "Hallo"}, headers=case.headers("rav")
+    )
+
+    assert_refused_422(in_path, "path.case_number")
+    assert_refused_422(in_query, "query.subject_case")
+    assert_refused_422(note, "path.case_number")
+
+
+async def test_a_case_search_with_a_nul_character_in_its_purpose_is_refused_422(
+    case: SharedCase,
+) -> None:
+    response = await case.client.post(
+        "/v1/cases/search",
+        json={"ahv_number": case.story.ahv.formatted(), "purpose": "erst\x00gespraech"},
+        headers=case.headers("rav"),
+    )
+
+    assert_refused_422(response, "body.purpose")
+    assert case.story.ahv.digits[3:] not in response.text.replace(".", "")
+
+
+async def test_the_case_page_answers_a_nul_character_with_422_not_500(case: SharedCase) -> None:
+    headers = case.headers("rav")
+
+    in_path = await case.client.get(f"/fall/{case.number}%00", headers=headers)
+    in_purpose = await case.client.get(
+        f"/fall/{case.number}", params={"purpose": "a\x00b"}, headers=headers
+    )
+    opened = await case.client.get(
+        "/fall", params={"nummer": f"{case.number}\x00"}, headers=headers
+    )
+
+    assert_refused_422(in_path, "path.case_number")
+    assert_refused_422(in_purpose, "query.purpose")
+    assert_refused_422(opened, "query.nummer")

@@ -65,6 +65,19 @@ def _set(field: str, value: Any) -> Callable[[dict[str, Any]], None]:
     return change
 
 
+def _set_case_ref(value: str) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
+        data["person"]["case_ref"] = value
+
+    return change
+
+
+def _replaced_in_value(old: bytes, new: bytes) -> KafkaRecord:
+    record = good_record()
+    assert old in record.value
+    return replace(record, value=record.value.replace(old, new))
+
+
 @dataclass(frozen=True)
 class BadInput:
     name: str
@@ -135,6 +148,18 @@ BAD_INPUTS: tuple[BadInput, ...] = (
         message_mentions="data.financed_bye",
     ),
     BadInput(
+        "NUL character in a data string that holds an AHV number",
+        ReasonCode.SCHEMA_VIOLATION,
+        lambda: with_data(good_record(), _set_case_ref(f"{OFFICIAL_SAMPLE_AHV}\x00")),
+        message_mentions="data.person.case_ref",
+    ),
+    BadInput(
+        "escaped lone surrogate in a data string",
+        ReasonCode.SCHEMA_VIOLATION,
+        lambda: _replaced_in_value(b'"RAV-2025-0815"', b'"RAV-\\ud800"'),
+        message_mentions="data.person.case_ref",
+    ),
+    BadInput(
         "unknown data field named like an AHV number",
         ReasonCode.SCHEMA_VIOLATION,
         lambda: with_data(good_record(), _set(OFFICIAL_SAMPLE_AHV, True)),
@@ -185,6 +210,12 @@ BAD_INPUTS: tuple[BadInput, ...] = (
         ReasonCode.INVALID_ATTRIBUTE,
         lambda: with_header(good_record(), "ce_time", b"2025-03-14T09:30:00"),
         message_mentions="time",
+    ),
+    BadInput(
+        "NUL character in a header",
+        ReasonCode.INVALID_ATTRIBUTE,
+        lambda: with_header(good_record(), "ce_correlationid", b"7569217076985\x00"),
+        message_mentions="correlationid",
     ),
     BadInput(
         "ce_subject that is an AHV number instead of a pseudonym",

@@ -51,8 +51,9 @@ INSTITUTION_IDS = sorted(i.id for i in load_institutions().institutions)
 
 # --- strategies -----------------------------------------------------------------------------
 
-# Any Unicode except surrogates (not encodable as UTF-8 at all).
-text = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+# Any Unicode PostgreSQL can store: no surrogates (not encodable as UTF-8 at all) and no
+# U+0000 (the codec refuses both, see test_codec_unstorable_characters).
+text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=40)
 header_text = st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=40)
 dates = st.dates(dt.date(2000, 1, 1), dt.date(2099, 12, 31))
 zones = st.sampled_from(
