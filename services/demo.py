@@ -24,14 +24,13 @@ import httpx
 from schemas.registry import load_institutions
 from services import demo_report
 from services.common.database import create_pool
-from services.common.migrations import upgrade
 from services.coordination.reconcile import Reconciliation, reconcile
-from services.coordination.runtime import migrate
 from services.coordination.settings import CoordinationSettings
 from services.demo_processes import (
     SCHEDULER_SECONDS,
     Services,
     check_infrastructure,
+    migrate_schemas,
     registry_with_webhook,
 )
 from services.intake.settings import IntakeSettings
@@ -49,8 +48,7 @@ WEBHOOK_SECRET = base64.b64encode(b"demo-only-secret-of-berufsbildung!!").decode
 async def run_demo(persons: int, seed: int) -> None:
     intake, coordination = IntakeSettings(), CoordinationSettings()
     await check_infrastructure(intake)
-    await upgrade(REPO / "services" / "intake" / "migrations", intake.database_url, "intake")
-    await migrate(coordination)
+    await migrate_schemas(intake)  # the services never migrate on start-up
     registry = load_institutions()
     population = build_population(persons, seed)
     print(f"\nSimulation: {len(population.persons)} persons, seed {seed} (IIZ_DEMO_SEED={seed})")
@@ -113,7 +111,7 @@ async def settle(settings: CoordinationSettings, accepted: list[str]) -> Reconci
     quiet_since: float | None = None
     try:
         while True:
-            report = await reconcile(pool, ids)
+            report = await reconcile(pool, ids, source="the canonical ids of this run's receipts")
             wanted = report.accepted + report.authorised + report.alerts
             done = report.in_timeline + report.settled + report.alerts_settled
             show(done, max(wanted, 1))

@@ -26,7 +26,8 @@ from services.simulator.channels import WEBHOOK_SECRET_ENV, registry_with_webhoo
 REPO = Path(__file__).resolve().parent.parent
 SCHEDULER_SECONDS = 5  # reminders and escalations fall due during a demo, not once a minute
 
-__all__ = ["Services", "check_infrastructure", "registry_with_webhook"]
+__all__ = ["Services", "check_infrastructure", "migrate_schemas", "registry_with_webhook"]
+MIGRATE_COMMANDS = (["services.intake", "migrate"], ["services.coordination", "migrate"])
 
 
 async def check_infrastructure(settings: IntakeSettings) -> None:
@@ -47,6 +48,27 @@ async def check_infrastructure(settings: IntakeSettings) -> None:
     print(f"PostgreSQL {pg_version}   institutions in the registry: {institutions}")
     if missing:
         raise SystemExit(f"missing topics: {', '.join(missing[:5])}; run `infra/local up`")
+
+
+def service_environment(settings: IntakeSettings, **extra: str) -> dict[str, str]:
+    """The environment of the demo's service processes: one broker, one database."""
+    return {
+        **os.environ,
+        "IIZ_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "IIZ_DATABASE_URL": settings.database_url,
+        **extra,
+    }
+
+
+async def migrate_schemas(settings: IntakeSettings) -> None:
+    """``python -m services.intake migrate`` and ``python -m services.coordination migrate``,
+    as an operator runs them before starting the services (which never migrate themselves)."""
+    for args in MIGRATE_COMMANDS:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", *args, cwd=REPO, env=service_environment(settings)
+        )
+        if await process.wait() != 0:
+            raise SystemExit(f"`python -m {' '.join(args)}` failed (exit {process.returncode})")
 
 
 def stop_previous_demo(folder: Path) -> None:
@@ -76,13 +98,8 @@ class Services:
             "IIZ_NOTIFICATIONS_DIGEST_CHECK_SECONDS": "1",
         }
         commands = {
-            "intake-kafka": [
-                "faststream",
-                "run",
-                "--factory",
-                "services.intake.kafka_door:create_app",
-            ],
-            "intake-http": ["services.intake.http_door"],
+            "intake-kafka": ["services.intake", "kafka"],
+            "intake-http": ["services.intake", "http"],
             "coordination": ["services.coordination", "worker"],
             "coordination-api": ["services.coordination", "api"],
             "notifications": ["services.notifications"],
@@ -95,13 +112,7 @@ class Services:
             self.processes[name] = self._spawn(args, self.logs / f"{name}.log", extra)
 
     def _spawn(self, args: list[str], log: Path, extra: dict[str, str]) -> subprocess.Popen[bytes]:
-        env = {
-            **os.environ,
-            "IIZ_KAFKA_BOOTSTRAP_SERVERS": self.intake.kafka_bootstrap_servers,
-            "IIZ_DATABASE_URL": self.intake.database_url,
-            "IIZ_LOG_JSON": "true",
-            **extra,
-        }
+        env = service_environment(self.intake, IIZ_LOG_JSON="true", **extra)
         with log.open("ab") as sink:
             return subprocess.Popen(  # noqa: S603 - our own modules, run with our own interpreter
                 [sys.executable, "-m", *args], cwd=REPO, env=env, stdout=sink, stderr=sink

@@ -123,10 +123,13 @@ async def summary(
     print("\nReconciliation (coordination reconcile)")
     for line in report.lines():
         print(f"  {line}")
-    await where_to_look(coordination, [r.canonical_id for r in records if r.canonical_id])
+    since = min((r.submitted_at for r in records), default=None)
+    await where_to_look(coordination, [r.canonical_id for r in records if r.canonical_id], since)
 
 
-async def where_to_look(settings: CoordinationSettings, accepted: list[str]) -> None:
+async def where_to_look(
+    settings: CoordinationSettings, accepted: list[str], since: dt.datetime | None = None
+) -> None:
     pool = await create_pool(settings.database_url, settings.coordination_db_schema)
     try:
         case = await pool.fetchrow(
@@ -161,4 +164,6 @@ async def where_to_look(settings: CoordinationSettings, accepted: list[str]) -> 
     print("  dead letters:   iiz.notifications.dead-letters.v1")
     print("    (send again: python -m services.notifications replay --recipient <institution>)")
     print("  audit trail of deliveries: python -m services.coordination verify-audit;")
-    print("    reconcile a window: python -m services.coordination reconcile --since <ISO time>")
+    window = since.isoformat(timespec="seconds") if since is not None else "<ISO time>"
+    print("    reconcile against the canonical topic (this run and anything since):")
+    print(f"    python -m services.coordination reconcile --since {window}")

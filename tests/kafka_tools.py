@@ -9,7 +9,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from services.common.kafka_clients import create_consumer, create_reader, end_offsets
 
-__all__ = ["end_offsets", "prime_group_at_end", "read_all", "read_until"]
+__all__ = ["end_offsets", "prime_group_at_end", "read_all", "read_between", "read_until"]
 from services.common.settings import CommonSettings
 
 Record = ConsumerRecord[bytes, bytes]
@@ -77,6 +77,35 @@ async def read_all(
             batch = await consumer.getmany(timeout_ms=500, max_records=5000)
             for part in batch.values():
                 records.extend(part)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def read_between(
+    settings: CommonSettings,
+    start: dict[TopicPartition, int],
+    ends: dict[TopicPartition, int],
+    *,
+    within: float = 60.0,
+) -> list[Record]:
+    """Every committed record from the ``start`` positions up to the ``ends`` positions."""
+    consumer = create_reader(settings)
+    await consumer.start()
+    records: list[Record] = []
+    try:
+        consumer.assign(list(ends))
+        for tp in ends:
+            consumer.seek(tp, start.get(tp, 0))
+        deadline = time.monotonic() + within
+        while await _behind(consumer, ends):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"could not read to the end within {within}s")
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for part in batch.values():
+                records.extend(
+                    r for r in part if r.offset < ends[TopicPartition(r.topic, r.partition)]
+                )
     finally:
         await consumer.stop()
     return records

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
@@ -16,6 +17,13 @@ def asyncpg_dsn(url: str) -> str:
 
 def sqlalchemy_url(url: str) -> str:
     return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+asyncpg://", url)
+
+
+def database_label(url: str) -> str:
+    """``host:port/database`` of a URL for operators' output: never the user or the password."""
+    parts = urlsplit(asyncpg_dsn(url))
+    host = parts.hostname or parse_qs(parts.query).get("host", ["local socket"])[0]
+    return f"{host}:{parts.port or 5432}/{parts.path.lstrip('/') or '(default)'}"
 
 
 def checked_schema(name: str) -> str:

@@ -1,12 +1,16 @@
 """Coordination's commands: ``python -m services.coordination <command>``.
 
-migrate        create or upgrade the coordination schema
+migrate        create or upgrade the coordination schema (under an advisory lock); run it before
+               worker, api and rebuild: they never migrate themselves
 worker         consume iiz.case-events.v1 (with the outbox relay and deadline scheduler)
 api            serve the timeline API
 rebuild        drop the projections and replay iiz.case-events.v1 from the start
 verify-audit   recompute the audit hash chain; exit 1 at the first broken link
-reconcile      prove for the events intake accepted since --since (ISO time) that each is in the
-               timeline, each authorised delivery was made and reported; exit 1 on a difference
+reconcile      prove for every event committed to iiz.case-events.v1 since --since (ISO time; UTC
+               without an offset) that it is in the timeline (or was dead-lettered by
+               coordination), that intake's ledger has it (--intake-schema), that every timeline
+               entry of that stretch is on the topic, and that each authorised delivery was made
+               and reported; exit 1 on a difference
 """
 
 from __future__ import annotations
@@ -16,17 +20,48 @@ import asyncio
 import datetime as dt
 import sys
 
-from services.common.database import create_pool
+import asyncpg
+import structlog
+
+from services.common.database import create_pool, database_label
 from services.common.logging import configure_logging
 from services.coordination import audit
 from services.coordination.rebuild import rebuild
-from services.coordination.reconcile import accepted_since, reconcile
+from services.coordination.reconcile import reconcile_since
 from services.coordination.runtime import CoordinationRuntime, migrate
 from services.coordination.settings import CoordinationSettings
 
+log = structlog.get_logger("coordination")
+
+
+def _targets(command: str, settings: CoordinationSettings, *, kafka: bool = True) -> str:
+    """Where a command reads and writes: broker and database, never a password."""
+    broker = f"Kafka {settings.kafka_bootstrap_servers}, " if kafka else ""
+    return (
+        f"coordination {command}: {broker}PostgreSQL {database_label(settings.database_url)},"
+        f" schema {settings.coordination_db_schema}"
+    )
+
+
+def _log_targets(command: str, settings: CoordinationSettings) -> None:
+    """A long-running command says where it writes in its log, before it starts."""
+    log.info(
+        f"coordination {command} starting",
+        kafka=settings.kafka_bootstrap_servers,
+        database=database_label(settings.database_url),
+        schema=settings.coordination_db_schema,
+    )
+
+
+def _migrate(settings: CoordinationSettings) -> int:
+    print(_targets("migrate", settings, kafka=False), flush=True)
+    asyncio.run(migrate(settings))
+    print(f"schema {settings.coordination_db_schema} is at the newest revision")
+    return 0
+
 
 async def _rebuild(settings: CoordinationSettings) -> int:
-    await migrate(settings)
+    print(_targets("rebuild", settings), flush=True)
     runtime = CoordinationRuntime(settings)
     await runtime.start()
     try:
@@ -54,10 +89,15 @@ async def _verify_audit(settings: CoordinationSettings) -> int:
 
 
 async def _reconcile(settings: CoordinationSettings, since: dt.datetime, intake: str) -> int:
-    await migrate(settings)
+    print(_targets("reconcile (reads only)", settings), flush=True)
     pool = await create_pool(settings.database_url, settings.coordination_db_schema)
     try:
-        report = await reconcile(pool, await accepted_since(pool, intake, since))
+        report = await reconcile_since(settings, pool, since, intake_schema=intake or None)
+    except asyncpg.UndefinedTableError as error:
+        print(
+            f"error: {error} (is the schema migrated? is --intake-schema right?)", file=sys.stderr
+        )
+        return 2
     finally:
         await pool.close()
     print("\n".join(report.lines()))
@@ -74,22 +114,26 @@ def main(argv: list[str] | None = None) -> int:
         "command", choices=["migrate", "worker", "api", "rebuild", "verify-audit", "reconcile"]
     )
     parser.add_argument("--since", type=dt.datetime.fromisoformat, help="reconcile: from when")
-    parser.add_argument("--intake-schema", default="intake", help="reconcile: intake's schema")
+    parser.add_argument(
+        "--intake-schema",
+        default="intake",
+        help="reconcile: intake's schema, whose ledger is checked ('' skips that check)",
+    )
     args = parser.parse_args(argv)
     settings = CoordinationSettings()
     configure_logging(settings.log_level, settings.log_json)
     if args.command == "migrate":
-        asyncio.run(migrate(settings))
-        return 0
+        return _migrate(settings)
     if args.command == "worker":
         from services.coordination.consumer import create_app
 
+        _log_targets("worker", settings)
         asyncio.run(create_app(settings).run())
         return 0
     if args.command == "api":
         from services.coordination.api import serve
 
-        asyncio.run(migrate(settings))
+        _log_targets("api", settings)
         serve(settings)
         return 0
     if args.command == "reconcile":

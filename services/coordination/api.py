@@ -1,8 +1,9 @@
 """The timeline API of coordination: one shared case timeline per person, read per institution.
 
-Run it with ``python -m services.coordination.api`` (migrates, then uvicorn on
-127.0.0.1:$IIZ_COORDINATION_API_PORT), ``python -m services.coordination api`` (serves only) or
-``uvicorn --factory services.coordination.api:create_api``. Nothing connects before the
+Run it with ``python -m services.coordination api`` or ``python -m services.coordination.api``
+(uvicorn on 127.0.0.1:$IIZ_COORDINATION_API_PORT) or
+``uvicorn --factory services.coordination.api:create_api``, after
+``python -m services.coordination migrate``: the API never migrates. Nothing connects before the
 lifespan starts.
 """
 
@@ -33,7 +34,6 @@ from services.coordination.auth import TokenVerifier
 from services.coordination.domain.policy import World
 from services.coordination.legal_basis import load_legal_basis
 from services.coordination.pages.routes import register_pages
-from services.coordination.runtime import migrate
 from services.coordination.settings import CoordinationSettings
 
 READINESS_TIMEOUT_SECONDS = 3.0
@@ -154,9 +154,7 @@ def serve(settings: CoordinationSettings) -> None:
 
 
 def main() -> None:
-    settings = CoordinationSettings()
-    asyncio.run(migrate(settings))  # start-up order: database, migrate, serve
-    serve(settings)
+    serve(CoordinationSettings())
 
 
 if __name__ == "__main__":

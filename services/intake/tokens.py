@@ -7,6 +7,8 @@ looks it up). Operators manage tokens with the CLI::
     python -m services.intake.tokens create --institution sozialhilfe-2829 --label "Fachapplikation"
     python -m services.intake.tokens list
     python -m services.intake.tokens revoke --token <token or the hash prefix shown by list>
+
+The tokens live in intake's schema: run ``python -m services.intake migrate`` first.
 """
 
 from __future__ import annotations
@@ -19,17 +21,14 @@ import re
 import secrets
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
 
 from schemas.registry.institutions import Institution, InstitutionRegistry, load_institutions
-from services.common.database import create_pool
-from services.common.migrations import upgrade
+from services.common.database import create_pool, database_label
 from services.intake.settings import IntakeSettings
 
 TOKEN_PREFIX = "iiz_"  # noqa: S105 - a prefix, not a secret
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SHOWN_HASH_CHARS = 12
 MIN_PREFIX_CHARS = 8
 _HASH_PREFIX = re.compile(r"^[0-9a-f]{8,64}$")
@@ -156,7 +155,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _run(args: argparse.Namespace, settings: IntakeSettings) -> int:
-    await upgrade(MIGRATIONS, settings.database_url, settings.intake_db_schema)
+    if args.command != "list":  # say where it writes before it writes
+        print(
+            f"tokens: PostgreSQL {database_label(settings.database_url)},"
+            f" schema {settings.intake_db_schema}"
+        )
     pool = await create_pool(settings.database_url, settings.intake_db_schema, max_size=2)
     store = TokenStore(pool, load_institutions())
     try:
@@ -178,6 +181,13 @@ async def _run(args: argparse.Namespace, settings: IntakeSettings) -> int:
                 )
     except TokenError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except asyncpg.UndefinedTableError:
+        print(
+            f"error: schema {settings.intake_db_schema} has no token table;"
+            " run `python -m services.intake migrate` first",
+            file=sys.stderr,
+        )
         return 2
     finally:
         await pool.close()

@@ -1,0 +1,68 @@
+"""Intake's commands: ``python -m services.intake <command>``.
+
+migrate   create or upgrade the intake schema (submission ledger, HTTP access tokens); run it
+          before starting a door, the doors never migrate themselves
+kafka     run the Kafka door: consume every institution's intake topic
+http      run the HTTP door (POST /v1/events and the web form) on 127.0.0.1:$IIZ_INTAKE_HTTP_PORT
+
+Each running door needs its own stable IIZ_INTAKE_INSTANCE_ID (required in production): a
+restarted door with the same id fences its predecessor; two doors of the same kind running at
+once with the same id fence each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from services.common.database import database_label
+from services.common.logging import configure_logging
+from services.common.migrations import upgrade
+from services.intake.settings import IntakeSettings
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+async def migrate(settings: IntakeSettings) -> None:
+    """Create or upgrade intake's schema (serialised with other migrators by an advisory lock)."""
+    await upgrade(MIGRATIONS, settings.database_url, settings.intake_db_schema)
+
+
+def _migrate(settings: IntakeSettings) -> int:
+    print(
+        f"intake migrate: PostgreSQL {database_label(settings.database_url)},"
+        f" schema {settings.intake_db_schema}",
+        flush=True,
+    )
+    asyncio.run(migrate(settings))
+    print(f"schema {settings.intake_db_schema} is at the newest revision")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m services.intake",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("command", choices=["migrate", "kafka", "http"])
+    args = parser.parse_args(argv)
+    settings = IntakeSettings()
+    configure_logging(settings.log_level, settings.log_json)
+    if args.command == "migrate":
+        return _migrate(settings)
+    if args.command == "kafka":
+        from services.intake.kafka_door import create_app
+
+        asyncio.run(create_app(settings).run())
+        return 0
+    from services.intake.http_door import main as serve_http
+
+    serve_http()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
