@@ -18,6 +18,9 @@ class ReasonCode(StrEnum):
     TOO_LARGE = "too_large"
     NOT_JSON = "not_json"
     NOT_UTF8 = "not_utf8"
+    # The message met the contract as far as intake could tell, but the bus could not process
+    # it (an operator finds it among the dead letters). Added in contract 1.3.0.
+    PROCESSING_FAILED = "processing_failed"
 
 
 class ContractError(Exception):
@@ -57,3 +60,6 @@ InvalidAttributeError = _error(
 TooLargeError = _error("TooLargeError", ReasonCode.TOO_LARGE, "Message exceeds the size limit.")
 NotJsonError = _error("NotJsonError", ReasonCode.NOT_JSON, "Value is not JSON.")
 NotUtf8Error = _error("NotUtf8Error", ReasonCode.NOT_UTF8, "Bytes are not valid UTF-8.")
+ProcessingFailedError = _error(
+    "ProcessingFailedError", ReasonCode.PROCESSING_FAILED, "The bus could not process it."
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -12,7 +13,11 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.common.logging import RedactingFormatter
 from services.common.settings import CommonSettings
-from tests.infra import Infra, resolve_infra
+from tests.infra import Infra, replication_factor, resolve_infra
+
+# Many services run side by side in one test session: each worker's health endpoints take a free
+# port instead of its service's fixed one.
+os.environ.setdefault("IIZ_HEALTH_PORT", "0")
 
 _MARKER_BY_FOLDER = {"unit": "unit", "integration": "integration", "e2e": "e2e"}
 
@@ -76,8 +81,9 @@ async def new_topic(kafka_admin: AIOKafkaAdminClient) -> Callable[..., object]:
 
     async def create(prefix: str = "test", partitions: int = 1) -> str:
         name = f"{prefix}.{uuid.uuid4().hex[:12]}"
+        replicas = await replication_factor(kafka_admin)  # min(3, brokers)
         await kafka_admin.create_topics(
-            [NewTopic(name, num_partitions=partitions, replication_factor=1)]
+            [NewTopic(name, num_partitions=partitions, replication_factor=replicas)]
         )
         return name
 

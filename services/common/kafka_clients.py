@@ -33,7 +33,10 @@ def create_producer(settings: CommonSettings, **overrides: Any) -> AIOKafkaProdu
 def create_consumer(
     settings: CommonSettings, *topics: str, group_id: str, **overrides: Any
 ) -> AIOKafkaConsumer:
-    """A consumer that never commits on its own: offsets move only after effects are durable."""
+    """A consumer that never commits on its own and reads only committed records.
+
+    Offsets move only after effects are durable (the consumer edge commits them). Without
+    ``topics`` it is not subscribed yet (the edge subscribes with its rebalance listener)."""
     options: dict[str, Any] = {
         "group_id": group_id,
         "enable_auto_commit": False,
@@ -54,7 +57,9 @@ def create_broker(settings: CommonSettings, **overrides: Any) -> KafkaBroker:
         # One INFO line per message halves throughput; errors still log.
         "log_level": logging.DEBUG,
     }
-    return KafkaBroker(settings.kafka_bootstrap_servers, **{**options, **overrides})
+    # FastStream wraps a string into a one-item list, so "a:9092,b:9094" would be one host.
+    servers = [s.strip() for s in settings.kafka_bootstrap_servers.split(",") if s.strip()]
+    return KafkaBroker(servers, **{**options, **overrides})
 
 
 def create_reader(settings: CommonSettings) -> AIOKafkaConsumer:

@@ -27,6 +27,14 @@ class CommonSettings(BaseSettings):
         default="postgresql://iiz:iiz-dev-password@127.0.0.1:5433/iiz",
         description="libpq-style URL; the asyncpg driver is chosen by the code that connects",
     )
+    health_host: str = Field(default="127.0.0.1", description="address of /livez and /readyz")
+    health_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="port of /livez and /readyz; unset: the service's own (intake 8091, "
+        "coordination 8092, notifications 8093); 0: any free port",
+    )
     log_level: str = Field(default="INFO")
     log_json: bool | None = Field(
         default=None, description="JSON lines; default: JSON unless stderr is a terminal"

@@ -1,98 +1,109 @@
-"""The consumer of ``iiz.case-events.v1``: batches in, one database transaction per batch.
+"""Coordination's worker: ``iiz.case-events.v1`` and notifications' delivery reports, through the
+consumer edge (``services.common.consumer_edge``).
 
-Offsets are committed (``ack``) only after ``BatchProcessor.process`` has committed the batch's
-effects; on any failure ``nack`` rewinds every partition of the batch to its first record and
-the batch is redone (the processed-event marks make the redo a no-op for what was stored).
-Run: ``faststream run --factory services.coordination.consumer:create_app``.
+Each batch of case events goes through ``BatchProcessor.process`` (one database transaction);
+the edge commits offsets only after it returned, isolates a record that fails on its own (it is
+dead-lettered through ``BatchProcessor.reject``) and backs off while PostgreSQL or Kafka is away.
+Run: ``python -m services.coordination worker`` (after ``python -m services.coordination
+migrate``), or ``faststream run --factory services.coordination.consumer:create_app``.
 """
 
 from __future__ import annotations
 
-from aiokafka.structs import ConsumerRecord
-from faststream import AckPolicy, FastStream
-from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+from collections.abc import Sequence
+
+from faststream import FastStream
 
 from schemas.codec import KafkaRecord
-from services.common.kafka_clients import create_broker
+from services.common.consumer_edge import ConsumedRecord, ConsumerEdge, EdgeConfig
 from services.common.logging import configure_logging
+from services.common.worker import Worker, probe, worker_application
 from services.coordination.processor import BusRecord
-from services.coordination.runtime import CoordinationRuntime, migrate
+from services.coordination.runtime import CoordinationRuntime
 from services.coordination.settings import CoordinationSettings
 
+HEALTH_PORT = 8092
 
-def bus_records(records: tuple[ConsumerRecord[bytes, bytes], ...]) -> list[BusRecord]:
+
+def bus_records(records: Sequence[ConsumedRecord]) -> list[BusRecord]:
+    return [BusRecord(r.topic, r.partition, r.offset, r.key, r.value, r.headers) for r in records]
+
+
+def kafka_record(record: ConsumedRecord) -> KafkaRecord:
+    return KafkaRecord(record.key, record.value or b"", record.headers)
+
+
+class CaseEventsHandler:
+    """Folds, decides and stores a batch of canonical events."""
+
+    def __init__(self, runtime: CoordinationRuntime) -> None:
+        self._runtime = runtime
+
+    async def handle(self, records: Sequence[ConsumedRecord]) -> None:
+        await self._runtime.processor().process(bus_records(records))
+
+    async def reject(self, record: ConsumedRecord, reason: str, detail: str) -> None:
+        await self._runtime.processor().reject(bus_records([record])[0], reason, detail)
+
+    async def probe(self) -> None:
+        await probe(self._runtime.pool, self._runtime.producer)
+
+
+class DeliveryOutcomesHandler:
+    """Notifications' delivery reports, into the audit trail."""
+
+    def __init__(self, runtime: CoordinationRuntime) -> None:
+        self._runtime = runtime
+
+    async def handle(self, records: Sequence[ConsumedRecord]) -> None:
+        await self._runtime.outcome_recorder().record([kafka_record(r) for r in records])
+
+    async def reject(self, record: ConsumedRecord, reason: str, detail: str) -> None:
+        await self._runtime.outcome_recorder().dead_letter(kafka_record(record), reason, detail)
+
+    async def probe(self) -> None:
+        await probe(self._runtime.pool, self._runtime.producer)
+
+
+def coordination_edges(runtime: CoordinationRuntime) -> list[ConsumerEdge]:
+    s = runtime.settings
     return [
-        BusRecord(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers)) for r in records
+        ConsumerEdge(
+            s,
+            EdgeConfig(
+                name="case-events",
+                topics=(s.coordination_case_events_topic,),
+                group_id=s.coordination_group_id,
+                max_records=s.coordination_batch_size,
+            ),
+            CaseEventsHandler(runtime),
+        ),
+        ConsumerEdge(
+            s,
+            EdgeConfig(
+                name="delivery-outcomes",
+                topics=(s.coordination_outcomes_topic,),
+                group_id=f"{s.coordination_group_id}-outcomes",
+                max_records=s.coordination_batch_size,
+            ),
+            DeliveryOutcomesHandler(runtime),
+        ),
     ]
 
 
-async def _leave_undecoded(_message: object) -> None:
-    """The processor judges raw records itself (poison included)."""
-    return None
-
-
-def register_case_event_subscriber(broker: KafkaBroker, runtime: CoordinationRuntime) -> None:
-    settings = runtime.settings
-
-    @broker.subscriber(
-        settings.coordination_case_events_topic,
-        group_id=settings.coordination_group_id,
-        batch=True,
-        max_records=settings.coordination_batch_size,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.MANUAL,
-        decoder=_leave_undecoded,
-    )
-    async def on_case_events(message: KafkaMessage) -> None:
-        records = message.raw_message
-        batch = records if isinstance(records, tuple) else (records,)
-        try:
-            await runtime.processor().process(bus_records(batch))
-        except Exception:
-            await message.nack()
-            raise
-        await message.ack()
-
-
-def register_outcome_subscriber(broker: KafkaBroker, runtime: CoordinationRuntime) -> None:
-    """Notifications' delivery reports, into the audit trail (their own consumer group)."""
-    settings = runtime.settings
-
-    @broker.subscriber(
-        settings.coordination_outcomes_topic,
-        group_id=f"{settings.coordination_group_id}-outcomes",
-        batch=True,
-        max_records=settings.coordination_batch_size,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.MANUAL,
-        decoder=_leave_undecoded,
-    )
-    async def on_delivery_outcomes(message: KafkaMessage) -> None:
-        records = message.raw_message
-        batch = records if isinstance(records, tuple) else (records,)
-        try:
-            await runtime.outcome_recorder().record(
-                [KafkaRecord(r.key, r.value or b"", tuple(r.headers)) for r in batch]
-            )
-        except Exception:
-            await message.nack()
-            raise
-        await message.ack()
-
-
 def create_app(settings: CoordinationSettings | None = None) -> FastStream:
-    """Factory for ``faststream run --factory services.coordination.consumer:create_app``."""
+    """Factory for ``faststream run --factory services.coordination.consumer:create_app``.
+
+    The schema must be migrated first (``python -m services.coordination migrate``)."""
     settings = settings or CoordinationSettings()
     configure_logging(settings.log_level, settings.log_json)
     runtime = CoordinationRuntime(settings)
-    broker = create_broker(settings)
-    register_case_event_subscriber(broker, runtime)
-    register_outcome_subscriber(broker, runtime)
+    worker = Worker(settings, coordination_edges(runtime), HEALTH_PORT)
 
     async def start_runtime() -> None:
-        await migrate(settings)
         await runtime.start()
         runtime.start_background()
 
-    return FastStream(broker, on_startup=[start_runtime], after_shutdown=[runtime.stop])
+    return worker_application(
+        settings, worker, start_resources=[start_runtime], stop_resources=[runtime.stop]
+    )

@@ -96,19 +96,25 @@ class OutcomeRecorder:
             await audit.append(conn, [audit_entry(e) for e in fresh], at=dt.datetime.now(dt.UTC))
         return len(fresh)
 
-    async def _dead_letter(self, bad: list[tuple[KafkaRecord, str]]) -> None:
+    async def dead_letter(self, record: KafkaRecord, reason: str, detail: str) -> None:
+        """Dead-letter one report that failed on its own (found by the consumer edge)."""
+        await self._dead_letter([(record, detail)], reason)
+
+    async def _dead_letter(
+        self, bad: list[tuple[KafkaRecord, str]], reason: str = "unreadable-delivery-outcome"
+    ) -> None:
         futures = [
             await self.producer.send(
                 COORDINATION_REJECTED,
                 key=record.key,
                 value=self.seal.seal_bytes(record.value),
                 headers=[
-                    ("iiz_reason", b"unreadable-delivery-outcome"),
-                    ("iiz_message", reason.encode()),
+                    ("iiz_reason", reason.encode()),
+                    ("iiz_message", detail.encode()),
                     ("iiz_sealed", self.seal.key_id.encode()),
                 ],
             )
-            for record, reason in bad
+            for record, detail in bad
         ]
         for future in futures:
             await future

@@ -31,6 +31,7 @@ from schemas.envelope import CloudEvent
 from schemas.errors import ContractError
 from schemas.registry.institutions import InstitutionRegistry
 from schemas.topics import COORDINATION_REJECTED
+from services.common.consumer_edge import ConsumedRecord
 from services.common.identity_seal import IdentitySeal
 from services.common.logging import redact_ahv_numbers
 from services.coordination import audit, store
@@ -43,14 +44,9 @@ log = structlog.get_logger(__name__)
 POISON_NAMESPACE = uuid.UUID("2b8e6f0a-7c41-4d9b-8e3f-5a6c7d8e9f10")
 
 
-@dataclass(frozen=True)
-class BusRecord:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...]
+@dataclass(frozen=True, slots=True)
+class BusRecord(ConsumedRecord):
+    """A record of the case-event log, as the consumer edge hands it over."""
 
     @property
     def poison_id(self) -> uuid.UUID:
@@ -96,6 +92,15 @@ class BatchProcessor:
 
     async def process(self, records: Sequence[BusRecord]) -> BatchReport:
         decoded, poison = self._decode(records)
+        return await self._commit(decoded, poison)
+
+    async def reject(self, record: BusRecord, reason: str, message: str) -> BatchReport:
+        """Dead-letter a record that failed on its own (found by the consumer edge)."""
+        return await self._commit([], [Poison(record, reason, message)])
+
+    async def _commit(
+        self, decoded: list[tuple[BusRecord, CloudEvent[Any]]], poison: list[Poison]
+    ) -> BatchReport:
         persons: dict[str, tuple[int, int]] = {}
         for record, event in decoded:
             persons.setdefault(str(event.subject), (record.partition, record.offset))

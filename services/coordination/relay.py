@@ -25,6 +25,7 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
 
+from services.common.outages import Backoff, log_failure
 from services.coordination.store import OUTBOX_CHANNEL
 
 log = structlog.get_logger(__name__)
@@ -47,6 +48,7 @@ class OutboxRelay:
         self._batch = batch
         self._poll = poll_seconds
         self._wake = asyncio.Event()
+        self._backoff = Backoff(base=poll_seconds, cap=max(10.0, poll_seconds))
 
     async def publish_pending(self) -> int:
         """One pass over every lane this relay can take; returns how many rows it published."""
@@ -59,7 +61,7 @@ class OutboxRelay:
                     if sent < self._batch:
                         break
             except Exception as error:  # this lane waits for the next pass; the others go on
-                log.exception("outbox lane failed; its rows stay for the next pass", lane=lane)
+                log_failure(log, "outbox lane failed; its rows stay for the next pass", error)
                 failures.append(error)
         if failures and not published:
             raise failures[0]
@@ -102,23 +104,33 @@ class OutboxRelay:
             return len(rows)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Publish until ``stop`` is set: on every notification, else every poll interval."""
+        """Publish until ``stop`` is set: on every notification, else every poll interval.
+
+        While the broker or the database is away it backs off (capped, jittered) and comes back
+        with a fresh listening connection."""
+        attempt = 0
+        while not stop.is_set():
+            try:
+                await self._listen_and_publish(stop)
+                return
+            except Exception as error:  # broker or database away: rows stay, try again later
+                attempt += 1
+                log_failure(log, "outbox relay pass failed; retrying", error, attempt=attempt)
+                await _wait(stop, self._backoff.delay(attempt))
+
+    async def _listen_and_publish(self, stop: asyncio.Event) -> None:
         listener = await self._pool.acquire()
         try:
             await listener.add_listener(OUTBOX_CHANNEL, self._notified)
             while not stop.is_set():
                 self._wake.clear()
-                try:
-                    await self.publish_pending()
-                except Exception:  # broker or database away: keep the rows, try again later
-                    log.exception("outbox relay pass failed; retrying")
-                    await _wait(stop, self._poll)
-                    continue
+                await self.publish_pending()
                 await _wait_any(stop, self._wake, self._poll)
         finally:
             with contextlib.suppress(Exception):
                 await listener.remove_listener(OUTBOX_CHANNEL, self._notified)
-            await self._pool.release(listener)
+            with contextlib.suppress(Exception):
+                await self._pool.release(listener)
 
     def _notified(self, *_args: object) -> None:
         self._wake.set()

@@ -17,6 +17,7 @@ import asyncpg
 import structlog
 
 from schemas.registry.institutions import InstitutionRegistry
+from services.common.outages import log_failure
 from services.coordination import audit, store
 from services.coordination.deliveries import OutboxRecord, alert_delivery
 from services.coordination.domain.alerts import Deadline, on_deadline
@@ -128,8 +129,8 @@ class DeadlineScheduler:
                 raised = await self.run_due()
                 if raised:
                     log.info("deadline alerts raised", count=raised)
-            except Exception:
-                log.exception("deadline scheduler pass failed; retrying")
+            except Exception as error:
+                log_failure(log, "deadline scheduler pass failed; retrying", error)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)
 

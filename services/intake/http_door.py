@@ -17,6 +17,9 @@ import asyncio
 import datetime as dt
 import json
 import math
+import os
+import re
+import signal
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -37,7 +40,9 @@ from starlette.middleware.sessions import SessionMiddleware
 from schemas.codec import CE_PREFIX, CONTENT_TYPE, KafkaRecord
 from schemas.errors import ReasonCode
 from schemas.receipts import Receipt
+from schemas.storable import SURROGATE, unstorable_code_point
 from services.common.logging import configure_logging, redact_ahv_numbers
+from services.common.outages import is_fatal, log_failure
 from services.intake.answers import receipt
 from services.intake.pipeline import Answered, IntakePipeline
 from services.intake.runtime import IntakeRuntime
@@ -227,9 +232,23 @@ async def read_capped(request: Request, limit: int) -> bytes:
 
 
 def _encode(text: str) -> bytes:
-    # JSON may carry lone surrogates ("\ud800"); they become invalid UTF-8, which the codec
-    # then rejects as not_utf8 like on Kafka.
+    # An attribute may carry a lone surrogate (JSON "\ud800"); as a header it becomes invalid
+    # UTF-8, which the codec then rejects as not_utf8 like a Kafka header that is not UTF-8.
     return text.encode("utf-8", "surrogatepass")
+
+
+def _json_value(value: Any) -> bytes:
+    """``value`` as compact JSON in UTF-8, as a partner would write the record's value.
+
+    A lone surrogate stays the JSON escape the sender wrote (``\\ud800``), so the value is
+    valid UTF-8 and the codec refuses the string at its place (schema_violation), as on Kafka.
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return SURROGATE.sub(_escaped, text).encode("utf-8")
+
+
+def _escaped(found: re.Match[str]) -> str:
+    return f"\\u{ord(found.group()):04x}"
 
 
 def _attribute_text(value: Any) -> str:
@@ -250,9 +269,7 @@ def record_from_structured(event: Any) -> KafkaRecord:
     Anything that is not an object is passed on as the value, and the codec rejects it.
     """
     if not isinstance(event, dict):
-        return KafkaRecord(
-            key=None, value=_encode(json.dumps(event, ensure_ascii=False)), headers=()
-        )
+        return KafkaRecord(key=None, value=_json_value(event), headers=())
     headers: list[tuple[str, bytes]] = []
     for name, value in event.items():
         if name == "data" or value is None:
@@ -262,16 +279,21 @@ def record_from_structured(event: Any) -> KafkaRecord:
             (CONTENT_TYPE, text) if name == "datacontenttype" else (CE_PREFIX + name, text)
         )
     data = event.get("data")
-    value = _encode(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
     key: str | None = None
     if isinstance(event.get("partitionkey"), str):
         key = event["partitionkey"]
     elif isinstance(data, dict) and isinstance(data.get("person"), dict):
-        case_ref = data["person"].get("case_ref")
-        key = case_ref if isinstance(case_ref, str) else None
+        key = _key_of_case_ref(data["person"].get("case_ref"))
     return KafkaRecord(
-        key=None if key is None else _encode(key), value=value, headers=tuple(headers)
+        key=None if key is None else _encode(key), value=_json_value(data), headers=tuple(headers)
     )
+
+
+def _key_of_case_ref(case_ref: Any) -> str | None:
+    # Text that cannot be stored makes no key: the codec refuses it where it was written.
+    if isinstance(case_ref, str) and unstorable_code_point(case_ref) is None:
+        return case_ref
+    return None
 
 
 @dataclass
@@ -491,8 +513,13 @@ async def post_events(request: Request) -> Response:
     ]
     try:
         answered = await intake.process(submissions)
-    except Exception:
-        log.exception("publishing an HTTP submission failed", request_id=request_id)
+    except Exception as error:
+        if is_fatal(error):  # a successor with this instance id took over: make way for it
+            log.error("intake HTTP door fenced", error=type(error).__name__)
+            if (stop := getattr(request.app.state, "on_fenced", None)) is not None:
+                stop()
+        else:
+            log_failure(log, "publishing an HTTP submission failed", error, request_id=request_id)
         return problem(
             503,
             HttpReason.UNAVAILABLE,
@@ -526,12 +553,13 @@ async def post_events(request: Request) -> Response:
 def _split(body: bytes) -> tuple[list[KafkaRecord], bool]:
     """The records of a body: one per array element, or the single event.
 
-    A body that is not UTF-8 JSON is passed on whole as one record's value, so the pipeline
-    rejects it (not_utf8, not_json) with a receipt and a dead letter like on Kafka.
+    A body that is not UTF-8 JSON (or nested too deeply to be read) is passed on whole as one
+    record's value, so the pipeline rejects it (not_utf8, not_json) with a receipt and a dead
+    letter like on Kafka.
     """
     try:
         parsed = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return [
             KafkaRecord(key=None, value=body, headers=((CONTENT_TYPE, b"application/json"),))
         ], False
@@ -678,9 +706,12 @@ def main() -> None:
     import uvicorn
 
     settings = IntakeSettings()
+    app = create_http_app(settings)
+    # Fenced by a successor with the same instance id: end this process (uvicorn shuts down
+    # gracefully on SIGTERM) instead of answering 503 for ever.
+    app.state.on_fenced = lambda: os.kill(os.getpid(), signal.SIGTERM)
     uvicorn.run(
-        "services.intake.http_door:create_http_app",
-        factory=True,
+        app,
         host="127.0.0.1",
         port=settings.intake_http_port,
         proxy_headers=False,

@@ -1,48 +1,54 @@
-"""The Kafka door: consumes every institution's intake topic in batches.
+"""The Kafka door: every institution's intake topic, through the consumer edge.
 
 Ack and dead-letter policy (written down once, here):
-- The subscriber never auto-commits (``AckPolicy.MANUAL``). A batch's offsets are committed
-  inside the same Kafka transaction as its canonical events, receipts and dead letters.
+- A batch's offsets are committed inside the same Kafka transaction as its canonical events,
+  receipts and dead letters (``IntakePipeline.process``); the edge commits the consumer's
+  position after that only to move past transaction markers.
 - A bad message is never an exception: it becomes a dead letter plus a rejection receipt in that
-  transaction, so it neither blocks the messages after it nor disappears.
-- If the batch cannot be published (broker or database down), ``nack`` rewinds every partition
-  of the batch to its first record and the error propagates: the batch is redone, never skipped
-  (a later commit cannot jump over it; FastStream issue #2618).
+  transaction, so it neither blocks the messages after it nor disappears. Raw bytes reach
+  ``assess``: a header that is not UTF-8 is answered ``not_utf8`` like any other fault.
+- A message that makes the pipeline fail on its own (a bug, not the message's contract) is found
+  by the edge and answered ``processing_failed`` (dead letter and receipt, with its offset).
+- If the broker or the database is away, the edge rewinds the unsettled rest of the batch and
+  retries it after a backoff; a transaction that committed is never redone.
+Run: ``python -m services.intake kafka`` (after ``python -m services.intake migrate``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aiokafka import TopicPartition
-from aiokafka.structs import ConsumerRecord
-from faststream import AckPolicy, FastStream
-from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+from faststream import FastStream
 
 from schemas.codec import KafkaRecord
 from schemas.registry.institutions import InstitutionRegistry
-from services.common.kafka_clients import create_broker
+from services.common.consumer_edge import ConsumedRecord, ConsumerEdge, EdgeConfig
 from services.common.logging import configure_logging
-from services.intake.pipeline import ConsumedOffsets
+from services.common.worker import Worker, probe, worker_application
+from services.intake.pipeline import ConsumedOffsets, IntakePipeline
 from services.intake.runtime import IntakeRuntime
 from services.intake.settings import IntakeSettings
 from services.intake.submission import Submission
 
+HEALTH_PORT = 8091
+
 
 def submissions_of(
-    records: tuple[ConsumerRecord[bytes, bytes], ...], registry: InstitutionRegistry
+    records: Sequence[ConsumedRecord], registry: InstitutionRegistry
 ) -> list[Submission]:
     """The topic a record came from names its sender: only that institution may write there."""
     return [
         Submission(
             sender=registry.by_intake_topic[r.topic],
-            record=KafkaRecord(key=r.key, value=r.value or b"", headers=tuple(r.headers)),
-            channel=f"kafka:{r.topic}/{r.partition}/{r.offset}",
+            record=KafkaRecord(key=r.key, value=r.value or b"", headers=r.headers),
+            channel=f"kafka:{r.where}",
         )
         for r in records
     ]
 
 
-def next_offsets(records: tuple[ConsumerRecord[bytes, bytes], ...]) -> dict[TopicPartition, int]:
+def next_offsets(records: Sequence[ConsumedRecord]) -> dict[TopicPartition, int]:
     offsets: dict[TopicPartition, int] = {}
     for r in records:
         tp = TopicPartition(r.topic, r.partition)
@@ -50,36 +56,41 @@ def next_offsets(records: tuple[ConsumerRecord[bytes, bytes], ...]) -> dict[Topi
     return offsets
 
 
-async def _leave_undecoded(_message: object) -> None:
-    """FastStream would JSON-decode bodies; intake judges raw bytes itself (poison included)."""
-    return None
+class IntakeTopicsHandler:
+    def __init__(self, runtime: IntakeRuntime) -> None:
+        self._runtime = runtime
+
+    def _pipeline(self) -> IntakePipeline:
+        assert self._runtime.pipeline is not None, "the runtime starts before the edge"
+        return self._runtime.pipeline
+
+    def _consumed(self, records: Sequence[ConsumedRecord]) -> ConsumedOffsets:
+        return ConsumedOffsets(self._runtime.settings.intake_group_id, next_offsets(records))
+
+    async def handle(self, records: Sequence[ConsumedRecord]) -> None:
+        submissions = submissions_of(records, self._runtime.registry)
+        await self._pipeline().process(submissions, self._consumed(records))
+
+    async def reject(self, record: ConsumedRecord, reason: str, detail: str) -> None:
+        [submission] = submissions_of([record], self._runtime.registry)
+        await self._pipeline().refuse(submission, detail, self._consumed([record]))
+
+    async def probe(self) -> None:
+        await probe(self._runtime.pool, self._runtime.producer)
 
 
-def register_intake_subscriber(broker: KafkaBroker, runtime: IntakeRuntime) -> None:
-    settings = runtime.settings
-    topics = [i.intake_topic for i in runtime.registry.institutions]
-
-    @broker.subscriber(
-        *topics,
-        group_id=settings.intake_group_id,
-        batch=True,
-        max_records=settings.intake_batch_size,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.MANUAL,
-        decoder=_leave_undecoded,
+def intake_edge(runtime: IntakeRuntime) -> ConsumerEdge:
+    s = runtime.settings
+    return ConsumerEdge(
+        s,
+        EdgeConfig(
+            name="intake-topics",
+            topics=tuple(i.intake_topic for i in runtime.registry.institutions),
+            group_id=s.intake_group_id,
+            max_records=s.intake_batch_size,
+        ),
+        IntakeTopicsHandler(runtime),
     )
-    async def on_intake_topics(message: KafkaMessage) -> None:
-        records = message.raw_message
-        batch = records if isinstance(records, tuple) else (records,)
-        assert runtime.pipeline is not None, "the runtime starts before the subscriber"
-        try:
-            await runtime.pipeline.process(
-                submissions_of(batch, runtime.registry),
-                ConsumedOffsets(settings.intake_group_id, next_offsets(batch)),
-            )
-        except Exception:
-            await message.nack()
-            raise
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastStream:
@@ -87,12 +98,13 @@ def create_app(settings: IntakeSettings | None = None) -> FastStream:
     settings = settings or IntakeSettings()
     configure_logging(settings.log_level, settings.log_json)
     runtime = IntakeRuntime(settings)
-    broker = create_broker(settings)
-    register_intake_subscriber(broker, runtime)
+    worker = Worker(settings, [intake_edge(runtime)], HEALTH_PORT)
 
     async def start_runtime() -> None:
         await runtime.start("kafka")
 
-    # Resources go only after the broker has stopped consuming (after_shutdown): closing them
+    # Resources go only after the edge has stopped consuming (after_shutdown): closing them
     # under a running batch would fail it and stall the shutdown and the next rebalance.
-    return FastStream(broker, on_startup=[start_runtime], after_shutdown=[runtime.stop])
+    return worker_application(
+        settings, worker, start_resources=[start_runtime], stop_resources=[runtime.stop]
+    )

@@ -1,24 +1,38 @@
 """Processes a batch of submissions: one Kafka transaction carries the canonical events, the
 receipts, the dead letters and (for the Kafka door) the consumer offsets, so a crash at any point
-either redoes the whole batch or none of it: no event lost, none published twice."""
+either redoes the whole batch or none of it: no event lost, none published twice.
+
+After the commit the batch is published for good. The ledger rows are written then, and a
+failure there is retried (capped exponential backoff, one calm log line per attempt) until it
+succeeds or the process stops: raising would make the caller redo a batch that is already out,
+publishing it and its receipts again and again."""
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime as dt
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import structlog
 from aiokafka import AIOKafkaProducer, TopicPartition
 
 from schemas.codec import KafkaRecord, to_kafka
+from schemas.errors import ProcessingFailedError
 from schemas.registry.institutions import InstitutionRegistry
 from schemas.topics import CASE_EVENTS, INTAKE_REJECTED
 from services.intake.answers import dead_letter, receipt_record
 from services.intake.ledger import SubmissionLedger
-from services.intake.submission import Accepted, Outcome, Pseudonymiser, Submission, assess
+from services.intake.submission import (
+    Accepted,
+    Outcome,
+    Pseudonymiser,
+    Rejected,
+    Submission,
+    assess,
+)
 
 log = structlog.get_logger("intake.pipeline")
 
@@ -37,6 +51,21 @@ class ConsumedOffsets:
     offsets: dict[TopicPartition, int]
 
 
+@dataclass(frozen=True)
+class LedgerRetry:
+    """How a ledger write after the commit is retried: ``first`` seconds, doubling to ``cap``."""
+
+    first: float = 0.1
+    cap: float = 5.0
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # tests pass a controlled one
+
+    def delays(self) -> Iterator[float]:
+        delay = self.first
+        while True:
+            yield delay
+            delay = min(delay * 2, self.cap)
+
+
 class IntakePipeline:
     def __init__(
         self,
@@ -48,6 +77,7 @@ class IntakePipeline:
         max_event_bytes: int,
         transaction_timeout: float = 30.0,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        ledger_retry: LedgerRetry | None = None,
     ) -> None:
         self._registry = registry
         self._pseudonymiser = pseudonymiser
@@ -56,6 +86,7 @@ class IntakePipeline:
         self._max_event_bytes = max_event_bytes
         self._transaction_timeout = transaction_timeout
         self._clock = clock
+        self._ledger_retry = ledger_retry or LedgerRetry()
 
     async def process(
         self, submissions: Sequence[Submission], consumed: ConsumedOffsets | None = None
@@ -85,10 +116,51 @@ class IntakePipeline:
                 (delivery_topic, receipt_record(outcome, duplicate=item.duplicate, now=now))
             )
         await self._publish_atomically(writes, consumed)
-        await self._ledger.record(ledger_rows)
+        await self._remember(ledger_rows)  # never raises: the batch is out (a cancel goes through)
         rejected = sum(1 for a in answered if not isinstance(a.outcome, Accepted))
         log.debug("intake batch", submissions=len(submissions), rejected=rejected)
         return answered
+
+    async def refuse(
+        self, submission: Submission, detail: str, consumed: ConsumedOffsets | None = None
+    ) -> None:
+        """Answer a submission the pipeline failed on by itself: dead letter and receipt
+        ``processing_failed``, with its offset, in one transaction."""
+        outcome = Rejected(
+            submission, ProcessingFailedError(f"the bus could not process it ({detail[:80]})")
+        )
+        writes = [
+            (INTAKE_REJECTED, dead_letter(outcome, self._pseudonymiser.seal)),
+            (
+                submission.sender.delivery_topic,
+                receipt_record(outcome, duplicate=False, now=self._clock()),
+            ),
+        ]
+        await self._publish_atomically(writes, consumed)
+
+    async def _remember(self, rows: list[tuple[uuid.UUID, str, str, str]]) -> None:
+        """Write the ledger rows of a committed batch, retrying until it succeeds.
+
+        Only a cancellation (the process stopping) ends the retries early; the rows are then
+        missing, which the ledger allows (a resubmission is published again under the same
+        canonical id, which consumers dedupe) and reconcile reports as ``ledger missing``.
+        """
+        for attempt, delay in enumerate(self._ledger_retry.delays(), start=1):
+            try:
+                await self._ledger.record(rows)
+            except Exception as error:
+                log.warning(
+                    "ledger write failed; retrying",
+                    attempt=attempt,
+                    delay=delay,
+                    rows=len(rows),
+                    error=type(error).__name__,
+                )
+                await self._ledger_retry.sleep(delay)
+            else:
+                if attempt > 1:
+                    log.info("ledger write succeeded", attempt=attempt, rows=len(rows))
+                return
 
     async def _mark_duplicates(self, outcomes: list[Outcome]) -> list[Answered]:
         known = await self._ledger.known(o.event.id for o in outcomes if isinstance(o, Accepted))
@@ -105,15 +177,47 @@ class IntakePipeline:
         self, writes: list[tuple[str, KafkaRecord]], consumed: ConsumedOffsets | None
     ) -> None:
         # A stalled transaction becomes an error (the batch is then redone), never a hang.
-        async with asyncio.timeout(self._transaction_timeout), self._producer.transaction():
-            for topic, record in writes:
-                await self._producer.send(
-                    topic, record.value, key=record.key, headers=list(record.headers)
-                )
-            if consumed is not None:
-                await self._producer.send_offsets_to_transaction(
-                    consumed.offsets, consumed.group_id
-                )
+        try:
+            async with asyncio.timeout(self._transaction_timeout), self._producer.transaction():
+                for topic, record in writes:
+                    delivery = await self._producer.send(
+                        topic, record.value, key=record.key, headers=list(record.headers)
+                    )
+                    # The commit reports the outcome; a failed send's own error is read here,
+                    # or asyncio logs it as "never retrieved" whenever the future is collected.
+                    delivery.add_done_callback(_read_outcome)
+                if consumed is not None:
+                    await self._producer.send_offsets_to_transaction(
+                        consumed.offsets, consumed.group_id
+                    )
+        except Exception as error:
+            fatal = fatal_producer_error(self._producer)
+            if fatal is not None and fatal is not error:
+                raise copy.copy(fatal) from error
+            raise
+
+
+def _read_outcome(delivery: asyncio.Future[object]) -> None:
+    if not delivery.cancelled():
+        delivery.exception()
+
+
+def fatal_producer_error(producer: AIOKafkaProducer) -> BaseException | None:
+    """What ended the transactional producer for good (``ProducerFenced`` when a successor with
+    the same transactional id started), or None.
+
+    aiokafka reports a fenced producer's later calls as ``IllegalOperation`` or an assertion
+    about its state; the cause is kept only in its transaction manager. Raising the cause lets
+    a caller tell "this instance was replaced: stop" from a failure worth retrying.
+    """
+    manager = getattr(producer, "_txn_manager", None)
+    if manager is None or not manager.is_fatal_error():
+        return None
+    ended = manager.wait_for_transaction_end()
+    if ended.done() and not ended.cancelled():
+        cause: BaseException | None = ended.exception()
+        return cause
+    return None
 
 
 def _ledger_row(accepted: Accepted) -> tuple[uuid.UUID, str, str, str]:

@@ -2,8 +2,9 @@
 
 Run: ``python -m services.notifications`` (or ``faststream run --factory
 services.notifications.app:create_app``). Any number of instances may run: each lane is one
-consumer group, so the partitions are shared, and a batch's offsets are committed only after its
-effects are acknowledged.
+consumer group read through the consumer edge (``services.common.consumer_edge``), so the
+partitions are shared, and a batch's offsets are committed only after its effects are
+acknowledged.
 """
 
 from __future__ import annotations
@@ -11,21 +12,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import httpx
 from aiokafka import AIOKafkaProducer
-from aiokafka.structs import ConsumerRecord
-from faststream import AckPolicy, FastStream
-from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+from faststream import FastStream
 
 from schemas.codec import KafkaRecord
 from schemas.registry.institutions import InstitutionRegistry, load_institutions
+from services.common.consumer_edge import ConsumedRecord, ConsumerEdge, EdgeConfig
 from services.common.identity_seal import IdentitySeal
-from services.common.kafka_clients import create_broker, create_producer
+from services.common.kafka_clients import create_producer
 from services.common.logging import configure_logging
+from services.common.worker import Worker, worker_application
 from services.notifications.breaker import BreakerPolicy, CircuitBreakers
 from services.notifications.digest_worker import DigestWorker
 from services.notifications.lanes import Lanes
@@ -109,56 +109,70 @@ class NotificationsRuntime:
 
 
 WEBHOOK_POLL_INTERVAL_MS = 60 * 60 * 1000
+HEALTH_PORT = 8093
 
 
-def kafka_records(message: KafkaMessage) -> list[KafkaRecord]:
-    raw = message.raw_message
-    batch: tuple[ConsumerRecord[bytes, bytes], ...] = raw if isinstance(raw, tuple) else (raw,)
-    return [KafkaRecord(r.key, r.value or b"", tuple(r.headers)) for r in batch]
+def kafka_records(records: Sequence[ConsumedRecord]) -> list[KafkaRecord]:
+    return [KafkaRecord(r.key, r.value or b"", r.headers) for r in records]
 
 
-async def _leave_undecoded(_message: object) -> None:
-    return None
+@dataclass
+class LaneHandler:
+    """One lane's batches through the consumer edge."""
+
+    runtime: NotificationsRuntime
+    take: Callable[[Lanes, list[KafkaRecord]], Awaitable[None]]
+
+    def _lanes(self) -> Lanes:
+        assert self.runtime.lanes is not None, "the runtime starts before the edges"
+        return self.runtime.lanes
+
+    async def handle(self, records: Sequence[ConsumedRecord]) -> None:
+        await self.take(self._lanes(), kafka_records(records))
+
+    async def reject(self, record: ConsumedRecord, reason: str, detail: str) -> None:
+        await self._lanes().reject(kafka_records([record])[0], reason, detail)
+
+    async def probe(self) -> None:
+        producer = self.runtime.producer
+        if producer is None or not await producer.client.force_metadata_update():
+            raise ConnectionError("the Kafka cluster does not answer")
 
 
-def register_lanes(broker: KafkaBroker, runtime: NotificationsRuntime) -> None:
+def notification_edges(runtime: NotificationsRuntime) -> list[ConsumerEdge]:
     s = runtime.settings
 
     def lane(
-        name: str, max_records: int, max_poll_interval_ms: int = 300_000
-    ) -> Callable[[Callable[[KafkaMessage], Awaitable[None]]], object]:
-        return broker.subscriber(
-            s.notifications_deliveries_topic,
-            group_id=f"{s.notifications_group_id}-{name}",
-            batch=True,
-            max_records=max_records,
-            max_poll_interval_ms=max_poll_interval_ms,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.MANUAL,
-            decoder=_leave_undecoded,
+        name: str,
+        max_records: int,
+        take: Callable[[Lanes, list[KafkaRecord]], Awaitable[None]],
+        max_poll_interval_ms: int = 300_000,
+    ) -> ConsumerEdge:
+        return ConsumerEdge(
+            s,
+            EdgeConfig(
+                name=name,
+                topics=(s.notifications_deliveries_topic,),
+                group_id=f"{s.notifications_group_id}-{name}",
+                max_records=max_records,
+                max_poll_interval_ms=max_poll_interval_ms,
+                # a webhook batch may wait on partners for its whole retry schedule
+                stall_seconds=max_poll_interval_ms / 1000,
+            ),
+            LaneHandler(runtime, take),
         )
-
-    @lane("router", s.notifications_batch_size)
-    async def on_deliveries(message: KafkaMessage) -> None:
-        assert runtime.lanes is not None
-        try:
-            await runtime.lanes.route_batch(kafka_records(message))
-        except Exception:
-            await message.nack()
-            raise
-        await message.ack()
 
     # Webhook batches wait on partners: fewer records, and a poll interval above the worst case
     # (every record of a batch to one slow recipient, each through its whole retry schedule).
-    @lane("webhooks", s.notifications_webhook_batch_size, WEBHOOK_POLL_INTERVAL_MS)
-    async def on_webhook_deliveries(message: KafkaMessage) -> None:
-        assert runtime.lanes is not None
-        try:
-            await runtime.lanes.webhook_batch(kafka_records(message))
-        except Exception:
-            await message.nack()
-            raise
-        await message.ack()
+    return [
+        lane("router", s.notifications_batch_size, Lanes.route_batch),
+        lane(
+            "webhooks",
+            s.notifications_webhook_batch_size,
+            Lanes.webhook_batch,
+            WEBHOOK_POLL_INTERVAL_MS,
+        ),
+    ]
 
 
 def create_app(
@@ -180,7 +194,8 @@ def build(
     """The application and its runtime (tests look at the runtime's counters)."""
     configure_logging(settings.log_level, settings.log_json)
     runtime = NotificationsRuntime(settings, clock=clock, secrets=secrets)
-    broker = create_broker(settings)
-    register_lanes(broker, runtime)
-    app = FastStream(broker, on_startup=[runtime.start], after_shutdown=[runtime.stop])
+    worker = Worker(settings, notification_edges(runtime), HEALTH_PORT)
+    app = worker_application(
+        settings, worker, start_resources=[runtime.start], stop_resources=[runtime.stop]
+    )
     return app, runtime

@@ -33,6 +33,7 @@ from schemas.codec import KafkaRecord
 from schemas.envelope import CloudEvent
 from schemas.outcomes import DeliveryChannel, OutcomeStatus
 from services.common.kafka_clients import create_consumer
+from services.common.outages import log_failure
 from services.notifications.digest import Digest, DigestBook, item_from_alert, render
 from services.notifications.mailer import Mailer, MailNotSentError
 from services.notifications.reports import dead_letter, outcome_record
@@ -85,8 +86,8 @@ class DigestWorker:
         while not stop.is_set():
             try:
                 await self.run(stop)
-            except Exception:
-                log.exception("digest worker failed; restarting", pause_seconds=pause)
+            except Exception as error:
+                log_failure(log, "digest worker failed; restarting", error, pause_seconds=pause)
                 self._reset()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), pause)

@@ -183,6 +183,10 @@ class Lanes:
         )
         log.warning("webhook deliveries dead-lettered", count=len(deliveries), reason=reason)
 
+    async def reject(self, record: KafkaRecord, reason: str, detail: str) -> None:
+        """Dead-letter a record that failed on its own (found by the consumer edge)."""
+        await self._publish([self._dead(record, reason, detail, attempts=0)])
+
     # ----- helpers -----------------------------------------------------------------------------
 
     def _report(

@@ -19,6 +19,9 @@ from tests.kafka_tools import Record, end_offsets, read_until
 from tests.unit.schemas.codec_cases import BAD_INPUTS
 
 RAV = load_institutions().by_id["rav"]
+# No record's bytes cause it: the consumer edge answers it for a record the pipeline failed on
+# alone (tests/integration/intake/test_poison_isolation.py).
+NOT_FROM_THE_BYTES = {ReasonCode.PROCESSING_FAILED}
 
 
 def _bad_records() -> list[tuple[ReasonCode, KafkaRecord]]:
@@ -49,7 +52,8 @@ async def test_every_reason_code_produces_a_dead_letter_and_a_rejection_receipt(
     def complete(records: list[Record]) -> bool:
         canonical = {dict(r.headers)["ce_id"].decode() for r in records if r.topic == CASE_EVENTS}
         rejected = [r for r in records if r.topic == INTAKE_REJECTED]
-        return valid_id in canonical and len(rejected) >= len(bad)
+        receipts = [r for r in records if r.topic == RAV.delivery_topic]
+        return valid_id in canonical and len(rejected) >= len(bad) and len(receipts) > len(bad)
 
     records = await read_until(settings, start, complete)
 
@@ -60,4 +64,4 @@ async def test_every_reason_code_produces_a_dead_letter_and_a_rejection_receipt(
     receipt_reasons = sorted(r["reason"] for r in receipts if r["status"] == "rejected")
     assert dead_reasons == sorted(reason.value for reason, _record in bad)
     assert receipt_reasons == dead_reasons
-    assert set(ReasonCode) == {reason for reason, _record in bad}
+    assert set(ReasonCode) - NOT_FROM_THE_BYTES == {reason for reason, _record in bad}
