@@ -6,6 +6,7 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
+FAULTS_ARGS ?=
 
 .PHONY: help
 help: ## Show the commands
@@ -25,7 +26,7 @@ browser: ## Install headless Chromium and ChromeDriver (Debian packages) for the
 
 .PHONY: demo
 demo: setup infra-up ## README command 1: infra, migrations, services, the simulation, a summary
-	@$(RUN) python -m services.demo
+	@$(RUN) python -m simulator.demo
 
 .PHONY: test
 test: setup browser ## README command 2: the whole suite (unit, integration, e2e) on real Kafka and PostgreSQL
@@ -46,7 +47,7 @@ fmt: setup ## Format and auto-fix
 	@$(RUN) ruff check --fix .
 
 .PHONY: typecheck
-typecheck: setup ## mypy strict on services/ and schemas/
+typecheck: setup ## mypy strict on schemas/, services/ and simulator/
 	@$(RUN) mypy
 
 .PHONY: generate
@@ -72,3 +73,11 @@ infra-status: ## Show what runs, where, and the log files
 .PHONY: bench
 bench: setup infra-up ## Throughput and memory benchmarks (results in docs/benchmarks.md)
 	@$(RUN) python -m tests.bench
+
+.PHONY: faults
+faults: setup ## Fault suite: real services, own Kafka+PostgreSQL, every fault (FAULTS_ARGS=--cluster: 3 brokers)
+	@$(RUN) python -m tests.faults $(FAULTS_ARGS)
+
+.PHONY: faults-short
+faults-short: setup ## The CI subset of the fault suite: coordination kill, PostgreSQL stop, broker kill (with poison)
+	@$(RUN) python -m tests.faults --short $(FAULTS_ARGS)

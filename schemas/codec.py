@@ -1,14 +1,19 @@
-"""The one codec between ``CloudEvent`` models and Kafka records (binary content mode).
+"""The one codec between ``CloudEvent`` models, Kafka records (binary content mode) and
+structured-mode JSON.
 
 Attributes travel as ``ce_*`` headers, ``content-type`` carries ``datacontenttype``, ``data`` is
 the JSON value and the key is ``partitionkey`` — the CloudEvents Kafka protocol binding, so the
-official SDK reads our messages and we read the SDK's.
+official SDK reads our messages and we read the SDK's. Structured mode (one JSON object with the
+attributes and ``data``) is how events travel over HTTP: into intake's HTTP door and out to a
+partner's webhook. Every conversion between the modes, and every reading of ``ce_*`` headers,
+is written here and nowhere else.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,13 +33,20 @@ from schemas.errors import (
     UnknownTypeError,
 )
 from schemas.events.catalogue import DATA_CLASS_BY_TYPE
-from schemas.storable import CANNOT_BE_STORED, find_unstorable, unstorable_code_point
+from schemas.storable import (
+    CANNOT_BE_STORED,
+    SURROGATE,
+    find_unstorable,
+    replace_unstorable,
+    unstorable_code_point,
+)
 
 CE_PREFIX = "ce_"
 CONTENT_TYPE = "content-type"
 JSON_CONTENT_TYPE = "application/json"
 DEFAULT_MAX_EVENT_BYTES = 64 * 1024
 REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type", "time")
+MAX_SHOWN_HEADER_CHARS = 60
 
 Headers = Sequence[tuple[str, bytes]]
 
@@ -53,13 +65,119 @@ class KafkaRecord:
 
 def to_kafka(event: CloudEvent[Any]) -> KafkaRecord:
     """Encode an event for Kafka in binary content mode."""
-    attributes = event.attributes()
+    attributes = {name: str(value) for name, value in event.attributes().items()}
     content_type = attributes.pop("datacontenttype", JSON_CONTENT_TYPE)
-    headers = [(f"{CE_PREFIX}{name}", str(value).encode()) for name, value in attributes.items()]
-    headers.append((CONTENT_TYPE, content_type.encode()))
+    headers = binary_headers({**attributes, "datacontenttype": content_type})
     value = event.data.model_dump_json(exclude_none=True).encode()
     key = event.partitionkey.encode() if event.partitionkey else None
-    return KafkaRecord(key=key, value=value, headers=tuple(headers))
+    return KafkaRecord(key=key, value=value, headers=headers)
+
+
+def binary_headers(
+    attributes: Mapping[str, str], *, errors: str = "strict"
+) -> tuple[tuple[str, bytes], ...]:
+    """Context attributes as binary-mode headers: ``ce_<name>``; ``datacontenttype`` becomes
+    ``content-type``. ``errors`` is the UTF-8 encoding's error handler."""
+    return tuple(
+        (
+            CONTENT_TYPE if name == "datacontenttype" else f"{CE_PREFIX}{name}",
+            text.encode("utf-8", errors),
+        )
+        for name, text in attributes.items()
+    )
+
+
+def read_binary_headers(headers: Iterable[tuple[str, bytes]]) -> dict[str, str]:
+    """The context attributes of a binary-mode record: every ``ce_<name>`` header (names
+    lower-cased) and ``content-type`` as ``datacontenttype``; other headers are ignored.
+
+    A value that is not UTF-8 is a ``NotUtf8Error`` naming the header (masked, shortened).
+    """
+    attributes: dict[str, str] = {}
+    for name, raw in headers:
+        lowered = name.lower()
+        if lowered == CONTENT_TYPE:
+            attribute = "datacontenttype"
+        elif lowered.startswith(CE_PREFIX):
+            attribute = lowered.removeprefix(CE_PREFIX)
+        else:
+            continue
+        try:
+            attributes[attribute] = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            shown = replace_unstorable(mask_ahv_like(lowered))[:MAX_SHOWN_HEADER_CHARS]
+            raise NotUtf8Error(f"header {shown} is not valid UTF-8") from None
+    return attributes
+
+
+def structured_event(attributes: Mapping[str, str], data: Any) -> dict[str, Any]:
+    """A binary-mode event's attributes and data as one structured-mode CloudEvent (a JSON
+    object): the attributes in their order, then ``datacontenttype`` and ``data``."""
+    content_type = attributes.get("datacontenttype", JSON_CONTENT_TYPE)
+    event: dict[str, Any] = {k: v for k, v in attributes.items() if k != "datacontenttype"}
+    return {**event, "datacontenttype": content_type, "data": data}
+
+
+def record_from_structured(event: Any) -> KafkaRecord:
+    """A structured-mode CloudEvent (parsed JSON) as the binary-mode Kafka record it stands for.
+
+    Attributes become ``ce_<name>`` headers, ``datacontenttype`` the ``content-type`` header,
+    ``data`` the JSON value; the key is ``partitionkey`` or else ``data.person.case_ref``
+    (partners key by their own case reference). Anything that is not an object is passed on as
+    the value, and ``from_kafka`` rejects it.
+    """
+    if not isinstance(event, dict):
+        return KafkaRecord(key=None, value=_json_value(event), headers=())
+    attributes = {
+        name: _attribute_text(value)
+        for name, value in event.items()
+        if name != "data" and value is not None
+    }
+    # An attribute may carry a lone surrogate (JSON "\ud800"); as a header it becomes invalid
+    # UTF-8, which from_kafka then rejects as not_utf8 like a Kafka header that is not UTF-8.
+    headers = binary_headers(attributes, errors="surrogatepass")
+    data = event.get("data")
+    key: str | None = None
+    if isinstance(event.get("partitionkey"), str):
+        key = event["partitionkey"]
+    elif isinstance(data, dict) and isinstance(data.get("person"), dict):
+        key = _key_of_case_ref(data["person"].get("case_ref"))
+    return KafkaRecord(
+        key=None if key is None else key.encode("utf-8", "surrogatepass"),
+        value=_json_value(data),
+        headers=headers,
+    )
+
+
+def _json_value(value: Any) -> bytes:
+    """``value`` as compact JSON in UTF-8, as a partner would write the record's value.
+
+    A lone surrogate stays the JSON escape the sender wrote (``\\ud800``), so the value is
+    valid UTF-8 and ``from_kafka`` refuses the string at its place (schema_violation).
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return SURROGATE.sub(_escaped, text).encode("utf-8")
+
+
+def _escaped(found: re.Match[str]) -> str:
+    return f"\\u{ord(found.group()):04x}"
+
+
+def _attribute_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _key_of_case_ref(case_ref: Any) -> str | None:
+    # Text that cannot be stored makes no key: the codec refuses it where it was written.
+    if isinstance(case_ref, str) and unstorable_code_point(case_ref) is None:
+        return case_ref
+    return None
 
 
 def from_kafka(
@@ -118,18 +236,12 @@ def _refuse_unstorable(attributes: dict[str, Any], data: Any) -> None:
 
 
 def _attributes_from_headers(headers: Headers, key: bytes | None) -> dict[str, Any]:
-    attributes: dict[str, Any] = {}
-    try:
-        for name, raw in headers:
-            lowered = name.lower()
-            if lowered.startswith(CE_PREFIX):
-                attributes[lowered.removeprefix(CE_PREFIX)] = raw.decode("utf-8")
-            elif lowered == CONTENT_TYPE:
-                attributes["datacontenttype"] = raw.decode("utf-8")
-        if key is not None and "partitionkey" not in attributes:
+    attributes: dict[str, Any] = read_binary_headers(headers)
+    if key is not None and "partitionkey" not in attributes:
+        try:
             attributes["partitionkey"] = key.decode("utf-8")
-    except UnicodeDecodeError:
-        raise NotUtf8Error("a header or the key is not valid UTF-8") from None
+        except UnicodeDecodeError:
+            raise NotUtf8Error("the key is not valid UTF-8") from None
     content_type = attributes.get("datacontenttype", JSON_CONTENT_TYPE)
     if content_type.split(";")[0].strip() != JSON_CONTENT_TYPE:
         raise InvalidAttributeError(f"content-type must be {JSON_CONTENT_TYPE}")

@@ -48,9 +48,9 @@ from schemas.vocabulary import (
 )
 from services.common.database import create_pool
 from services.common.kafka_clients import create_producer
-from services.coordination.consumer import create_app
-from services.coordination.runtime import migrate
+from services.coordination.ops.migrate import migrate
 from services.coordination.settings import CoordinationSettings
+from services.coordination.worker.consumer import create_app
 from tests.case_story import CaseStory
 from tests.infra import replication_factor
 from tests.kafka_tools import prime_group_at_end

@@ -13,7 +13,7 @@ from decimal import Decimal
 from services.coordination.metrics.api_data import publishable_rows
 from services.coordination.metrics.disclosure import protect
 from services.coordination.metrics.facts import CaseFact, CostFact, EngagementFact, ReferralFact
-from services.coordination.metrics.figures import OUTCOMES
+from services.coordination.metrics.rows import OUTCOMES
 
 PROJECTS = ("p1", "p2", "p3", "p4", "p5")
 INSTITUTIONS = ("rav", "iv", "sozialhilfe", "berufsbildung", "zif", "assessment")

@@ -11,7 +11,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from schemas.topics import CASE_EVENTS, DELIVERY_OUTCOMES
 from services.common.settings import CommonSettings
-from services.coordination.domain.case_file import RuleSettings
+from services.coordination.domain.rules import RuleSettings
 
 DEVELOPMENT_JWT_SECRET = "development-only-jwt-signing-key-not-for-production"  # noqa: S105
 DEFAULT_LEGAL_BASIS_FILE = Path(__file__).resolve().parent / "legal_basis.yaml"

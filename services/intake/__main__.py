@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
         asyncio.run(create_app(settings).run())
         return 0
-    from services.intake.http_door import main as serve_http
+    from services.intake.http_door.app import main as serve_http
 
     serve_http()
     return 0

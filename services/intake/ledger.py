@@ -4,6 +4,9 @@ Ids only, no personal data. Rows are written right after the Kafka transaction c
 while it is open: holding row locks across a Kafka transaction let one stalled instance block
 every other. A crash in between can at worst forget a row (a resubmission is then published
 again with the same canonical id, which consumers dedupe) — never claim an unpublished event.
+
+The queries are written against the table's one definition (``services/intake/tables.py``) and
+compiled once, here, for the asyncpg pool (``services/common/sql.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,29 @@ import uuid
 from collections.abc import Iterable
 
 import asyncpg
+from sqlalchemy import any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
+from sqlmodel import col, select
+
+from services.common.sql import asyncpg_query
+from services.intake import tables
+
+_LEDGER = tables.SubmissionLedger  # the table; ``SubmissionLedger`` below is the service's door
+KNOWN = asyncpg_query(
+    select(col(_LEDGER.canonical_id)).where(
+        col(_LEDGER.canonical_id) == any_(bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
+    )
+)
+RECORD = asyncpg_query(
+    insert(_LEDGER)
+    .values(
+        canonical_id=bindparam("canonical_id"),
+        source=bindparam("source"),
+        original_id=bindparam("original_id"),
+        channel=bindparam("channel"),
+    )
+    .on_conflict_do_nothing(index_elements=[col(_LEDGER.canonical_id)])
+)
 
 
 class SubmissionLedger:
@@ -22,16 +48,16 @@ class SubmissionLedger:
         ids = list(canonical_ids)
         if not ids:
             return set()
-        rows = await self._pool.fetch(
-            "SELECT canonical_id FROM submission_ledger WHERE canonical_id = ANY($1::uuid[])", ids
-        )
+        rows = await self._pool.fetch(KNOWN.sql, *KNOWN.args(ids=ids))
         return {row["canonical_id"] for row in rows}
 
     async def record(self, entries: list[tuple[uuid.UUID, str, str, str]]) -> None:
         """Remember accepted submissions: (canonical id, source, original id, channel)."""
         if entries:
             await self._pool.executemany(
-                "INSERT INTO submission_ledger (canonical_id, source, original_id, channel) "
-                "VALUES ($1, $2, $3, $4) ON CONFLICT (canonical_id) DO NOTHING",
-                entries,
+                RECORD.sql,
+                [
+                    RECORD.args(canonical_id=i, source=s, original_id=o, channel=c)
+                    for i, s, o, c in entries
+                ],
             )

@@ -8,7 +8,9 @@ looks it up). Operators manage tokens with the CLI::
     python -m services.intake.tokens list
     python -m services.intake.tokens revoke --token <token or the hash prefix shown by list>
 
-The tokens live in intake's schema: run ``python -m services.intake migrate`` first.
+The tokens live in intake's schema: run ``python -m services.intake migrate`` first. The queries
+are written against the table's one definition (``services/intake/tables.py``) and compiled once
+for the asyncpg pool (``services/common/sql.py``).
 """
 
 from __future__ import annotations
@@ -23,15 +25,50 @@ import sys
 from dataclasses import dataclass
 
 import asyncpg
+from sqlalchemy import bindparam, func, insert, update
+from sqlmodel import col, select
 
 from schemas.registry.institutions import Institution, InstitutionRegistry, load_institutions
 from services.common.database import create_pool, database_label
+from services.common.sql import asyncpg_query
+from services.intake import tables
 from services.intake.settings import IntakeSettings
 
 TOKEN_PREFIX = "iiz_"  # noqa: S105 - a prefix, not a secret
 SHOWN_HASH_CHARS = 12
 MIN_PREFIX_CHARS = 8
 _HASH_PREFIX = re.compile(r"^[0-9a-f]{8,64}$")
+
+_TOKENS = tables.AccessTokens
+CREATE = asyncpg_query(
+    insert(_TOKENS).values(
+        token_hash=bindparam("token_hash"),
+        institution=bindparam("institution"),
+        label=bindparam("label"),
+    )
+)
+LOCK_BY_HASH = asyncpg_query(
+    select(col(_TOKENS.token_hash))
+    .where(col(_TOKENS.token_hash) == bindparam("token_hash"))
+    .with_for_update()
+)
+LOCK_BY_PREFIX = asyncpg_query(
+    select(col(_TOKENS.token_hash))
+    .where(func.starts_with(col(_TOKENS.token_hash), bindparam("prefix")))
+    .with_for_update()
+)
+REVOKE = asyncpg_query(
+    update(_TOKENS)
+    .where(col(_TOKENS.token_hash) == bindparam("token_hash"))
+    .values(revoked_at=func.coalesce(col(_TOKENS.revoked_at), func.now()))
+    .returning(_TOKENS)
+)
+INSTITUTION = asyncpg_query(
+    select(col(_TOKENS.institution)).where(
+        col(_TOKENS.token_hash) == bindparam("token_hash"), col(_TOKENS.revoked_at).is_(None)
+    )
+)
+LIST = asyncpg_query(select(_TOKENS).order_by(col(_TOKENS.institution), col(_TOKENS.created_at)))
 
 
 def token_hash(token: str) -> str:
@@ -67,10 +104,10 @@ class TokenStore:
             raise TokenError("a token needs a label (which system or office uses it)")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         await self._pool.execute(
-            "INSERT INTO access_tokens (token_hash, institution, label) VALUES ($1, $2, $3)",
-            token_hash(token),
-            institution,
-            label.strip()[:200],
+            CREATE.sql,
+            *CREATE.args(
+                token_hash=token_hash(token), institution=institution, label=label.strip()[:200]
+            ),
         )
         return token
 
@@ -78,28 +115,21 @@ class TokenStore:
         """Revoke by the token itself or by the hash prefix ``list`` shows (>= 8 hex digits)."""
         value = token_or_prefix.strip()
         if value.startswith(TOKEN_PREFIX):
-            condition, argument = "token_hash = $1", token_hash(value)
+            lock, arguments = LOCK_BY_HASH, LOCK_BY_HASH.args(token_hash=token_hash(value))
         elif _HASH_PREFIX.match(value):
-            condition, argument = "starts_with(token_hash, $1)", value
+            lock, arguments = LOCK_BY_PREFIX, LOCK_BY_PREFIX.args(prefix=value)
         else:
             raise TokenError(
                 f"give the token ({TOKEN_PREFIX}...) or at least {MIN_PREFIX_CHARS} hex digits "
                 "of its hash as shown by `list`"
             )
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                f"SELECT token_hash FROM access_tokens WHERE {condition} FOR UPDATE",  # noqa: S608
-                argument,
-            )
+            rows = await conn.fetch(lock.sql, *arguments)
             if not rows:
                 raise TokenError("no such token")
             if len(rows) > 1:
                 raise TokenError("the prefix matches several tokens; give more digits")
-            row = await conn.fetchrow(
-                "UPDATE access_tokens SET revoked_at = coalesce(revoked_at, now()) "
-                "WHERE token_hash = $1 RETURNING *",
-                rows[0]["token_hash"],
-            )
+            row = await conn.fetchrow(REVOKE.sql, *REVOKE.args(token_hash=rows[0]["token_hash"]))
         return _info(row)
 
     async def institution_for(self, token: str) -> Institution | None:
@@ -111,15 +141,12 @@ class TokenStore:
     async def institution_for_hash(self, hashed: str) -> Institution | None:
         """Like ``institution_for``, for a session that remembers the hash, not the token."""
         institution = await self._pool.fetchval(
-            "SELECT institution FROM access_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
-            hashed,
+            INSTITUTION.sql, *INSTITUTION.args(token_hash=hashed)
         )
         return None if institution is None else self._registry.by_id.get(institution)
 
     async def list(self) -> list[TokenInfo]:
-        rows = await self._pool.fetch(
-            "SELECT * FROM access_tokens ORDER BY institution, created_at"
-        )
+        rows = await self._pool.fetch(LIST.sql)
         return [_info(row) for row in rows]
 
 

@@ -17,7 +17,14 @@ from typing import Any
 
 from schemas.ahv import PSEUDONYM_PATTERN
 from schemas.alerts import Alert, Audience
-from schemas.codec import CE_PREFIX, CONTENT_TYPE, KafkaRecord
+from schemas.codec import (
+    CE_PREFIX,
+    JSON_CONTENT_TYPE,
+    KafkaRecord,
+    read_binary_headers,
+    structured_event,
+)
+from schemas.errors import NotUtf8Error
 from schemas.events.base import INSTITUTION_ID_PATTERN
 from schemas.registry.institutions import Institution, InstitutionRegistry, WebhookChannel
 from services.common.identity_seal import IdentitySeal
@@ -81,17 +88,11 @@ class Delivery:
 
 
 def read_delivery(record: KafkaRecord) -> Delivery:
-    attributes: dict[str, str] = {}
-    content_type = "application/json"
-    for name, raw in record.headers:
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise UnroutableError("not-utf8", f"header {name}") from None
-        if name == CONTENT_TYPE:
-            content_type = text
-        elif name.startswith(CE_PREFIX):
-            attributes[name.removeprefix(CE_PREFIX)] = text
+    try:
+        attributes = read_binary_headers(record.headers)
+    except NotUtf8Error as error:
+        raise UnroutableError("not-utf8", error.message) from None
+    content_type = attributes.pop("datacontenttype", JSON_CONTENT_TYPE)
     missing = [a for a in REQUIRED if not attributes.get(a)]
     if missing:
         raise UnroutableError("missing-attribute", ", ".join(missing))
@@ -156,7 +157,10 @@ def partner_record(delivery: Delivery, seal: IdentitySeal) -> KafkaRecord:
 
 def structured_body(delivery: Delivery, seal: IdentitySeal) -> bytes:
     """The delivery as one CloudEvent in structured JSON mode (the webhook body)."""
-    event: dict[str, Any] = {**delivery.attributes, "partitionkey": delivery.subject}
-    event["datacontenttype"] = delivery.content_type
-    event["data"] = opened_data(delivery, seal)
+    attributes = {
+        **delivery.attributes,
+        "partitionkey": delivery.subject,
+        "datacontenttype": delivery.content_type,
+    }
+    event = structured_event(attributes, opened_data(delivery, seal))
     return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()

@@ -26,8 +26,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
-from services.coordination.api import create_api
-from services.coordination.auth import mint_token
+from services.coordination.api.app import create_api
+from services.coordination.api.auth import mint_token
 from services.coordination.settings import CoordinationSettings
 from tests.case_story import CaseStory, iv_in_parallel
 from tests.infra import REPO

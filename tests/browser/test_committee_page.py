@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
-import types
 from typing import Any
 
 import asyncpg
@@ -17,8 +15,9 @@ from selenium.webdriver.common.by import By
 from schemas.registry.projects import load_projects
 from services.coordination.metrics.api_data import publishable_rows
 from services.coordination.metrics.disclosure import protect
+from services.coordination.pages import routes
 from services.coordination.settings import CoordinationSettings
-from services.simulator.population import build_population
+from simulator.population import build_population
 from tests.browser.conftest import mint, screenshot, sign_in
 from tests.e2e.metrics_truth import facts_from_scripts
 
@@ -83,9 +82,7 @@ def fake_metrics(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         asked.append(period)
         return ROWS
 
-    module = types.ModuleType("services.coordination.metrics.api_data")
-    module.metrics_rows = metrics_rows  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "services.coordination.metrics.api_data", module)
+    monkeypatch.setattr(routes, "metrics_rows", metrics_rows)
     return asked
 
 
@@ -172,9 +169,7 @@ def simulated_metrics(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     ) -> list[dict[str, Any]]:
         return quarters
 
-    module = types.ModuleType("services.coordination.metrics.api_data")
-    module.metrics_rows = metrics_rows  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "services.coordination.metrics.api_data", module)
+    monkeypatch.setattr(routes, "metrics_rows", metrics_rows)
     return quarters
 
 

@@ -21,9 +21,9 @@ from schemas.registry.institutions import InstitutionRegistry
 from schemas.topics import CASE_EVENTS
 from services.common.database import asyncpg_dsn, create_pool
 from services.common.migrations import upgrade
-from services.coordination.consumer import create_app as create_coordination_app
-from services.coordination.runtime import migrate
+from services.coordination.ops.migrate import migrate
 from services.coordination.settings import CoordinationSettings
+from services.coordination.worker.consumer import create_app as create_coordination_app
 from services.intake.kafka_door import create_app as create_intake_app
 from services.intake.settings import IntakeSettings
 from tests.infra import Infra

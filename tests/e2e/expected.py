@@ -32,8 +32,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.intake.submission import canonical_id
-from services.simulator.ground_truth import ConsentFact
-from services.simulator.script import Expect, PersonScript, Step
+from simulator.ground_truth import ConsentFact
+from simulator.script import Expect, PersonScript, Step
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas" / "json"
 ZURICH = ZoneInfo("Europe/Zurich")

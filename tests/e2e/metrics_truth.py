@@ -26,7 +26,7 @@ from schemas.events import (
 )
 from schemas.registry.institutions import load_institutions
 from services.coordination.metrics.facts import CaseFact, CostFact, EngagementFact, ReferralFact
-from services.simulator.script import PersonScript
+from simulator.script import PersonScript
 
 ZURICH = ZoneInfo("Europe/Zurich")
 KINDS = {i.id: i.kind.value for i in load_institutions().institutions}

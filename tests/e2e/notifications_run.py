@@ -17,10 +17,10 @@ from faststream import TestApp
 from schemas.topics import DELIVERIES, DIGEST_QUEUE
 from services.notifications.app import NotificationsRuntime, build
 from services.notifications.settings import NotificationsSettings
-from services.simulator.channels import WEBHOOK_SECRET_ENV, registry_with_webhook
-from services.simulator.mailbox import LocalSmtpServer, ReceivedMail
-from services.simulator.partners import ReceivedDelivery
-from services.simulator.webhook_partner import WebhookServer, serve_webhooks
+from simulator.channels import WEBHOOK_SECRET_ENV, registry_with_webhook
+from simulator.mailbox import LocalSmtpServer, ReceivedMail
+from simulator.partners import ReceivedDelivery
+from simulator.webhook_partner import WebhookServer, serve_webhooks
 from tests.kafka_tools import prime_group_at_end
 
 SECRET = base64.b64encode(b"end-to-end-secret-of-berufsbildung").decode()

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from schemas.ahv import contains_ahv_number
-from services.simulator.partners import ReceivedDelivery
+from simulator.partners import ReceivedDelivery
 from tests.e2e.expected import (
     CLEAR_AHV,
     SEALED_AHV,

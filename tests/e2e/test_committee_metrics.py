@@ -16,17 +16,18 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from schemas.registry.projects import load_projects
-from services.coordination.api import create_api
-from services.coordination.auth import mint_token
+from services.coordination.api.app import create_api
+from services.coordination.api.auth import mint_token
 from services.coordination.metrics.api_data import publishable_rows
 from services.coordination.metrics.disclosure import protect
 from services.coordination.metrics.facts import CaseFact
-from services.coordination.metrics.figures import Row, compute
+from services.coordination.metrics.figures import compute
 from services.coordination.metrics.load import load_case_facts
+from services.coordination.metrics.rows import Row
 from services.coordination.settings import CoordinationSettings
-from services.simulator.driver import SimulationDriver
-from services.simulator.partners import PartnerInboxes
-from services.simulator.population import build_population
+from simulator.driver import SimulationDriver
+from simulator.partners import PartnerInboxes
+from simulator.population import build_population
 from tests.e2e.conftest import RunningBus
 from tests.e2e.expected import expect
 from tests.e2e.metrics_truth import facts_from_scripts

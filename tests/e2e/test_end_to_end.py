@@ -16,13 +16,13 @@ import asyncpg
 from schemas.ahv import contains_ahv_number
 from schemas.registry import load_institutions
 from schemas.topics import DELIVERIES
-from services.coordination.reconcile import reconcile
-from services.coordination.runtime import CoordinationRuntime
+from services.coordination.ops.reconcile import reconcile
 from services.coordination.settings import CoordinationSettings
-from services.simulator.driver import SimulationDriver, SubmissionRecord
-from services.simulator.mailbox import ReceivedMail
-from services.simulator.partners import PartnerInboxes, ReceivedDelivery
-from services.simulator.population import build_population
+from services.coordination.worker.runtime import CoordinationRuntime
+from simulator.driver import SimulationDriver, SubmissionRecord
+from simulator.mailbox import ReceivedMail
+from simulator.partners import PartnerInboxes, ReceivedDelivery
+from simulator.population import build_population
 from tests.e2e.conftest import RunningBus
 from tests.e2e.expected import CLEAR_AHV, SEALED_AHV, Expected, expect
 from tests.e2e.notifications_run import running_notifications

@@ -1,14 +1,13 @@
-"""Alerts and deadlines: what coordination must say, to whom and when (not through which channel).
+"""Alerts: what coordination must say, to whom (not through which channel), and who may hear it.
 
 - ``benefit.exhaustion.expected`` within the window → the social services and the
   Assessmentcenter that a consent (or the law) authorises for the event: plan parallel support
-  now. A forecast further out becomes a deadline that fires when the window opens.
-- A referral without an answer by its due date (or N working days) → a reminder to the
-  recipient; still none M working days later → escalation to the case's coordinator.
+  now (``planning_alerts``).
 - An engagement that begins after every other institution's ended, with a gap over N days →
-  a note to the coordinator: the person walked the sequential path.
+  a note to the coordinator: the person walked the sequential path (``handoff_alerts``).
+- Reminders and escalations of unanswered referrals are raised by ``consequences.on_deadline``.
 
-Pure: the scheduler passes "today" in.
+Pure: every input is passed in.
 """
 
 from __future__ import annotations
@@ -16,24 +15,17 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from schemas.alerts import AlertKind, Audience
-from schemas.envelope import CloudEvent
-from schemas.events import BenefitExhaustionExpected, ReferralRequested
 from schemas.vocabulary import DataCategory, InstitutionKind
-from services.coordination.domain.policy import (
-    EventFacts,
-    World,
-    authorised_categories,
-    business_date,
-)
-
-if TYPE_CHECKING:
-    from services.coordination.domain.case_file import Applied, CaseFile, Engagement, RuleSettings
+from services.coordination.domain.case_file import CaseFile
+from services.coordination.domain.case_parts import Engagement
+from services.coordination.domain.policy import EventFacts, World, authorised_categories
+from services.coordination.domain.rules import RuleSettings
 
 ALERT_NAMESPACE = uuid.UUID("6c2f1d9e-54a8-4b7e-a0d3-2f9b8e1c7a55")
 PLANNING_KINDS = (InstitutionKind.SOCIAL_SERVICES, InstitutionKind.ASSESSMENTCENTER)
+CASE_ADMIN = frozenset({DataCategory.CASE_ADMIN})
 
 
 @dataclass(frozen=True)
@@ -48,29 +40,6 @@ class AlertIntent:
     due: dt.date | None
     about: uuid.UUID | None
     institutions: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Deadline:
-    """A time-based check to run on ``due_on``; the key makes scheduling idempotent."""
-
-    kind: str  # "referral-reminder" | "referral-escalation" | "exhaustion-planning"
-    ref_id: uuid.UUID
-    due_on: dt.date
-
-    @property
-    def key(self) -> str:
-        return f"{self.kind}:{self.ref_id}:{self.due_on.isoformat()}"
-
-
-def add_working_days(start: dt.date, days: int) -> dt.date:
-    """Monday to Friday; public holidays are not modelled (documented in docs/architecture.md)."""
-    day = start
-    while days > 0:
-        day += dt.timedelta(days=1)
-        if day.weekday() < 5:
-            days -= 1
-    return day
 
 
 def alert(
@@ -93,36 +62,6 @@ def alert(
         about=about,
         institutions=institutions,
     )
-
-
-def follow_event(
-    file: CaseFile,
-    event: CloudEvent[Any],
-    facts: EventFacts,
-    world: World,
-    rules: RuleSettings,
-    started: Engagement | None,
-    applied: Applied,
-) -> None:
-    """Add the alerts and deadlines that follow from one event to ``applied``."""
-    data = event.data
-    today = business_date(event.time)
-    if isinstance(data, BenefitExhaustionExpected):
-        window_opens = data.expected_end - dt.timedelta(days=rules.exhaustion_window_days)
-        if window_opens <= today:
-            applied.alerts.extend(
-                planning_alerts(file, facts, world, data.benefit_id, data.expected_end)
-            )
-        else:
-            applied.deadlines.append(Deadline("exhaustion-planning", data.benefit_id, window_opens))
-    if isinstance(data, ReferralRequested):
-        referral = file.referral(data.referral_id)
-        if referral is not None:
-            due = data.answer_due or add_working_days(today, rules.referral_answer_working_days)
-            referral.answer_due = due
-            applied.deadlines.append(Deadline("referral-reminder", data.referral_id, due))
-    if started is not None:
-        applied.alerts.extend(handoff_alerts(file, started, facts, world, rules))
 
 
 def planning_alerts(
@@ -184,10 +123,7 @@ def handoff_alerts(
     # The note reveals the new engagement (the event's categories) and when the previous
     # institution's ended (case administration): the coordinator must be allowed both.
     if not may_see(coordinator, facts, facts.categories, world) or not may_see(
-        coordinator,
-        _at(file, previous.institution, started.started_on),
-        frozenset({DataCategory.CASE_ADMIN}),
-        world,
+        coordinator, facts_at(file, previous.institution, started.started_on), CASE_ADMIN, world
     ):
         return []
     text = (
@@ -217,93 +153,16 @@ def may_see(
     return categories <= authorised_categories(facts, recipient, world).keys()
 
 
-def _at(file: CaseFile, origin: str, day: dt.date) -> EventFacts:
+def facts_at(
+    file: CaseFile,
+    origin: str,
+    day: dt.date,
+    categories: frozenset[DataCategory] = CASE_ADMIN,
+) -> EventFacts:
     """Facts of ``origin`` judged after every event of the file so far, on ``day``."""
     return EventFacts(
         position=file.last_position + 1,
         origin=origin,
         time=dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC),
-        categories=frozenset({DataCategory.CASE_ADMIN}),
+        categories=categories,
     )
-
-
-def on_deadline(
-    file: CaseFile, deadline: Deadline, today: dt.date, world: World, rules: RuleSettings
-) -> tuple[list[AlertIntent], list[Deadline]]:
-    """What a due deadline leads to, judged on the file as it is now."""
-    if deadline.kind in ("referral-reminder", "referral-escalation"):
-        return _referral_deadline(file, deadline, today, world, rules)
-    if deadline.kind == "exhaustion-planning":
-        benefit_ended = any(
-            e.ref_id == deadline.ref_id and e.ended_on is not None for e in file.engagements
-        )
-        forecast = _latest_forecast(file, deadline.ref_id)
-        if benefit_ended or forecast is None:
-            return [], []
-        origin, expected_end = forecast
-        if expected_end - dt.timedelta(days=rules.exhaustion_window_days) > today:
-            return [], []  # the forecast was revised to a later end; its own deadline will come
-        facts = EventFacts(
-            position=file.last_position + 1,  # after every event so far, revocations included
-            origin=origin,
-            time=dt.datetime.combine(today, dt.time(12), tzinfo=dt.UTC),
-            categories=frozenset({BenefitExhaustionExpected.default_category}),
-        )
-        return planning_alerts(file, facts, world, deadline.ref_id, expected_end), []
-    return [], []
-
-
-def _latest_forecast(file: CaseFile, benefit_id: uuid.UUID) -> tuple[str, dt.date] | None:
-    forecast = file.forecasts.get(str(benefit_id))
-    return (forecast[0], dt.date.fromisoformat(forecast[1])) if forecast else None
-
-
-def _referral_deadline(
-    file: CaseFile, deadline: Deadline, today: dt.date, world: World, rules: RuleSettings
-) -> tuple[list[AlertIntent], list[Deadline]]:
-    from services.coordination.domain.case_file import ReferralStatus
-
-    referral = file.referral(deadline.ref_id)
-    if referral is None or referral.status != ReferralStatus.OPEN:
-        return [], []
-    # A reminder or escalation reveals the referral (the sender's case administration): only to
-    # whom a consent or the law lets see that — the referral itself was delivered on that basis.
-    sender = _at(file, referral.from_institution, today)
-    admin = frozenset({DataCategory.CASE_ADMIN})
-    if deadline.kind == "referral-reminder":
-        escalate_on = add_working_days(deadline.due_on, rules.referral_escalation_working_days)
-        follow_up = [Deadline("referral-escalation", referral.referral_id, escalate_on)]
-        if not may_see(referral.to_institution, sender, admin, world):
-            return [], follow_up  # it never reached them; the coordinator hears of it later
-        text = (
-            f"Erinnerung: Die Anmeldung von {referral.from_institution} "
-            f"({referral.purpose}) ist seit dem {deadline.due_on:%d.%m.%Y} unbeantwortet."
-        )
-        reminder = alert(
-            AlertKind.REFERRAL_REMINDER,
-            referral.to_institution,
-            Audience.INSTITUTION,
-            text,
-            due=deadline.due_on,
-            about=referral.referral_id,
-            institutions=(referral.from_institution,),
-        )
-        return [reminder], follow_up
-    case = file.open_case
-    coordinator = case.lead if case is not None else referral.from_institution
-    if not may_see(coordinator, sender, admin, world):
-        return [], []
-    text = (
-        f"Eskalation: Die Anmeldung an {referral.to_institution} ({referral.purpose}) ist "
-        f"trotz Erinnerung unbeantwortet (fällig seit {referral.answer_due:%d.%m.%Y})."
-    )
-    escalation = alert(
-        AlertKind.REFERRAL_ESCALATION,
-        coordinator,
-        Audience.COORDINATOR,
-        text,
-        due=referral.answer_due,
-        about=referral.referral_id,
-        institutions=(referral.from_institution, referral.to_institution),
-    )
-    return [escalation], []

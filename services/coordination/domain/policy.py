@@ -23,16 +23,9 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
 from schemas.vocabulary import DataCategory, InstitutionKind
-
-SWISS_TIME = ZoneInfo("Europe/Zurich")
-
-
-def business_date(moment: dt.datetime) -> dt.date:
-    """The calendar day in Basel-Landschaft on which something happened."""
-    return moment.astimezone(SWISS_TIME).date()
+from services.coordination.domain.working_days import business_date
 
 
 @dataclass(frozen=True)

@@ -22,20 +22,15 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from schemas.vocabulary import DataCategory
-from services.coordination.domain.case_file import (
-    Case,
-    CaseFile,
-    Consent,
-    EngagementKind,
-    ReferralStatus,
-)
+from services.coordination.domain.case_file import CaseFile
+from services.coordination.domain.case_parts import Case, Consent, EngagementKind, ReferralStatus
 from services.coordination.domain.policy import (
     EventFacts,
     LegalBasisMatrix,
     World,
     authorised_categories,
-    business_date,
 )
+from services.coordination.domain.working_days import business_date
 
 CATEGORY_OF_ENGAGEMENT = {
     EngagementKind.BENEFIT: DataCategory.BENEFITS,
@@ -236,7 +231,7 @@ def latest_date(file: CaseFile) -> dt.date | None:
 def _pick_case(file: CaseFile, case_key: uuid.UUID | None) -> Case | None:
     if case_key is not None:
         return next((c for c in file.cases if c.case_key == case_key), None)
-    return file.open_case or (file.cases[-1] if file.cases else None)
+    return file.latest_case
 
 
 def _case_view(case: Case | None) -> CaseView | None:

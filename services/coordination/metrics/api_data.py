@@ -20,9 +20,10 @@ import asyncpg
 from schemas.registry.projects import load_projects
 from services.coordination.metrics.disclosure import Published, disclosed, protect
 from services.coordination.metrics.facts import CaseFact
-from services.coordination.metrics.figures import Row, compute
+from services.coordination.metrics.figures import compute
 from services.coordination.metrics.load import load_case_facts
 from services.coordination.metrics.periods import quarter_of
+from services.coordination.metrics.rows import Row
 from services.coordination.settings import CoordinationSettings
 
 Period = Literal["quarter", "year"]

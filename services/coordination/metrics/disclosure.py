@@ -32,9 +32,9 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 import numpy as np
 import structlog
 
-from services.coordination.metrics.figures import Cell, Row, row_from_cells
 from services.coordination.metrics.identities import Identity, Key, identities
 from services.coordination.metrics.linear import Flags, Reduction, reduce
+from services.coordination.metrics.rows import Cell, Row, row_from_cells
 
 LOG = structlog.get_logger(__name__)
 Published = tuple[str, str, str, str]  # (scope, period, cell, value as text): the ledger

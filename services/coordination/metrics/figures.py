@@ -46,138 +46,16 @@ are one person.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from itertools import combinations
-from typing import Any
 
-from schemas.vocabulary import CaseOutcome
-from services.coordination.metrics.facts import CaseFact, EngagementFact
+from services.coordination.metrics.facts import CaseFact, EngagementFact, ReferralFact
 from services.coordination.metrics.periods import Period, PeriodKind, periods_overlapping
-
-CANTON = "canton"
-OUTCOMES: tuple[str, ...] = tuple(outcome.value for outcome in CaseOutcome)
-CENT = Decimal("0.01")
-
-Cell = int | float | Decimal | None
-
-# The flat cell names of a row, in column order (dict figures are spliced in at their place).
-SCALAR_FIGURES: tuple[str, ...] = (
-    "cases_opened",
-    "cases_active",
-    "cases_closed",
-    "median_days_to_first_measure",
-    "parallel_cases",
-    "parallel_share",
-    "handoffs",
-    "median_handoff_gap_days",
-    "institutions_per_case",
-    "referrals_answered",
-    "referral_acceptance_rate",
-    "median_referral_answer_days",
-    "reentries_12m",
-)
-N_FIGURES: tuple[str, ...] = (
-    "median_days_to_first_measure",
-    "parallel_share",
-    "median_handoff_gap_days",
-    "institutions_per_case",
-    "referral_acceptance_rate",
-    "median_referral_answer_days",
-)
-
-
-@dataclass(frozen=True)
-class Row:
-    """The figures of one scope in one period; suppressed cells are None and named in
-    ``suppressed``."""
-
-    scope: str
-    period: str
-    cases_opened: int | None
-    cases_active: int | None
-    cases_closed: int | None
-    closed_by_outcome: Mapping[str, int | None]
-    median_days_to_first_measure: float | None
-    parallel_cases: int | None
-    parallel_share: float | None
-    handoffs: int | None
-    median_handoff_gap_days: float | None
-    institutions_per_case: float | None
-    referrals_answered: int | None
-    referral_acceptance_rate: float | None
-    median_referral_answer_days: float | None
-    reentries_12m: int | None
-    measure_costs_chf: Mapping[str, Decimal | None]
-    # n of each derived figure; keys N_FIGURES and "measure_costs_chf.<financer>".
-    n: Mapping[str, int | None]
-    suppressed: tuple[str, ...] = field(default=())
-    # Never published: see the module docstring. Not part of cells(), to_dict() or the CSV.
-    private: Mapping[str, int] = field(default_factory=dict, compare=False)
-
-    def cells(self) -> dict[str, Cell]:
-        """Every figure as a flat cell: ``closed_by_outcome.employment``, ``n.parallel_share``."""
-        cells: dict[str, Cell] = {name: getattr(self, name) for name in SCALAR_FIGURES}
-        for outcome, count in self.closed_by_outcome.items():
-            cells[f"closed_by_outcome.{outcome}"] = count
-        for financer, chf in self.measure_costs_chf.items():
-            cells[f"measure_costs_chf.{financer}"] = chf
-        for name, n in self.n.items():
-            cells[f"n.{name}"] = n
-        return cells
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: cost sums as decimal strings ("1234.50"), suppressed cells as null."""
-        data: dict[str, Any] = {"scope": self.scope, "period": self.period}
-        data.update({name: getattr(self, name) for name in SCALAR_FIGURES})
-        data["closed_by_outcome"] = dict(self.closed_by_outcome)
-        data["measure_costs_chf"] = {
-            financer: None if chf is None else str(chf)
-            for financer, chf in self.measure_costs_chf.items()
-        }
-        data["n"] = dict(self.n)
-        data["suppressed"] = list(self.suppressed)
-        return data
-
-
-def row_from_cells(
-    scope: str, period: str, cells: Mapping[str, Cell], suppressed: Iterable[str] = ()
-) -> Row:
-    """The inverse of ``Row.cells``."""
-
-    def part(prefix: str) -> dict[str, Any]:
-        return {k[len(prefix) :]: v for k, v in cells.items() if k.startswith(prefix)}
-
-    scalars: dict[str, Any] = {name: cells[name] for name in SCALAR_FIGURES}
-    return Row(
-        scope=scope,
-        period=period,
-        closed_by_outcome=part("closed_by_outcome."),
-        measure_costs_chf=part("measure_costs_chf."),
-        n=part("n."),
-        suppressed=tuple(suppressed),
-        **scalars,
-    )
-
-
-def rows_to_csv(rows: Sequence[Row]) -> str:
-    """One line per scope x period, one column per cell; suppressed and no-data cells empty."""
-    columns: list[str] = []
-    for row in rows:
-        columns.extend(name for name in row.cells() if name not in columns)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["scope", "period", *columns, "suppressed"])
-    for row in rows:
-        cells = row.cells()
-        values = ["" if cells.get(name) is None else str(cells[name]) for name in columns]
-        writer.writerow([row.scope, row.period, *values, " ".join(row.suppressed)])
-    return out.getvalue()
+from services.coordination.metrics.rows import CANTON, CENT, OUTCOMES, Row
 
 
 def compute(
@@ -204,9 +82,6 @@ def _row(
     opened = [c for c in cases if period.contains(c.opened_on)]
     active = [c for c in cases if _is_active(c, period)]
     closed = [c for c in cases if c.closed_on is not None and period.contains(c.closed_on)]
-    by_outcome = dict.fromkeys(OUTCOMES, 0)
-    for case in closed:
-        by_outcome[case.outcome if case.outcome in by_outcome else "other"] += 1
     firsts = [(c, f) for c in cases if (f := _first_measure(c)) and period.contains(f)]
     to_measure = [(first - c.opened_on).days for c, first in firsts]
     parallel = sum(1 for c in active if _runs_in_parallel(c, period))
@@ -214,66 +89,119 @@ def _row(
         (i, gap) for i, c in enumerate(cases) for s, gap in _handoffs(c) if period.contains(s)
     ]
     gaps = [gap for _, gap in handoffs]
-    answered = [
-        (i, r)
-        for i, c in enumerate(cases)
-        for r in c.referrals
-        if r.answered_on is not None and period.contains(r.answered_on)
-    ]
-    answer_days = [(r.answered_on - r.requested_on).days for _, r in answered if r.answered_on]
-    accepted = [i for i, r in answered if r.accepted]
-    declined = [i for i, r in answered if not r.accepted]
-    costs: dict[str, list[Decimal]] = {}
-    costs_of: dict[str, set[int]] = {}
-    for i, cost in ((i, k) for i, c in enumerate(cases) for k in c.costs):
-        if period.contains(cost.ended_on):
-            costs.setdefault(cost.financed_by, []).append(cost.chf)
-            costs_of.setdefault(cost.financed_by, set()).add(i)
+    referrals = _Referrals.answered_in(cases, period)
+    costs = _Costs.ended_in(cases, period)
     links = sum(len(c.institutions) for c in active)
-    private = {
-        "referrals_accepted": len(accepted),
-        "referrals_declined": len(declined),
-        "institution_links": links,
-        "cases.handoffs": len({i for i, _ in handoffs}),
-        "cases.referrals_answered": len({i for i, _ in answered}),
-        "cases.referrals_accepted": len(set(accepted)),
-        "cases.referrals_declined": len(set(declined)),
-    }
-    for fin, owners in sorted(costs_of.items()):
-        private[f"cases.measure_costs_chf.{fin}"] = len(owners)
-        private[f"cases.n.measure_costs_chf.{fin}"] = len(owners)
     n: dict[str, int | None] = {
         "median_days_to_first_measure": len(to_measure),
         "parallel_share": len(active),
         "median_handoff_gap_days": len(gaps),
         "institutions_per_case": len(active),
-        "referral_acceptance_rate": len(answered),
-        "median_referral_answer_days": len(answered),
+        "referral_acceptance_rate": len(referrals.answered),
+        "median_referral_answer_days": len(referrals.answered),
     }
-    n.update({f"measure_costs_chf.{fin}": len(chfs) for fin, chfs in sorted(costs.items())})
+    n.update({f"measure_costs_chf.{fin}": len(chfs) for fin, chfs in costs.by_financer.items()})
     return Row(
         scope=scope,
         period=period.label,
         cases_opened=len(opened),
         cases_active=len(active),
         cases_closed=len(closed),
-        closed_by_outcome=by_outcome,
+        closed_by_outcome=_by_outcome(closed),
         median_days_to_first_measure=_median(to_measure),
         parallel_cases=parallel,
         parallel_share=_share(parallel, len(active)),
         handoffs=len(gaps),
         median_handoff_gap_days=_median(gaps),
         institutions_per_case=round(links / len(active), 2) if active else None,
-        referrals_answered=len(answered),
-        referral_acceptance_rate=_share(len(accepted), len(answered)),
-        median_referral_answer_days=_median(answer_days),
+        referrals_answered=len(referrals.answered),
+        referral_acceptance_rate=_share(len(referrals.accepted), len(referrals.answered)),
+        median_referral_answer_days=_median(referrals.answer_days),
         reentries_12m=sum(1 for c in opened if _is_reentry(c, closings)),
         measure_costs_chf={
-            fin: sum(chfs, Decimal(0)).quantize(CENT) for fin, chfs in sorted(costs.items())
+            fin: sum(chfs, Decimal(0)).quantize(CENT) for fin, chfs in costs.by_financer.items()
         },
         n=n,
-        private=private,
+        private={
+            "referrals_accepted": len(referrals.accepted),
+            "referrals_declined": len(referrals.declined),
+            "institution_links": links,
+            "cases.handoffs": len({i for i, _ in handoffs}),
+            **referrals.cases(),
+            **costs.cases(),
+        },
     )
+
+
+def _by_outcome(closed: Sequence[CaseFact]) -> dict[str, int]:
+    by_outcome = dict.fromkeys(OUTCOMES, 0)
+    for case in closed:
+        by_outcome[case.outcome if case.outcome in by_outcome else "other"] += 1
+    return by_outcome
+
+
+@dataclass(frozen=True)
+class _Referrals:
+    """The referrals answered in a period, each with the index of its case."""
+
+    answered: list[tuple[int, ReferralFact]]
+
+    @classmethod
+    def answered_in(cls, cases: Sequence[CaseFact], period: Period) -> _Referrals:
+        return cls(
+            [
+                (i, r)
+                for i, c in enumerate(cases)
+                for r in c.referrals
+                if r.answered_on is not None and period.contains(r.answered_on)
+            ]
+        )
+
+    @property
+    def accepted(self) -> list[int]:
+        return [i for i, r in self.answered if r.accepted]
+
+    @property
+    def declined(self) -> list[int]:
+        return [i for i, r in self.answered if not r.accepted]
+
+    @property
+    def answer_days(self) -> list[int]:
+        return [(r.answered_on - r.requested_on).days for _, r in self.answered if r.answered_on]
+
+    def cases(self) -> dict[str, int]:
+        """How many distinct cases are behind each count of referrals."""
+        return {
+            "cases.referrals_answered": len({i for i, _ in self.answered}),
+            "cases.referrals_accepted": len(set(self.accepted)),
+            "cases.referrals_declined": len(set(self.declined)),
+        }
+
+
+@dataclass(frozen=True)
+class _Costs:
+    """The cost records ended in a period, per financer (sorted), with their cases."""
+
+    by_financer: dict[str, list[Decimal]]
+    case_indexes: dict[str, set[int]]
+
+    @classmethod
+    def ended_in(cls, cases: Sequence[CaseFact], period: Period) -> _Costs:
+        costs: dict[str, list[Decimal]] = {}
+        owners: dict[str, set[int]] = {}
+        for i, cost in ((i, k) for i, c in enumerate(cases) for k in c.costs):
+            if period.contains(cost.ended_on):
+                costs.setdefault(cost.financed_by, []).append(cost.chf)
+                owners.setdefault(cost.financed_by, set()).add(i)
+        return cls(dict(sorted(costs.items())), dict(sorted(owners.items())))
+
+    def cases(self) -> dict[str, int]:
+        """How many distinct cases are behind each financer's cost sum and its n."""
+        counts: dict[str, int] = {}
+        for fin, owners in self.case_indexes.items():
+            counts[f"cases.measure_costs_chf.{fin}"] = len(owners)
+            counts[f"cases.n.measure_costs_chf.{fin}"] = len(owners)
+        return counts
 
 
 def _is_active(case: CaseFact, period: Period) -> bool:

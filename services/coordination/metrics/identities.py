@@ -30,8 +30,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
-from services.coordination.metrics.figures import CANTON, Cell, Row
 from services.coordination.metrics.periods import quarters_of_year
+from services.coordination.metrics.rows import CANTON, Cell, Row
 
 Key = tuple[int, str]
 Identity = dict[Key, int]

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from services.coordination.api_models import TimelineEntry
-from services.coordination.domain.policy import business_date
 from services.coordination.domain.summary import CaseSummary
+from services.coordination.domain.working_days import business_date
 from services.coordination.pages.wording import event_label, event_name
+from services.coordination.reading.timeline import TimelineEntry
 
 HIDDEN_KEYS = frozenset({"person"})  # the partner's own reference and the sealed AHV number
 

@@ -1,8 +1,8 @@
 """The German pages: sign-in (``/anmelden``), the coordinator's case page (``/fall/{nummer}``)
 and the committee dashboard (``/ausschuss``).
 
-They read exactly what the API reads for the caller — the same access check, the same summary
-and the same minimised timeline entries — and leave one audit row per view, granted or not.
+They read a case exactly as the API does (``reading.case_reading``: the same access check,
+summary and minimised timeline entries) and leave one audit row per view, granted or not.
 The token comes from the ``Authorization`` header or an HttpOnly, SameSite=Strict cookie set by
 the sign-in form; never from a URL.
 """
@@ -14,33 +14,24 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import asyncpg
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from schemas.registry.projects import load_projects
-from services.coordination import api_reads as reads
-from services.coordination.api_access import (
-    Purpose,
-    api_context,
-    audit_entry,
-    check_access,
-    granted,
-)
-from services.coordination.api_input import STORABLE_PARAMETERS
-from services.coordination.api_models import DEFAULT_PURPOSE
-from services.coordination.api_problems import CaseNotFoundError
-from services.coordination.api_routes import _timeline_basis, _timeline_entry
-from services.coordination.auth import AuthError, Caller, Role, TokenVerifier
-from services.coordination.domain.summary import summarise
+from services.coordination.api.auth import AuthError, TokenVerifier
+from services.coordination.api.context import Purpose, api_context
+from services.coordination.api.input_checks import STORABLE_PARAMETERS
+from services.coordination.api.models import DEFAULT_PURPOSE
+from services.coordination.metrics.api_data import metrics_rows
 from services.coordination.pages import case_page, committee, swimlanes, wording
+from services.coordination.reading.access import audit_entry
+from services.coordination.reading.caller import Caller, Role
+from services.coordination.reading.case_reading import MAX_ENTRIES, read_overview
 
 HERE = Path(__file__).resolve().parent
 TOKEN_COOKIE = "iiz_sitzung"  # noqa: S105 (a cookie name, not a secret)
 CSRF_COOKIE = "iiz_formular"
-PAGE_SIZE = 200
-MAX_ENTRIES = 5000  # a person's history is far shorter; a bound keeps one page view bounded
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -170,42 +161,10 @@ async def case_view(
     if caller is None:
         return to_sign_in()
     api = api_context(request)
-    async with api.snapshot() as conn:
-        access = await check_access(conn, caller, case_number)
-        found = await reads.current_file(conn, access.pseudonym) if access.granted else None
-        rows = await _visible_rows(conn, access.pseudonym, caller.institution, access.granted)
-    try:
-        case, involved = await granted(api, caller, "read-case-page", purpose, access)
-    except CaseNotFoundError:
+    overview = await read_overview(api, caller, case_number, "read-case-page", purpose)
+    if overview is None:
         return render(request, "nicht_gefunden.html", 404)
-    assert found is not None
-    file, newest = found
-    summary = summarise(
-        file,
-        None,
-        caller.institution,
-        case_key=case.case_key,
-        last_event_on=newest,
-        world=api.world,
-    ).model_copy(update={"case_number": case.case_number})
-    entries = [_timeline_entry(row, caller.institution) for row in rows]
-    await api.record(
-        audit_entry(
-            caller,
-            "read-case-page",
-            purpose,
-            subject=case.pseudonym,
-            case_number=case.case_number,
-            basis=_timeline_basis(involved, entries),
-            outcome="ok",
-            participants=len(summary.participants),
-            engagements=len(summary.current_engagements),
-            consents=len(summary.consents),
-            open_referrals=len(summary.open_referrals),
-            entries=len(entries),
-            withheld_fields=sum(len(e.withheld) for e in entries),
-        )
-    )
+    summary, entries = overview.summary, overview.entries
     names = {i.id: i.name for i in api.registry.institutions}
     return render(
         request,
@@ -217,22 +176,6 @@ async def case_view(
         names=names,
         truncated=len(entries) >= MAX_ENTRIES,
     )
-
-
-async def _visible_rows(
-    conn: asyncpg.Connection, pseudonym: str, reader: str, allowed: bool
-) -> list[Any]:
-    """All of the person's timeline rows the reader may see, paged like the API's timeline."""
-    rows: list[Any] = []
-    after = None
-    while allowed and len(rows) < MAX_ENTRIES:
-        page = reads.TimelineFilter(after, PAGE_SIZE, None, None, None, None)
-        found = await reads.timeline_page(conn, pseudonym, reader, page)
-        rows += found[:PAGE_SIZE]
-        if len(found) <= PAGE_SIZE:
-            break
-        after = int(found[PAGE_SIZE - 1]["bus_offset"])
-    return rows
 
 
 PERIODS = {"quartal": "quarter", "jahr": "year"}
@@ -250,11 +193,6 @@ async def committee_view(request: Request, zeitraum: str = "quartal") -> Respons
     if caller.role is not Role.COMMITTEE:
         await api.record(_metrics_audit(caller, period, "denied"))
         return render(request, "verboten.html", 403)
-    try:  # written alongside; imported late so the pages run before it exists
-        from services.coordination.metrics.api_data import metrics_rows
-    except ImportError:
-        await api.record(_metrics_audit(caller, period, "unavailable"))
-        return render(request, "ausschuss.html", 503, dashboard=None, period=period)
     rows = await metrics_rows(api.pool, api.settings, period)
     await api.record(_metrics_audit(caller, period, "ok", rows=len(rows)))
     projects = {p.code: p.name for p in load_projects().projects}

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.coordination.api_models import TimelineEntry
-from services.coordination.domain.policy import business_date
 from services.coordination.domain.summary import CaseSummary
+from services.coordination.domain.working_days import business_date
 from services.coordination.pages.wording import BAR_KINDS, DASH, event_name
+from services.coordination.reading.timeline import TimelineEntry
 
 WIDTH = 960
 LABEL_WIDTH = 190
@@ -219,7 +219,7 @@ def layout(
     last = max([*days, today]) + dt.timedelta(days=1)
     institutions = lane_order(summary, bars)
     height = AXIS_HEIGHT + LANE_HEIGHT * max(len(institutions), 1) + 8
-    scale = _Scale(first, last, LABEL_WIDTH, width - RIGHT_MARGIN)
+    scale = Scale(first, last, LABEL_WIDTH, width - RIGHT_MARGIN)
     lanes = []
     for index, institution in enumerate(institutions):
         lane = Lane(
@@ -245,7 +245,9 @@ def layout(
 
 
 @dataclass(frozen=True)
-class _Scale:
+class Scale:
+    """Days to x positions of the chart."""
+
     first: dt.date
     last: dt.date
     left: float
@@ -256,12 +258,12 @@ class _Scale:
         return round(self.left + (day - self.first).days / span * (self.right - self.left), 1)
 
 
-def _span(scale: _Scale, start: dt.date, end: dt.date) -> float:
+def _span(scale: Scale, start: dt.date, end: dt.date) -> float:
     """Width of the days ``start``..``end`` inclusive, never thinner than a hairline."""
     return max(round(scale.x(end + dt.timedelta(days=1)) - scale.x(start), 1), MIN_BAR_WIDTH)
 
 
-def _draw(bar: Bar, scale: _Scale, lane_y: float, today: dt.date) -> DrawnBar:
+def _draw(bar: Bar, scale: Scale, lane_y: float, today: dt.date) -> DrawnBar:
     end = bar.end if bar.end is not None else max(today, bar.start)
     offset = 8 if bar.kind == "waiting" else 22
     rect = Rect(scale.x(bar.start), lane_y + offset, _span(scale, bar.start, end), BAR_HEIGHT)
@@ -273,7 +275,7 @@ def _draw(bar: Bar, scale: _Scale, lane_y: float, today: dt.date) -> DrawnBar:
 GERMAN_MONTHS = ("Jan", "Feb", "Mär", "Apr", "Mai", "Jun", "Jul", "Aug", "Sep", "Okt", "Nov", "Dez")
 
 
-def month_ticks(first: dt.date, last: dt.date, scale: _Scale) -> list[Tick]:
+def month_ticks(first: dt.date, last: dt.date, scale: Scale) -> list[Tick]:
     """A tick on the first of each month (every third month beyond 18 months); weekly ticks
     when the axis spans at most two months."""
     if (last - first).days <= WEEKLY_UP_TO_DAYS:

@@ -19,9 +19,9 @@ from schemas.envelope import CloudEvent
 from schemas.topics import CASE_EVENTS, DELIVERIES
 from services.common.database import asyncpg_dsn, create_pool
 from services.common.kafka_clients import create_producer
-from services.coordination.consumer import create_app
-from services.coordination.runtime import migrate
+from services.coordination.ops.migrate import migrate
 from services.coordination.settings import CoordinationSettings
+from services.coordination.worker.consumer import create_app
 from tests.infra import Infra
 from tests.kafka_tools import prime_group_at_end
 

@@ -34,8 +34,8 @@ from schemas.vocabulary import (
     ParticipantRole,
     Potential,
 )
-from services.coordination.deliveries import delivery_id
 from services.coordination.settings import CoordinationSettings
+from services.coordination.worker.deliveries import delivery_id
 from tests.case_story import CaseStory
 from tests.integration.coordination.conftest import Publish, eventually, processed_count
 from tests.kafka_tools import end_offsets, read_until

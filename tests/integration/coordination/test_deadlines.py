@@ -34,12 +34,12 @@ from schemas.events import (
 )
 from schemas.topics import CASE_EVENTS
 from schemas.vocabulary import BenefitKind, DataCategory, ParticipantRole, ReferralPurpose
-from services.coordination.domain.policy import SWISS_TIME
+from services.coordination.domain.working_days import SWISS_TIME
 from services.coordination.legal_basis import load_legal_basis
-from services.coordination.processor import BusRecord
-from services.coordination.runtime import CoordinationRuntime
-from services.coordination.scheduler import DeadlineScheduler
 from services.coordination.settings import CoordinationSettings
+from services.coordination.worker.effects import BusRecord
+from services.coordination.worker.runtime import CoordinationRuntime
+from services.coordination.worker.scheduler import DeadlineScheduler
 from tests.case_story import CaseStory
 
 SH = "sozialhilfe-2829"

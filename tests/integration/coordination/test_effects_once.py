@@ -7,10 +7,10 @@ import asyncpg
 from faststream import TestApp
 
 from schemas.events import CaseOpened
-from services.coordination.consumer import create_app
-from services.coordination.processor import BusRecord
-from services.coordination.runtime import CoordinationRuntime
 from services.coordination.settings import CoordinationSettings
+from services.coordination.worker.consumer import create_app
+from services.coordination.worker.effects import BusRecord
+from services.coordination.worker.runtime import CoordinationRuntime
 from tests.case_story import CaseStory
 from tests.integration.coordination.conftest import Publish, eventually, processed_count
 from tests.integration.coordination.test_consent_routing import consent_story

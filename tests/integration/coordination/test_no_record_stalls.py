@@ -20,9 +20,9 @@ from schemas.events import CaseOpened, NoteAdded
 from schemas.topics import COORDINATION_REJECTED
 from services.common.database import create_pool
 from services.common.kafka_clients import create_consumer, create_producer
-from services.coordination.consumer import create_app
-from services.coordination.runtime import migrate
+from services.coordination.ops.migrate import migrate
 from services.coordination.settings import CoordinationSettings
+from services.coordination.worker.consumer import create_app
 from tests.case_story import CaseStory
 from tests.infra import Infra
 from tests.integration.coordination.conftest import (

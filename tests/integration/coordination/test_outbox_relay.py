@@ -30,11 +30,11 @@ from schemas.events import (
 from schemas.topics import CASE_EVENTS, DELIVERIES
 from schemas.vocabulary import DataCategory, MeasureKind, ParticipantRole
 from services.common.kafka_clients import create_producer
-from services.coordination.deliveries import delivery_id
-from services.coordination.processor import BusRecord
-from services.coordination.relay import OutboxRelay
-from services.coordination.runtime import CoordinationRuntime
 from services.coordination.settings import CoordinationSettings
+from services.coordination.worker.deliveries import delivery_id
+from services.coordination.worker.effects import BusRecord
+from services.coordination.worker.relay import OutboxRelay
+from services.coordination.worker.runtime import CoordinationRuntime
 from tests.case_story import CaseStory
 from tests.integration.coordination.conftest import Publish, eventually
 from tests.kafka_tools import Record, end_offsets, read_until

@@ -36,10 +36,10 @@ from schemas.vocabulary import DataCategory, MeasureKind, ParticipantRole
 from services.common.database import create_pool
 from services.common.identity_seal import IdentitySeal
 from services.common.kafka_clients import create_producer
-from services.coordination.consumer import create_app
-from services.coordination.processor import BusRecord
-from services.coordination.runtime import migrate
+from services.coordination.ops.migrate import migrate
 from services.coordination.settings import CoordinationSettings
+from services.coordination.worker.consumer import create_app
+from services.coordination.worker.effects import BusRecord
 from tests.ahv_scan import find_valid_ahv_numbers_in_bytes
 from tests.case_story import CaseStory
 from tests.factories import valid_ahv

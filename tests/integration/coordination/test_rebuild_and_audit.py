@@ -28,10 +28,11 @@ from schemas.vocabulary import BenefitKind, DataCategory, ParticipantRole, Refer
 from services.common.database import create_pool
 from services.common.kafka_clients import create_producer
 from services.coordination import audit
-from services.coordination.consumer import create_app
-from services.coordination.rebuild import PROJECTIONS, rebuild
-from services.coordination.runtime import CoordinationRuntime, migrate
+from services.coordination.ops.migrate import migrate
+from services.coordination.ops.rebuild import PROJECTIONS, rebuild
 from services.coordination.settings import CoordinationSettings
+from services.coordination.worker.consumer import create_app
+from services.coordination.worker.runtime import CoordinationRuntime
 from tests.case_story import CaseStory
 from tests.infra import Infra
 from tests.integration.coordination.conftest import (

@@ -24,15 +24,16 @@ from schemas.events import CaseOpened, NoteAdded
 from services.common.database import asyncpg_dsn, create_pool
 from services.common.kafka_clients import create_producer
 from services.common.migrations import upgrade
-from services.coordination.processor import BusRecord
-from services.coordination.reconcile import (
+from services.coordination.ops.migrate import migrate
+from services.coordination.ops.reconcile import reconcile_since
+from services.coordination.ops.reconciliation import (
     LEDGER_MISSING,
     MISSING_FROM_TIMELINE,
     NOT_ON_TOPIC,
-    reconcile_since,
 )
-from services.coordination.runtime import CoordinationRuntime, migrate
 from services.coordination.settings import CoordinationSettings
+from services.coordination.worker.effects import BusRecord
+from services.coordination.worker.runtime import CoordinationRuntime
 from tests.case_story import CaseStory
 from tests.infra import REPO, Infra
 from tests.integration.coordination.conftest import drop_schema, make_coordination_settings

@@ -38,11 +38,11 @@ from schemas.vocabulary import (
     BenefitKind,
 )
 from services.coordination import audit
-from services.coordination.api import create_api
-from services.coordination.auth import mint_token
-from services.coordination.processor import BusRecord
-from services.coordination.runtime import CoordinationRuntime
+from services.coordination.api.app import create_api
+from services.coordination.api.auth import mint_token
 from services.coordination.settings import CoordinationSettings
+from services.coordination.worker.effects import BusRecord
+from services.coordination.worker.runtime import CoordinationRuntime
 from tests.ahv_scan import find_valid_ahv_numbers
 from tests.case_story import HEALTH_TEXT, CaseStory, iv_in_parallel
 from tests.conftest import LogCollector

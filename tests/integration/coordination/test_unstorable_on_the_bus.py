@@ -16,9 +16,9 @@ from schemas.envelope import new_event
 from schemas.events import CaseOpened, MeasureStarted, NoteAdded, PersonRef
 from schemas.topics import COORDINATION_REJECTED
 from schemas.vocabulary import MeasureKind
-from services.coordination.processor import BusRecord
-from services.coordination.runtime import CoordinationRuntime
 from services.coordination.settings import CoordinationSettings
+from services.coordination.worker.effects import BusRecord
+from services.coordination.worker.runtime import CoordinationRuntime
 from tests.case_story import CaseStory
 from tests.kafka_tools import Record, end_offsets, read_until
 

@@ -20,7 +20,7 @@ from faststream import TestApp
 from schemas.registry import load_institutions
 from services.common.database import asyncpg_dsn
 from services.common.migrations import upgrade
-from services.intake.http_door import create_http_app
+from services.intake.http_door.app import create_http_app
 from services.intake.kafka_door import create_app
 from services.intake.settings import IntakeSettings
 from services.intake.tokens import TokenStore

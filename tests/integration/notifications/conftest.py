@@ -16,13 +16,13 @@ from aiokafka import AIOKafkaProducer
 from schemas.codec import KafkaRecord
 from schemas.envelope import CloudEvent
 from services.common.kafka_clients import create_producer
-from services.coordination.deliveries import alert_delivery, delivery
 from services.coordination.domain.alerts import AlertIntent
 from services.coordination.domain.policy import Basis, BasisKind, Decision
+from services.coordination.worker.deliveries import alert_delivery, delivery
 from services.notifications.settings import NotificationsSettings
-from services.simulator.channels import registry_with_webhook
-from services.simulator.mailbox import LocalSmtpServer
-from services.simulator.webhook_partner import WebhookServer, serve_webhooks
+from simulator.channels import registry_with_webhook
+from simulator.mailbox import LocalSmtpServer
+from simulator.webhook_partner import WebhookServer, serve_webhooks
 from tests.infra import Infra
 
 WEBHOOK_SECRET = base64.b64encode(b"berufsbildung-test-secret-32-bytes!").decode()

@@ -19,8 +19,8 @@ from services.common.kafka_clients import end_offsets
 from services.notifications.app import create_app
 from services.notifications.replay import replay_dead_letters
 from services.notifications.settings import NotificationsSettings
-from services.simulator.mailbox import LocalSmtpServer
-from services.simulator.webhook_partner import WebhookServer
+from simulator.mailbox import LocalSmtpServer
+from simulator.webhook_partner import WebhookServer
 from tests.case_story import REGISTRY, CaseStory
 from tests.integration.notifications.conftest import SECRETS, Clock, alert_for, authorised
 from tests.kafka_tools import read_until

@@ -13,7 +13,7 @@ import pytest
 from schemas.alerts import AlertKind
 from services.notifications.digest import Digest, DigestBook, DigestItem, render
 from services.notifications.mailer import Mailer, MailFailure, MailNotSentError, SmtpSettings
-from services.simulator.mailbox import LocalSmtpServer
+from simulator.mailbox import LocalSmtpServer
 
 ZURICH = ZoneInfo("Europe/Zurich")
 SENDER = "iiz-bus@example.org"

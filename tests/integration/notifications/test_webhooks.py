@@ -36,7 +36,7 @@ from services.notifications.webhook import (
     WebhookOutcome,
     WebhookSender,
 )
-from services.simulator.webhook_partner import Reply, WebhookServer, serve_webhooks
+from simulator.webhook_partner import Reply, WebhookServer, serve_webhooks
 
 # Something personal-looking in the body: it must never show up in errors or logs.
 BODY_MARKER = "Gespräch mit Frau Müller-Brügger über Rückfall"

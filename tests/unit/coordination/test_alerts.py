@@ -42,15 +42,13 @@ from schemas.vocabulary import (
     ParticipantRole,
     ReferralPurpose,
 )
-from services.coordination.domain.alerts import (
-    AlertIntent,
-    Deadline,
-    add_working_days,
-    alert,
-    on_deadline,
-)
-from services.coordination.domain.case_file import Applied, CaseFile, RuleSettings
+from services.coordination.domain.alerts import AlertIntent, alert
+from services.coordination.domain.case_file import CaseFile
+from services.coordination.domain.consequences import Deadline, on_deadline
+from services.coordination.domain.event_step import Applied, apply_event
 from services.coordination.domain.policy import LegalBasisEntry, LegalBasisMatrix, World
+from services.coordination.domain.rules import RuleSettings
+from services.coordination.domain.working_days import add_working_days
 from tests.case_story import CaseStory
 
 REGISTRY = load_institutions()
@@ -88,7 +86,8 @@ class Folded:
     ) -> tuple[list[AlertIntent], list[Deadline]]:
         """What the deadline leads to on ``today`` (its due date unless given)."""
         world = World(KINDS, self.file.consent_records(), self.matrix, RULES.grace)
-        return on_deadline(self.file, deadline, today or deadline.due_on, world, RULES)
+        follows = on_deadline(self.file, deadline, today or deadline.due_on, world, RULES)
+        return follows.alerts, follows.deadlines
 
 
 def fold(story: CaseStory, matrix: LegalBasisMatrix = NO_LAW) -> Folded:
@@ -96,7 +95,8 @@ def fold(story: CaseStory, matrix: LegalBasisMatrix = NO_LAW) -> Folded:
     file = CaseFile(pseudonym=story.pseudonym)
     world = World(KINDS, (), matrix, RULES.grace)
     applied = [
-        file.apply(event, position, world, RULES) for position, event in enumerate(story.events)
+        apply_event(file, event, position, world, RULES)
+        for position, event in enumerate(story.events)
     ]
     return Folded(file, applied, matrix)
 

@@ -15,15 +15,9 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from schemas.registry import load_institutions
-from services.coordination.api import create_api
-from services.coordination.auth import (
-    AuthError,
-    Caller,
-    Role,
-    TokenVerifier,
-    main,
-    mint_token,
-)
+from services.coordination.api.app import create_api
+from services.coordination.api.auth import AuthError, TokenVerifier, main, mint_token
+from services.coordination.reading.caller import Caller, Role
 from services.coordination.settings import CoordinationSettings
 
 SETTINGS = CoordinationSettings(environment="test")

@@ -37,8 +37,8 @@ from schemas.vocabulary import (
     ReferralPurpose,
 )
 from services.intake.submission import canonical_id
-from services.simulator.partners import ReceivedDelivery
-from services.simulator.script import ZURICH, Expect, Fault, ScriptWriter
+from simulator.partners import ReceivedDelivery
+from simulator.script import ZURICH, Expect, Fault, ScriptWriter
 from tests.e2e.expected import CLEAR_AHV, SEALED_AHV, Expected, expect
 from tests.e2e.reconciliation import compare
 

@@ -15,9 +15,9 @@ from schemas.errors import ContractError
 from schemas.events import CaseClosed, CaseOpened, ConsentGranted
 from schemas.origin import check_origin
 from schemas.registry import load_institutions
-from services.simulator import wire
-from services.simulator.population import PATHS, Population, build_population
-from services.simulator.script import ZURICH, Expect, Fault
+from simulator import wire
+from simulator.population import PATHS, Population, build_population
+from simulator.script import ZURICH, Expect, Fault
 
 REGISTRY = load_institutions()
 VARIANTS = (

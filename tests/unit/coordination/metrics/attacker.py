@@ -22,7 +22,7 @@ from decimal import Decimal
 from fractions import Fraction
 from itertools import pairwise
 
-from services.coordination.metrics.figures import Cell, Row
+from services.coordination.metrics.rows import Cell, Row
 
 Where = tuple[str, str, str]  # (scope, period, cell name)
 Equation = dict[Where, int]

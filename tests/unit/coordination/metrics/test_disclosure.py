@@ -19,7 +19,8 @@ from services.coordination.metrics import disclosure
 from services.coordination.metrics.api_data import publishable_rows
 from services.coordination.metrics.disclosure import disclosed, protect
 from services.coordination.metrics.facts import CaseFact, CostFact, EngagementFact, ReferralFact
-from services.coordination.metrics.figures import OUTCOMES, Row, compute
+from services.coordination.metrics.figures import compute
+from services.coordination.metrics.rows import OUTCOMES, Row
 from tests.unit.coordination.metrics.attacker import Where, recovered, true_cells
 
 THRESHOLD = 5

@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 
 from services.coordination.metrics.facts import CaseFact, CostFact, EngagementFact, ReferralFact
-from services.coordination.metrics.figures import OUTCOMES, Row, compute, rows_to_csv
+from services.coordination.metrics.figures import compute
 from services.coordination.metrics.periods import periods_overlapping
+from services.coordination.metrics.rows import OUTCOMES, Row, rows_to_csv
 
 D = dt.date
 

@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from schemas.registry import load_institutions
-from services.coordination.auth import TokenVerifier, mint_token
+from services.coordination.api.auth import TokenVerifier, mint_token
 from services.coordination.pages.routes import CSRF_COOKIE, register_pages
 from services.coordination.settings import CoordinationSettings
 

@@ -6,18 +6,18 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from services.coordination.api_models import Basis, TimelineEntry
 from services.coordination.domain.summary import CaseSummary, CaseView, ParticipantView
 from services.coordination.pages.swimlanes import (
     LABEL_WIDTH,
     Bar,
-    _Scale,
+    Scale,
     bars_from,
     lane_order,
     layout,
     month_ticks,
     parallel_periods,
 )
+from services.coordination.reading.timeline import Basis, TimelineEntry
 
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -154,7 +154,7 @@ def test_bars_get_german_titles() -> None:
 
 
 def test_a_long_axis_gets_month_ticks_and_beyond_18_months_quarter_ticks() -> None:
-    scale = _Scale(dt.date(2026, 1, 15), dt.date(2026, 6, 1), LABEL_WIDTH, 900)
+    scale = Scale(dt.date(2026, 1, 15), dt.date(2026, 6, 1), LABEL_WIDTH, 900)
     assert [t.label for t in month_ticks(scale.first, scale.last, scale)] == [
         "Feb 2026",
         "Mär 2026",
@@ -162,7 +162,7 @@ def test_a_long_axis_gets_month_ticks_and_beyond_18_months_quarter_ticks() -> No
         "Mai 2026",
         "Jun 2026",
     ]
-    long = _Scale(dt.date(2025, 1, 1), dt.date(2026, 12, 31), LABEL_WIDTH, 900)
+    long = Scale(dt.date(2025, 1, 1), dt.date(2026, 12, 31), LABEL_WIDTH, 900)
     labels = [t.label for t in month_ticks(long.first, long.last, long)]
     assert labels[:3] == ["Jan 2025", "Apr 2025", "Jul 2025"]
     xs = [t.x for t in month_ticks(long.first, long.last, long)]

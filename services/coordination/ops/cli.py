@@ -1,0 +1,144 @@
+"""Coordination's commands: ``python -m services.coordination <command>``.
+
+migrate        create or upgrade the coordination schema (under an advisory lock); run it before
+               worker, api and rebuild: they never migrate themselves
+worker         consume iiz.case-events.v1 (with the outbox relay and deadline scheduler)
+api            serve the timeline API
+rebuild        drop the projections and replay iiz.case-events.v1 from the start
+verify-audit   recompute the audit hash chain; exit 1 at the first broken link
+reconcile      prove for every event committed to iiz.case-events.v1 since --since (ISO time; UTC
+               without an offset) that it is in the timeline (or was dead-lettered by
+               coordination), that intake's ledger has it (--intake-schema), that every timeline
+               entry of that stretch is on the topic, and that each authorised delivery was made
+               and reported; exit 1 on a difference
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import sys
+
+import asyncpg
+import structlog
+
+from services.common.database import create_pool, database_label
+from services.common.logging import configure_logging
+from services.coordination import audit
+from services.coordination.api.app import serve
+from services.coordination.ops.migrate import migrate
+from services.coordination.ops.rebuild import rebuild
+from services.coordination.ops.reconcile import reconcile_since
+from services.coordination.settings import CoordinationSettings
+from services.coordination.worker.consumer import create_app
+from services.coordination.worker.runtime import CoordinationRuntime
+
+log = structlog.get_logger("coordination")
+
+
+def _targets(command: str, settings: CoordinationSettings, *, kafka: bool = True) -> str:
+    """Where a command reads and writes: broker and database, never a password."""
+    broker = f"Kafka {settings.kafka_bootstrap_servers}, " if kafka else ""
+    return (
+        f"coordination {command}: {broker}PostgreSQL {database_label(settings.database_url)},"
+        f" schema {settings.coordination_db_schema}"
+    )
+
+
+def _log_targets(command: str, settings: CoordinationSettings) -> None:
+    """A long-running command says where it writes in its log, before it starts."""
+    log.info(
+        f"coordination {command} starting",
+        kafka=settings.kafka_bootstrap_servers,
+        database=database_label(settings.database_url),
+        schema=settings.coordination_db_schema,
+    )
+
+
+def _migrate(settings: CoordinationSettings) -> int:
+    print(_targets("migrate", settings, kafka=False), flush=True)
+    asyncio.run(migrate(settings))
+    print(f"schema {settings.coordination_db_schema} is at the newest revision")
+    return 0
+
+
+async def _rebuild(settings: CoordinationSettings) -> int:
+    print(_targets("rebuild", settings), flush=True)
+    runtime = CoordinationRuntime(settings)
+    await runtime.start()
+    try:
+        report = await rebuild(runtime)
+    finally:
+        await runtime.stop()
+    print(
+        f"rebuilt from {report.records} records: {report.applied} events applied, "
+        f"{report.dead_lettered} dead letters"
+    )
+    return 0
+
+
+async def _verify_audit(settings: CoordinationSettings) -> int:
+    pool = await create_pool(settings.database_url, settings.coordination_db_schema)
+    try:
+        result = await audit.verify(pool)
+    finally:
+        await pool.close()
+    if result.intact:
+        print(f"audit log intact: {result.rows} rows, every link holds")
+        return 0
+    print(f"audit log BROKEN at row {result.first_broken}: {result.problem}", file=sys.stderr)
+    return 1
+
+
+async def _reconcile(settings: CoordinationSettings, since: dt.datetime, intake: str) -> int:
+    print(_targets("reconcile (reads only)", settings), flush=True)
+    pool = await create_pool(settings.database_url, settings.coordination_db_schema)
+    try:
+        report = await reconcile_since(settings, pool, since, intake_schema=intake or None)
+    except asyncpg.UndefinedTableError as error:
+        print(
+            f"error: {error} (is the schema migrated? is --intake-schema right?)", file=sys.stderr
+        )
+        return 2
+    finally:
+        await pool.close()
+    print("\n".join(report.lines()))
+    return 0 if report.differences == 0 else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m services.coordination",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "command", choices=["migrate", "worker", "api", "rebuild", "verify-audit", "reconcile"]
+    )
+    parser.add_argument("--since", type=dt.datetime.fromisoformat, help="reconcile: from when")
+    parser.add_argument(
+        "--intake-schema",
+        default="intake",
+        help="reconcile: intake's schema, whose ledger is checked ('' skips that check)",
+    )
+    args = parser.parse_args(argv)
+    settings = CoordinationSettings()
+    configure_logging(settings.log_level, settings.log_json)
+    if args.command == "migrate":
+        return _migrate(settings)
+    if args.command == "worker":
+        _log_targets("worker", settings)
+        asyncio.run(create_app(settings).run())
+        return 0
+    if args.command == "api":
+        _log_targets("api", settings)
+        serve(settings)
+        return 0
+    if args.command == "reconcile":
+        if args.since is None:
+            parser.error("reconcile needs --since")
+        return asyncio.run(_reconcile(settings, args.since, args.intake_schema))
+    if args.command == "rebuild":
+        return asyncio.run(_rebuild(settings))
+    return asyncio.run(_verify_audit(settings))

@@ -1,0 +1,105 @@
+"""``rebuild``: drop the projections and replay ``iiz.case-events.v1`` from its start.
+
+The projections (person files, cases, participants, consents, timeline, engagements, referrals,
+decisions, notices, processed marks) are derived from the log and are rebuilt to the same state.
+Records of what already happened are kept: issued case numbers (a case keeps its number), the
+outbox (delivery ids are derived, so a replayed delivery finds its row and is not sent again),
+deadlines, and the audit log (a replay appends one ``rebuilt`` row instead of re-recording every
+decision). Stop the live consumers first: the replay reads up to the log's end at its start,
+and a consumer restarted afterwards skips what the replay already stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiokafka import TopicPartition
+
+from services.common.kafka_clients import create_reader
+from services.coordination import audit
+from services.coordination.worker.effects import BusRecord
+from services.coordination.worker.processor import BatchProcessor
+from services.coordination.worker.runtime import CoordinationRuntime
+
+PROJECTIONS = (
+    "persons",
+    "cases",
+    "participants",
+    "consents",
+    "consent_revocations",
+    "timeline",
+    "engagements",
+    "referrals",
+    "decisions",
+    "notices",
+    "processed_events",
+)
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    records: int
+    applied: int
+    dead_lettered: int
+
+
+async def rebuild(runtime: CoordinationRuntime, *, batch_size: int = 2000) -> RebuildReport:
+    """Replay the whole log into emptied projections (the runtime must be started)."""
+    assert runtime.pool is not None, "start the runtime first"
+    async with runtime.pool.acquire() as conn:
+        await conn.execute(f"TRUNCATE {', '.join(PROJECTIONS)}")
+    report = await _replay(runtime, runtime.processor(replay=True), batch_size)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await audit.append(
+            conn,
+            [
+                audit.AuditEntry(
+                    actor="coordination",
+                    action="rebuilt",
+                    purpose="maintenance",
+                    detail={
+                        "records": report.records,
+                        "applied": report.applied,
+                        "dead_lettered": report.dead_lettered,
+                    },
+                )
+            ],
+            at=runtime.clock(),
+        )
+    return report
+
+
+async def _replay(
+    runtime: CoordinationRuntime, processor: BatchProcessor, batch_size: int
+) -> RebuildReport:
+    """Every record of the topic up to its end at the start, through the replay processor."""
+    topic = runtime.settings.coordination_case_events_topic
+    reader = create_reader(runtime.settings)
+    await reader.start()
+    records = applied = dead = 0
+    try:
+        await reader._client.force_metadata_update()
+        partitions = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()]
+        reader.assign(partitions)
+        await reader.seek_to_beginning(*partitions)
+        ends = await reader.end_offsets(partitions)
+        remaining = {tp for tp in partitions if ends[tp] > 0}
+        while remaining:
+            fetched = await reader.getmany(*remaining, timeout_ms=1000, max_records=batch_size)
+            batch = [
+                BusRecord(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers))
+                for tp, rs in fetched.items()
+                for r in rs
+                if r.offset < ends[tp]
+            ]
+            if batch:
+                report = await processor.process(batch)
+                records += len(batch)
+                applied += report.applied
+                dead += report.dead_lettered
+            for tp in list(remaining):
+                if await reader.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+    finally:
+        await reader.stop()
+    return RebuildReport(records, applied, dead)

@@ -1,0 +1,40 @@
+"""The database as a reader of cases meets it: one read-only snapshot per request, and the audit
+row each read leaves, in a transaction of its own and stamped by the injected clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import asyncpg
+
+from services.coordination import audit
+from services.coordination.clock import Clock
+from services.coordination.domain.policy import World
+from services.coordination.domain.rules import RuleSettings
+
+
+@dataclass(frozen=True)
+class ReadStore:
+    """What reading a case needs: the pool, the policy's world, the rules and a clock."""
+
+    pool: asyncpg.Pool
+    world: World  # registry kinds and legal-basis matrix (consents come from each file)
+    rules: RuleSettings
+    clock: Clock
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[asyncpg.Connection]:
+        """One consistent, read-only view for all of a request's reads."""
+        async with (
+            self.pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            yield conn
+
+    async def record(self, entry: audit.AuditEntry) -> None:
+        """Append one audit row in its own transaction (never inside a read snapshot: a request
+        holds at most one connection at a time)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await audit.append(conn, [entry], at=self.clock())

@@ -1,0 +1,274 @@
+"""One batch of ``iiz.case-events.v1``, computed: decode the records, fold the events into the
+persons' files, decide, and gather every effect into one ``BatchEffects``. No I/O, no clock.
+
+1. ``decode``: a record that is not a valid canonical event is poison;
+2. ``fold_batch``: events not yet processed (by id) are applied in offset order to the files
+   read under the persons' locks; an event that fails to apply is poison too, and its person's
+   file is refolded without it;
+3. ``batch_effects``: with the case numbers issued in between (the only value the database
+   adds), the timeline, decisions, read models, outbox rows, deadlines, notices, processed
+   marks, the persons' files, the audit entries and the dead letters to send.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from schemas.codec import from_kafka
+from schemas.envelope import CloudEvent
+from schemas.errors import ContractError
+from services.coordination.domain.case_file import CaseFile
+from services.coordination.domain.case_parts import Case
+from services.coordination.domain.event_step import Applied, apply_event
+from services.coordination.domain.folding import fold, origin_of
+from services.coordination.domain.policy import Decision, World
+from services.coordination.domain.rules import RuleSettings
+from services.coordination.worker import batch_audit
+from services.coordination.worker.deliveries import OutboxRecord, alert_delivery, delivery
+from services.coordination.worker.effects import (
+    BatchEffects,
+    BatchReport,
+    BusRecord,
+    Poison,
+    Row,
+    TimelineRow,
+)
+from services.coordination.worker.read_models import read_model_rows
+
+log = structlog.get_logger(__name__)
+Decoded = tuple[BusRecord, CloudEvent[Any]]
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    """What computing a batch needs besides its records and the persons' files."""
+
+    world: World  # registry kinds, legal-basis matrix, grace; consents come from each file
+    rules: RuleSettings
+    lanes: int
+    max_event_bytes: int
+    replay: bool = False  # a replay writes no audit rows and sends no dead letters
+
+
+@dataclass(frozen=True)
+class FoldedEvent:
+    record: BusRecord
+    event: CloudEvent[Any]
+    applied: Applied
+
+
+@dataclass
+class FoldedBatch:
+    """The batch after folding: what changed, and what could not be taken."""
+
+    decoded: int
+    files: dict[str, CaseFile] = field(default_factory=dict)  # changed, in order of change
+    sealed_ahv: dict[str, str] = field(default_factory=dict)
+    events: list[FoldedEvent] = field(default_factory=list)
+    failed: list[Poison] = field(default_factory=list)  # events that could not be applied
+    poison: list[Poison] = field(default_factory=list)  # every poison record of the batch
+    new_poison: list[Poison] = field(default_factory=list)  # not dead-lettered before
+
+    def cases(self) -> list[Case]:
+        """Every case of the changed files: each needs its issued number."""
+        return [c for f in self.files.values() for c in f.cases]
+
+
+def decode(
+    records: Sequence[BusRecord], context: BatchContext
+) -> tuple[list[Decoded], list[Poison]]:
+    decoded: list[Decoded] = []
+    poison: list[Poison] = []
+    for record in records:
+        try:
+            event = from_kafka(
+                record.key, record.value, record.headers, max_bytes=context.max_event_bytes
+            )
+        except ContractError as error:
+            poison.append(Poison(record, error.reason.value, error.message))
+            continue
+        if event.subject is None:
+            poison.append(Poison(record, "missing_subject", "a canonical event has a subject"))
+        elif event.data.person.ahv_number is not None:
+            poison.append(Poison(record, "ahv_in_clear", "an AHV number in clear on the bus"))
+        elif origin_of(event) not in context.world.kinds:
+            poison.append(Poison(record, "unknown_source", "source is not in the registry"))
+        else:
+            decoded.append((record, event))
+    return decoded, poison
+
+
+def first_positions(decoded: Sequence[Decoded]) -> dict[str, tuple[int, int]]:
+    """Each person of the batch with the partition and offset of its first record."""
+    persons: dict[str, tuple[int, int]] = {}
+    for record, event in decoded:
+        persons.setdefault(str(event.subject), (record.partition, record.offset))
+    return persons
+
+
+def fold_batch(
+    decoded: Sequence[Decoded],
+    poison: Sequence[Poison],
+    files: Mapping[str, CaseFile],
+    seen: set[uuid.UUID],
+    context: BatchContext,
+) -> FoldedBatch:
+    """Apply the events not ``seen`` before, in order, to ``files`` (folded in place)."""
+    files, seen = dict(files), set(seen)
+    batch = FoldedBatch(decoded=len(decoded))
+    # If an event fails, its person's file is refolded from the state read at the start of the
+    # batch (cheaper than copying every file per event).
+    originals = {person: file.model_dump_json() for person, file in files.items()}
+    good: dict[str, list[tuple[CloudEvent[Any], int]]] = {}
+    for record, event in decoded:
+        if event.id in seen:
+            continue
+        seen.add(event.id)  # a duplicate inside the batch counts once too
+        person = str(event.subject)
+        try:
+            applied = apply_event(files[person], event, record.offset, context.world, context.rules)
+        except Exception as error:  # a bug must not stop the person's later events
+            log.exception("event could not be applied", event_id=str(event.id))
+            batch.failed.append(Poison(record, "processing_failed", type(error).__name__))
+            files[person] = refold(originals[person], good.get(person, []), context.rules)
+            if person in batch.files:  # what is stored must be the refolded file
+                batch.files[person] = files[person]
+            continue
+        good.setdefault(person, []).append((event, record.offset))
+        batch.files[person] = files[person]
+        if event.data.person.sealed_ahv:
+            batch.sealed_ahv[person] = event.data.person.sealed_ahv
+        batch.events.append(FoldedEvent(record, event, applied))
+    batch.poison = [*poison, *batch.failed]
+    batch.new_poison = [p for p in batch.poison if p.record.poison_id not in seen]
+    return batch
+
+
+def refold(
+    original: str, events: list[tuple[CloudEvent[Any], int]], rules: RuleSettings
+) -> CaseFile:
+    """The file as stored (JSON) with ``events`` folded in again."""
+    file = CaseFile.model_validate_json(original)
+    for event, position in events:
+        fold(file, event, position, rules)
+    return file
+
+
+def batch_effects(
+    batch: FoldedBatch, numbers: Mapping[uuid.UUID, str], context: BatchContext, *, at: dt.datetime
+) -> BatchEffects:
+    """Every effect of the folded batch, with the case ``numbers`` issued for its cases."""
+    timeline = [(timeline_row(f), f.event) for f in batch.events]
+    audit = batch_audit.entries([(f.event, f.applied) for f in batch.events], batch.new_poison)
+    return BatchEffects(
+        timeline=[row for row, _ in timeline],
+        decisions=[decision_row(f.event.id, d) for f in batch.events for d in f.applied.decisions],
+        read_models=read_model_rows(batch.files, numbers, timeline),
+        outbox=outbox_records(batch, numbers, context.lanes),
+        deadlines=[(str(f.event.subject), d) for f in batch.events for d in f.applied.deadlines],
+        notices=[
+            (f.event.id, d.recipient, str(f.event.subject), d.basis.articles, f.event.time)
+            for f in batch.events
+            for d in f.applied.decisions
+            if d.allowed and d.basis is not None and d.basis.inform_person
+        ],
+        processed=[
+            *((f.event.id, f.record.partition, f.record.offset, "applied") for f in batch.events),
+            *(
+                (p.record.poison_id, p.record.partition, p.record.offset, "dead-lettered")
+                for p in batch.new_poison
+            ),
+        ],
+        persons=[
+            (name, file.model_dump_json(), file.last_position, batch.sealed_ahv.get(name))
+            for name, file in batch.files.items()
+        ],
+        audit=[] if context.replay else audit,  # a replay appends one "rebuilt" row instead
+        audited_at=at,
+        # A replay's poison was dead-lettered when it first came by.
+        dead_letters=[] if context.replay else batch.poison,
+        report=BatchReport(
+            applied=len(batch.events),
+            duplicates=batch.decoded - len(batch.events) - len(batch.failed),
+            dead_lettered=len(batch.poison),
+        ),
+    )
+
+
+def timeline_row(folded: FoldedEvent) -> TimelineRow:
+    event, record = folded.event, folded.record
+    stored = event.model_dump(mode="json", exclude_none=True)
+    stored["data"]["person"].pop("sealed_ahv", None)  # held once, in persons.sealed_ahv
+    return TimelineRow(
+        event_id=event.id,
+        pseudonym=str(event.subject),
+        case_key=folded.applied.case_key,
+        bus_partition=record.partition,
+        bus_offset=record.offset,
+        occurred_at=event.time,
+        type=event.type,
+        origin=folded.applied.facts.origin,
+        datacategory=event.datacategory.value,
+        event=json.dumps(stored),
+    )
+
+
+def decision_row(event_id: uuid.UUID, d: Decision) -> Row:
+    basis = d.basis
+    return (
+        event_id,
+        d.recipient,
+        d.allowed,
+        basis.kind.value if basis else None,
+        list(basis.consent_ids) if basis else [],
+        list(basis.articles) if basis else [],
+        basis.legal_basis_version if basis else None,
+        sorted(c.value for c in d.categories),
+        sorted(d.withheld),
+        batch_audit.denial_text(d),
+        bool(basis and basis.inform_person),
+    )
+
+
+def outbox_records(
+    batch: FoldedBatch, numbers: Mapping[uuid.UUID, str], lanes: int
+) -> list[OutboxRecord]:
+    """Per event in order: its deliveries to other institutions, then its alerts. The
+    recipients' own case references are those of the file at the end of the batch."""
+    records: list[OutboxRecord] = []
+    for folded in batch.events:
+        event, applied = folded.event, folded.applied
+        person = str(event.subject)
+        number = numbers.get(applied.case_key) if applied.case_key else None
+        case_refs = batch.files[person].case_refs
+        records.extend(
+            delivery(
+                event,
+                decision,
+                pseudonym=person,
+                case_number=number,
+                recipient_case_ref=case_refs.get(decision.recipient),
+                lanes=lanes,
+            )
+            for decision in applied.decisions
+            if decision.allowed and decision.recipient != applied.facts.origin
+        )
+        records.extend(
+            alert_delivery(
+                intent,
+                pseudonym=person,
+                case_number=number,
+                recipient_case_ref=case_refs.get(intent.recipient),
+                at=event.time,
+                lanes=lanes,
+            )
+            for intent in applied.alerts
+        )
+    return records

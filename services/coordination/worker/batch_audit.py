@@ -1,0 +1,83 @@
+"""The audit entries of a batch: one per decided event (allowed recipients with their basis,
+denied ones with their reason), one per alert raised, one per new dead letter. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from schemas.envelope import CloudEvent
+from services.coordination.audit import AuditEntry
+from services.coordination.domain.alerts import AlertIntent
+from services.coordination.domain.event_step import Applied
+from services.coordination.domain.policy import Decision
+from services.coordination.worker.effects import Poison
+
+
+def entries(
+    events: Sequence[tuple[CloudEvent[Any], Applied]], new_poison: Sequence[Poison]
+) -> list[AuditEntry]:
+    """Decisions first, then alerts, then dead letters (the order of the chain)."""
+    return (
+        [decided(event, applied) for event, applied in events]
+        + [alerted(event, a) for event, applied in events for a in applied.alerts]
+        + [dead_lettered(p) for p in new_poison]
+    )
+
+
+def decided(event: CloudEvent[Any], applied: Applied) -> AuditEntry:
+    allowed = {d.recipient: basis_text(d) for d in applied.decisions if d.allowed}
+    denied = {d.recipient: denial_text(d) or "" for d in applied.decisions if not d.allowed}
+    return AuditEntry(
+        actor="coordination",
+        action="decided",
+        subject=str(event.subject),
+        object=str(event.id),
+        purpose="routing",
+        basis="; ".join(f"{r}: {b}" for r, b in allowed.items()),
+        detail={"type": event.type, "allowed": allowed, "denied": denied},
+    )
+
+
+def alerted(event: CloudEvent[Any], intent: AlertIntent) -> AuditEntry:
+    return AuditEntry(
+        actor="coordination",
+        action="alerted",
+        subject=str(event.subject),
+        object=str(intent.alert_id),
+        purpose="alert",
+        detail={
+            "kind": intent.kind.value,
+            "recipient": intent.recipient,
+            "audience": intent.audience.value,
+            "cause": str(event.id),
+        },
+    )
+
+
+def dead_lettered(poison: Poison) -> AuditEntry:
+    r = poison.record
+    return AuditEntry(
+        actor="coordination",
+        action="dead-lettered",
+        object=f"{r.topic}/{r.partition}/{r.offset}",
+        purpose="routing",
+        detail={"reason": poison.reason},
+    )
+
+
+def basis_text(decision: Decision) -> str:
+    basis = decision.basis
+    if basis is None:
+        return ""
+    parts = [basis.kind.value, *(str(c) for c in basis.consent_ids), *basis.articles]
+    return " ".join(parts)
+
+
+def denial_text(decision: Decision) -> str | None:
+    """The stored reason of a denial: ``no-basis:benefits,health`` names what is missing."""
+    if decision.reason is None:
+        return None
+    if decision.missing:
+        return f"{decision.reason.value}:{','.join(sorted(c.value for c in decision.missing))}"
+    return decision.reason.value

@@ -1,0 +1,88 @@
+"""One batch of ``iiz.case-events.v1``: compute every effect, write it in one transaction.
+
+Ack policy (the consumer edge commits the batch's offsets only after ``process`` returns):
+1. decode every record; one that is not a valid canonical event is poison;
+2. one PostgreSQL transaction: lock the batch's persons and read which events were processed
+   before (by id); fold the rest in offset order and decide (pure, ``batch.py``); issue the
+   new cases' numbers; write the one ``BatchEffects`` value — timeline, decisions, read
+   models, outbox rows, deadlines, notices, processed marks, files and audit entries;
+3. after the commit, (re)send the dead letter of every poison record in the batch — also of
+   those a crashed earlier attempt recorded — so a dead letter is never lost between commit and
+   offset; a resent one carries the same id.
+A crash anywhere before the offset commit redoes the batch: the processed marks make the redo
+change nothing, and derived delivery ids keep the outbox at one row per delivery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from schemas.registry.institutions import InstitutionRegistry
+from services.common.identity_seal import IdentitySeal
+from services.coordination.clock import Clock
+from services.coordination.domain.policy import LegalBasisMatrix, World
+from services.coordination.domain.rules import RuleSettings
+from services.coordination.worker import store
+from services.coordination.worker.batch import (
+    BatchContext,
+    Decoded,
+    batch_effects,
+    decode,
+    first_positions,
+    fold_batch,
+)
+from services.coordination.worker.dead_letters import send_dead_letters
+from services.coordination.worker.effects import BatchReport, BusRecord, Poison
+
+
+@dataclass(frozen=True)
+class Collaborators:
+    pool: asyncpg.Pool
+    producer: AIOKafkaProducer
+    registry: InstitutionRegistry
+    matrix: LegalBasisMatrix
+    rules: RuleSettings
+    seal: IdentitySeal
+    lanes: int
+    max_event_bytes: int
+    clock: Clock  # stamps the batch's audit entries
+
+
+class BatchProcessor:
+    def __init__(self, parts: Collaborators, *, replay: bool = False) -> None:
+        self._parts = parts
+        self._context = BatchContext(
+            world=World(
+                kinds={i.id: i.kind for i in parts.registry.institutions},
+                consents=(),
+                matrix=parts.matrix,
+                grace=parts.rules.grace,
+            ),
+            rules=parts.rules,
+            lanes=parts.lanes,
+            max_event_bytes=parts.max_event_bytes,
+            replay=replay,
+        )
+
+    async def process(self, records: Sequence[BusRecord]) -> BatchReport:
+        decoded, poison = decode(records, self._context)
+        return await self._commit(decoded, poison)
+
+    async def reject(self, record: BusRecord, reason: str, message: str) -> BatchReport:
+        """Dead-letter a record that failed on its own (found by the consumer edge)."""
+        return await self._commit([], [Poison(record, reason, message)])
+
+    async def _commit(self, decoded: list[Decoded], poison: list[Poison]) -> BatchReport:
+        ids = [e.id for _, e in decoded] + [p.record.poison_id for p in poison]
+        async with self._parts.pool.acquire() as conn, conn.transaction():
+            files, seen = await store.lock_batch(conn, first_positions(decoded), ids)
+            folded = fold_batch(decoded, poison, files, seen, self._context)
+            numbers = await store.issue_case_numbers(conn, folded.cases())
+            effects = batch_effects(folded, numbers, self._context, at=self._parts.clock())
+            await store.write_batch(conn, effects)
+        await send_dead_letters(self._parts.producer, self._parts.seal, effects.dead_letters)
+        return effects.report

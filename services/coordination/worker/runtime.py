@@ -1,0 +1,122 @@
+"""Builds coordination's resources (pool, producer, registry, legal basis, clock) and the
+worker's parts on them, and tears them down."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from schemas.registry.institutions import InstitutionRegistry, load_institutions
+from services.common.database import create_pool
+from services.common.identity_seal import IdentitySeal
+from services.common.kafka_clients import create_producer
+from services.coordination.clock import Clock, utc_now
+from services.coordination.legal_basis import load_legal_basis
+from services.coordination.settings import CoordinationSettings
+from services.coordination.worker.outcomes import OutcomeRecorder
+from services.coordination.worker.processor import BatchProcessor, Collaborators
+from services.coordination.worker.relay import OutboxRelay
+from services.coordination.worker.scheduler import DeadlineScheduler
+
+
+@dataclass
+class CoordinationRuntime:
+    settings: CoordinationSettings
+    registry: InstitutionRegistry = field(default_factory=load_institutions)
+    pool: asyncpg.Pool | None = None
+    producer: AIOKafkaProducer | None = None
+    clock: Clock = utc_now
+    _live: BatchProcessor | None = None
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def seal(self) -> IdentitySeal:
+        s = self.settings
+        return IdentitySeal(s.identity_key.get_secret_value(), s.identity_key_id)
+
+    async def start(self) -> None:
+        s = self.settings
+        self.pool = await create_pool(s.database_url, s.coordination_db_schema)
+        self.producer = create_producer(s)
+        await self.producer.start()
+
+    def processor(self, *, replay: bool = False) -> BatchProcessor:
+        """The live processor (built once), or a fresh one for a replay."""
+        if not replay and self._live is not None:
+            return self._live
+        assert self.pool is not None, "start() first"
+        assert self.producer is not None, "start() first"
+        s = self.settings
+        built = BatchProcessor(
+            Collaborators(
+                pool=self.pool,
+                producer=self.producer,
+                registry=self.registry,
+                matrix=load_legal_basis(s.coordination_legal_basis_file),
+                rules=s.rules,
+                seal=self.seal,
+                lanes=s.coordination_outbox_lanes,
+                max_event_bytes=s.coordination_max_event_bytes,
+                clock=self.clock,
+            ),
+            replay=replay,
+        )
+        if not replay:
+            self._live = built
+        return built
+
+    def outcome_recorder(self) -> OutcomeRecorder:
+        assert self.pool is not None, "start() first"
+        assert self.producer is not None, "start() first"
+        return OutcomeRecorder(self.pool, self.producer, self.seal, self.clock)
+
+    def relay(self) -> OutboxRelay:
+        assert self.pool is not None, "start() first"
+        assert self.producer is not None, "start() first"
+        s = self.settings
+        return OutboxRelay(
+            self.pool,
+            self.producer,
+            lanes=s.coordination_outbox_lanes,
+            batch=s.coordination_relay_batch,
+            poll_seconds=s.coordination_relay_poll_seconds,
+        )
+
+    def scheduler(self, **overrides: Any) -> DeadlineScheduler:
+        assert self.pool is not None, "start() first"
+        s = self.settings
+        return DeadlineScheduler(
+            self.pool,
+            self.registry,
+            load_legal_basis(s.coordination_legal_basis_file),
+            s.rules,
+            lanes=s.coordination_outbox_lanes,
+            **overrides,
+        )
+
+    def start_background(self) -> None:
+        """The relay and the deadline scheduler, as tasks of this process (if enabled)."""
+        s = self.settings
+        self._stop.clear()
+        if s.coordination_run_relay:
+            self._tasks.append(asyncio.create_task(self.relay().run(self._stop)))
+        if s.coordination_run_scheduler:
+            interval = s.coordination_scheduler_interval_seconds
+            self._tasks.append(asyncio.create_task(self.scheduler().run(self._stop, interval)))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._tasks.clear()
+        if self.producer is not None:
+            await self.producer.stop()
+            self.producer = None
+        if self.pool is not None:
+            await self.pool.close()
+            self.pool = None

@@ -1,0 +1,1 @@
+"""The web form for the municipal social services, served by the HTTP door under /formular."""

@@ -1,0 +1,158 @@
+"""The demo's service processes: each service as its own process, as in production."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+from aiokafka.admin import AIOKafkaAdminClient
+
+from schemas.registry import load_institutions
+from schemas.topics import planned_topics
+from services.common.database import asyncpg_dsn
+from services.coordination.settings import CoordinationSettings
+from services.intake.settings import IntakeSettings
+from simulator.channels import WEBHOOK_SECRET_ENV, registry_with_webhook
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEDULER_SECONDS = 5  # reminders and escalations fall due during a demo, not once a minute
+
+__all__ = ["Services", "check_infrastructure", "migrate_schemas", "registry_with_webhook"]
+MIGRATE_COMMANDS = (["services.intake", "migrate"], ["services.coordination", "migrate"])
+
+
+async def check_infrastructure(settings: IntakeSettings) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        cluster, existing = await admin.describe_cluster(), set(await admin.list_topics())
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    try:
+        pg_version = await conn.fetchval("SHOW server_version")
+    finally:
+        await conn.close()
+    missing = [t.name for t in planned_topics() if t.name not in existing]
+    print(f"Kafka      {settings.kafka_bootstrap_servers}  cluster {cluster['cluster_id']}")
+    institutions = len(load_institutions().institutions)
+    print(f"PostgreSQL {pg_version}   institutions in the registry: {institutions}")
+    if missing:
+        raise SystemExit(f"missing topics: {', '.join(missing[:5])}; run `infra/local up`")
+
+
+def service_environment(settings: IntakeSettings, **extra: str) -> dict[str, str]:
+    """The environment of the demo's service processes: one broker, one database."""
+    return {
+        **os.environ,
+        "IIZ_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "IIZ_DATABASE_URL": settings.database_url,
+        **extra,
+    }
+
+
+async def migrate_schemas(settings: IntakeSettings) -> None:
+    """``python -m services.intake migrate`` and ``python -m services.coordination migrate``,
+    as an operator runs them before starting the services (which never migrate themselves)."""
+    for args in MIGRATE_COMMANDS:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", *args, cwd=REPO, env=service_environment(settings)
+        )
+        if await process.wait() != 0:
+            raise SystemExit(f"`python -m {' '.join(args)}` failed (exit {process.returncode})")
+
+
+def stop_previous_demo(folder: Path) -> None:
+    """A timeline API a previous demo left running holds the port: stop it first."""
+    for pid_file in folder.glob("demo-*.pid"):
+        with contextlib.suppress(ValueError, ProcessLookupError, PermissionError):
+            os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+        pid_file.unlink(missing_ok=True)
+
+
+@dataclass
+class Services:
+    intake: IntakeSettings
+    coordination: CoordinationSettings
+    logs: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, *, registry_file: Path, webhook_secret: str, smtp_port: int) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        stop_previous_demo(self.logs.parent)
+        notifications_env = {
+            "IIZ_NOTIFICATIONS_REGISTRY_FILE": str(registry_file),
+            WEBHOOK_SECRET_ENV: webhook_secret,
+            "IIZ_NOTIFICATIONS_SMTP_PORT": str(smtp_port),
+            "IIZ_NOTIFICATIONS_DIGEST_MINUTES": "1",  # a demo should not wait for the hour
+            "IIZ_NOTIFICATIONS_DIGEST_GRACE_SECONDS": "2",
+            "IIZ_NOTIFICATIONS_DIGEST_CHECK_SECONDS": "1",
+        }
+        commands = {
+            "intake-kafka": ["services.intake", "kafka"],
+            "intake-http": ["services.intake", "http"],
+            "coordination": ["services.coordination", "worker"],
+            "coordination-api": ["services.coordination", "api"],
+            "notifications": ["services.notifications"],
+        }
+        coordination_env = {"IIZ_COORDINATION_SCHEDULER_INTERVAL_SECONDS": str(SCHEDULER_SECONDS)}
+        for name, args in commands.items():
+            extra = {"notifications": notifications_env, "coordination": coordination_env}.get(
+                name, {}
+            )
+            self.processes[name] = self._spawn(args, self.logs / f"{name}.log", extra)
+
+    def _spawn(self, args: list[str], log: Path, extra: dict[str, str]) -> subprocess.Popen[bytes]:
+        env = service_environment(self.intake, IIZ_LOG_JSON="true", **extra)
+        with log.open("ab") as sink:
+            return subprocess.Popen(  # noqa: S603 - our own modules, run with our own interpreter
+                [sys.executable, "-m", *args], cwd=REPO, env=env, stdout=sink, stderr=sink
+            )
+
+    async def wait_until_ready(self, within: float = 90) -> None:
+        urls = [
+            f"http://127.0.0.1:{self.intake.intake_http_port}/readyz",
+            f"http://127.0.0.1:{self.coordination.coordination_api_port}/readyz",
+        ]
+        deadline = time.monotonic() + within
+        async with httpx.AsyncClient() as client:
+            for url in urls:
+                while True:
+                    self._fail_if_one_died()
+                    try:
+                        if (await client.get(url)).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise SystemExit(f"{url} did not become ready; see {self.logs}")
+                    await asyncio.sleep(0.3)
+
+    def _fail_if_one_died(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise SystemExit(f"{name} stopped (exit {process.returncode}); see {self.logs}")
+
+    def stop(self, *, keep: tuple[str, ...] = ()) -> None:
+        """Stop every process but those in ``keep`` (their ids go to a file for infra-down)."""
+        kept = {name: p for name, p in self.processes.items() if name in keep}
+        for name, process in kept.items():
+            (self.logs.parent / f"demo-{name}.pid").write_text(f"{process.pid}\n")
+        stopping = [p for name, p in self.processes.items() if name not in keep]
+        for process in stopping:
+            process.terminate()
+        for process in stopping:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

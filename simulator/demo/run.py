@@ -1,0 +1,139 @@
+"""README command 1: the whole bus, driven by the partner simulator.
+
+Starts intake (Kafka door, HTTP door), coordination (worker, timeline API) and notifications as
+their own processes, with two partner endpoints in this process: Berufsbildung's signed webhook
+and the coordinators' mailbox. Then a synthetic Basel-Landschaft population submits through the
+real doors, every partner reads its own delivery topic, and the run ends with a reconciliation
+and where to look.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import os
+import signal
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from schemas.registry import load_institutions
+from services.common.database import create_pool
+from services.coordination.ops.reconcile import reconcile
+from services.coordination.ops.reconciliation import Reconciliation
+from services.coordination.settings import CoordinationSettings
+from services.intake.settings import IntakeSettings
+from simulator.demo.processes import (
+    SCHEDULER_SECONDS,
+    Services,
+    check_infrastructure,
+    migrate_schemas,
+    registry_with_webhook,
+)
+from simulator.demo.report import persons_of, progress, summary
+from simulator.driver import SimulationDriver, issue_http_tokens
+from simulator.mailbox import LocalSmtpServer
+from simulator.partners import PartnerInboxes
+from simulator.population import build_population
+from simulator.webhook_partner import serve_webhooks
+
+REPO = Path(__file__).resolve().parents[2]
+LOGS = REPO / ".infra" / "logs"
+WEBHOOK_SECRET = base64.b64encode(b"demo-only-secret-of-berufsbildung!!").decode()
+
+
+async def run_demo(persons: int, seed: int) -> None:
+    intake, coordination = IntakeSettings(), CoordinationSettings()
+    await check_infrastructure(intake)
+    await migrate_schemas(intake)  # the services never migrate on start-up
+    registry = load_institutions()
+    population = build_population(persons, seed)
+    print(f"\nSimulation: {len(population.persons)} persons, seed {seed} (IIZ_DEMO_SEED={seed})")
+    for path, count in sorted(population.path_mix().items()):
+        print(f"  {path:<30} {count:>4}")
+    # The committee publishes ended periods only; in simulated time they end after the story.
+    last = max((step.event.time for step in population.steps), default=None)
+    if last is not None:
+        as_of = dt.date(last.year + 1, 1, 1).isoformat()
+        os.environ.setdefault("IIZ_COORDINATION_METRICS_AS_OF", as_of)
+        print(f"  committee figures as of {os.environ['IIZ_COORDINATION_METRICS_AS_OF']}")
+    async with serve_webhooks(WEBHOOK_SECRET) as berufsbildung, LocalSmtpServer() as mailbox:
+        services = Services(intake, coordination, LOGS)
+        services.start(
+            registry_file=registry_with_webhook(LOGS / "demo-registry.yaml", berufsbildung.url),
+            webhook_secret=WEBHOOK_SECRET,
+            smtp_port=mailbox.port,
+        )
+        try:
+            await services.wait_until_ready()
+            tokens = await issue_http_tokens(
+                intake.database_url, intake.intake_db_schema, registry, population.http_senders()
+            )
+            base = f"http://127.0.0.1:{intake.intake_http_port}"
+            async with (
+                PartnerInboxes(intake, registry) as inboxes,
+                httpx.AsyncClient(base_url=base, timeout=30) as http,
+            ):
+                driver = SimulationDriver(intake, registry, inboxes, http, tokens)
+                records = await driver.run(population, progress("submissions"))
+                print()
+                accepted = [r.canonical_id for r in records if r.status == "accepted"]
+                report = await settle(coordination, [a for a in accepted if a])
+                pseudonyms = await persons_of(coordination, [a for a in accepted if a])
+                await summary(
+                    records,
+                    inboxes.deliveries,
+                    berufsbildung,
+                    mailbox,
+                    report,
+                    coordination,
+                    pseudonyms,
+                )
+        except BaseException:
+            services.stop()
+            raise
+        services.stop(keep=("coordination-api",))
+    print(f"\n  logs: {LOGS}")
+    print("  the timeline API keeps running for you to look around;")
+    print("  stop it and the infrastructure with: make infra-down")
+
+
+async def settle(settings: CoordinationSettings, accepted: list[str]) -> Reconciliation:
+    """Until every accepted event is delivered and reported, and the deadline scheduler has had
+    a turn to raise what fell due (or until two and a half minutes have passed)."""
+    ids = [uuid.UUID(a) for a in accepted]
+    pool = await create_pool(settings.database_url, settings.coordination_db_schema)
+    show = progress("deliveries settled")
+    deadline = time.monotonic() + 150
+    quiet_since: float | None = None
+    try:
+        while True:
+            report = await reconcile(pool, ids, source="the canonical ids of this run's receipts")
+            wanted = report.accepted + report.authorised + report.alerts
+            done = report.in_timeline + report.settled + report.alerts_settled
+            show(done, max(wanted, 1))
+            if report.differences == 0 and quiet_since is None:
+                quiet_since = time.monotonic()
+            elif report.differences:
+                quiet_since = None
+            settled_long_enough = (
+                quiet_since is not None and time.monotonic() - quiet_since > SCHEDULER_SECONDS + 2
+            )
+            if settled_long_enough or time.monotonic() > deadline:
+                print()
+                return report
+            await asyncio.sleep(0.5)
+    finally:
+        await pool.close()
+
+
+def main() -> None:
+    # Ctrl-C or a SIGTERM still runs the `finally` that stops the services started here.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    persons = int(os.environ.get("IIZ_DEMO_PERSONS", "200"))
+    seed = int(os.environ.get("IIZ_DEMO_SEED", str(time.time_ns() % 1_000_000)))
+    asyncio.run(run_demo(persons, seed))

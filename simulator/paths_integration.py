@@ -1,0 +1,209 @@
+"""Integration of provisionally admitted persons and refugees (ZIF, Integrationsagenda) and
+vocational case management for young adults (Case Management Berufsbildung)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from schemas.events import (
+    AssessmentCompleted,
+    CaseClosed,
+    CaseOpened,
+    MeasureEnded,
+    MeasureStarted,
+    ParticipantJoined,
+    ReferralAccepted,
+    ReferralCompleted,
+    ReferralDeclined,
+    ReferralRequested,
+)
+from schemas.vocabulary import (
+    Barrier,
+    CaseOutcome,
+    DataCategory,
+    DeclineReason,
+    MeasureKind,
+    MeasureResult,
+    ParticipantRole,
+    Potential,
+    ReferralPurpose,
+)
+from simulator.paths_social import share_budget
+from simulator.script import ScriptWriter
+from simulator.traits import (
+    Traits,
+    after_leaving,
+    consent_categories,
+    grant_consent,
+    revoke_consent,
+)
+
+EMPLOYMENT, BENEFITS = DataCategory.EMPLOYMENT, DataCategory.BENEFITS
+INTEGRATION, EDUCATION = DataCategory.INTEGRATION, DataCategory.EDUCATION
+DOCUMENTS = DataCategory.DOCUMENTS
+
+
+def zif_integration(w: ScriptWriter, t: Traits) -> None:
+    """A provisionally admitted person or refugee: the municipality registers the ZIF first
+    interview and the potential assessment (Integrationsagenda), then a language course."""
+    sh = t.municipality
+    w.send(sh, CaseOpened, project_code="IAS-VAFL")
+    extra = [EDUCATION] + ([DOCUMENTS] if w.rng.random() < 0.5 else [])
+    cats = consent_categories(t, INTEGRATION, EMPLOYMENT, *extra)
+    consent = grant_consent(w, sh, [sh, "zif", "berufsbildung"], cats, t)
+    first = w.uuid()
+    w.send(
+        sh,
+        ReferralRequested,
+        referral_id=first,
+        to_institution="zif",
+        purpose=ReferralPurpose.ZIF_FIRST_INTERVIEW,
+        note="Dolmetschen Tigrinya nötig",
+        answer_due=w.today + dt.timedelta(days=14),
+    )
+    w.send("zif", ReferralAccepted, referral_id=first, first_appointment=w.today + dt.timedelta(9))
+    w.send("zif", ReferralCompleted, referral_id=first, result="Erstgespräch geführt")
+    share_budget(w, sh, title="Aufenthaltsbewilligung_F.pdf")
+    assessment = w.uuid()
+    w.send(
+        sh,
+        ReferralRequested,
+        referral_id=assessment,
+        to_institution="zif",
+        purpose=ReferralPurpose.POTENTIAL_ASSESSMENT,
+    )
+    if t.decline:
+        w.tags.add("declined")
+        w.send("zif", ReferralDeclined, referral_id=assessment, reason=DeclineReason.NO_CAPACITY)
+        w.send(
+            sh,
+            MeasureStarted,
+            kind=MeasureKind.LANGUAGE_COURSE,
+            title="Deutsch A2",
+            datacategory=INTEGRATION,
+            after=after_leaving(w),
+        )
+        return
+    w.send("zif", ReferralAccepted, referral_id=assessment)
+    w.send(
+        "zif",
+        AssessmentCompleted,
+        potential=Potential.MEDIUM,
+        datacategory=INTEGRATION,
+        barriers=[Barrier.LANGUAGE, Barrier.RESIDENCE_STATUS],
+        recommendation="Deutschkurs B1, danach Brückenangebot",
+    )
+    w.send(
+        "zif",
+        MeasureStarted,
+        kind=MeasureKind.LANGUAGE_COURSE,
+        title="Deutschkurs B1",
+        datacategory=INTEGRATION,
+    )
+    if t.revoke:
+        revoke_consent(w, sh, consent)
+    w.send(
+        "zif",
+        ReferralRequested,
+        to_institution="berufsbildung",
+        purpose=ReferralPurpose.VOCATIONAL_CASE_MANAGEMENT,
+    )
+    w.send(
+        "berufsbildung",
+        ParticipantJoined,
+        institution="berufsbildung",
+        role=ParticipantRole.PARTICIPANT,
+    )
+    w.send(
+        "berufsbildung",
+        MeasureStarted,
+        kind=MeasureKind.BRIDGE_OFFER,
+        datacategory=EDUCATION,
+        title="Integrationsvorlehre INVOL",
+    )
+    if t.close:
+        w.send(sh, CaseClosed, outcome=CaseOutcome.EDUCATION)
+
+
+def vocational_case_management(w: ScriptWriter, t: Traits) -> None:
+    """Case Management Berufsbildung for a young adult: bridge offer, then an apprenticeship."""
+    opener = w.rng.choice(("berufsbildung", "rav", t.municipality))
+    w.send(opener, CaseOpened, project_code="CM-BB")
+    members = sorted({opener, "berufsbildung", "rav"})
+    consent = grant_consent(w, opener, members, consent_categories(t, EDUCATION, EMPLOYMENT), t)
+    if opener != "berufsbildung":
+        referral = w.uuid()
+        w.send(
+            opener,
+            ReferralRequested,
+            referral_id=referral,
+            to_institution="berufsbildung",
+            purpose=ReferralPurpose.VOCATIONAL_CASE_MANAGEMENT,
+        )
+        if t.decline:
+            w.tags.add("declined")
+            w.send(
+                "berufsbildung",
+                ReferralDeclined,
+                referral_id=referral,
+                reason=DeclineReason.NOT_ELIGIBLE,
+            )
+            w.send(
+                opener,
+                MeasureStarted,
+                kind=MeasureKind.COACHING,
+                title="Lehrstellensuche",
+                after=after_leaving(w),
+            )
+            return
+        w.send("berufsbildung", ReferralAccepted, referral_id=referral)
+    if opener != "rav":
+        w.send("rav", ParticipantJoined, institution="rav", role=ParticipantRole.PARTICIPANT)
+    cm = w.uuid()
+    w.send(
+        "berufsbildung",
+        MeasureStarted,
+        measure_id=cm,
+        datacategory=EDUCATION,
+        kind=MeasureKind.VOCATIONAL_CASE_MANAGEMENT,
+        title="Case Management Berufsbildung",
+    )
+    bridge = w.uuid()
+    w.send(
+        "berufsbildung",
+        MeasureStarted,
+        measure_id=bridge,
+        kind=MeasureKind.BRIDGE_OFFER,
+        title="Brückenangebot",
+        datacategory=EDUCATION,
+    )
+    if t.revoke:
+        revoke_consent(w, opener, consent)
+    w.wait(days=w.rng.randrange(20, 50))
+    w.send(
+        "berufsbildung",
+        MeasureEnded,
+        measure_id=bridge,
+        kind=MeasureKind.BRIDGE_OFFER,
+        result=MeasureResult.COMPLETED,
+        datacategory=EDUCATION,
+        cost_chf=Decimal("5200.00"),
+    )
+    w.send(
+        "berufsbildung",
+        MeasureStarted,
+        kind=MeasureKind.APPRENTICESHIP,
+        datacategory=EDUCATION,
+        title="Lehre EFZ Logistiker/in",
+    )
+    w.send(
+        "berufsbildung",
+        MeasureEnded,
+        measure_id=cm,
+        kind=MeasureKind.VOCATIONAL_CASE_MANAGEMENT,
+        result=MeasureResult.COMPLETED,
+        datacategory=EDUCATION,
+    )
+    if t.close:
+        w.send(opener, CaseClosed, outcome=CaseOutcome.EDUCATION)

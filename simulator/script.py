@@ -1,0 +1,213 @@
+"""A person's script: the submissions partners make, in order, and the ground truth they imply.
+
+The ground truth is kept in plain terms while the script is written — who takes part in the case
+from which step and until when, which consents exist and when they were granted and revoked —
+so that an independent model can say who must receive what, without any coordination code.
+Pure: no I/O, no clock; every id and time comes from the writer's seeded random source.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from schemas.ahv import AhvNumber
+from schemas.envelope import CloudEvent, new_event
+from schemas.events import (
+    EventData,
+    PersonRef,
+)
+from schemas.registry.institutions import InstitutionRegistry
+from schemas.vocabulary import DataCategory
+from simulator.ground_truth import ConsentFact, GroundTruth, Participation
+
+ZURICH = ZoneInfo("Europe/Zurich")
+Door = Literal["kafka", "http"]
+
+
+class Fault(StrEnum):
+    """A deliberate mistake in a submission, and the reason code intake must answer with."""
+
+    MISTYPED_CHECK_DIGIT = "invalid_ahv"  # the last digit of the AHV number is wrong
+    UNKNOWN_FIELD = "schema_violation"  # a field the schema does not know ("bemerkung")
+
+
+class Expect(StrEnum):
+    """The receipt status a submission must get."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One submission: who sends it, through which door, and the event as the partner has it."""
+
+    index: int
+    origin: str
+    door: Door
+    event: CloudEvent[Any]
+    fault: Fault | None = None
+    expect: Expect = Expect.ACCEPTED
+
+    @property
+    def on_bus(self) -> bool:
+        """Only an accepted first submission becomes a canonical event."""
+        return self.expect is Expect.ACCEPTED
+
+
+@dataclass(frozen=True)
+class PersonScript:
+    person_id: str
+    path: str
+    tags: frozenset[str]
+    ahv: str  # dotted, as the partners send it
+    steps: tuple[Step, ...]
+    participations: tuple[Participation, ...]
+    consents: tuple[ConsentFact, ...]
+
+
+@dataclass
+class ScriptWriter:
+    """Writes one person's script step by step and keeps its ground truth alongside."""
+
+    person_id: str
+    path: str
+    ahv: str
+    start: dt.datetime
+    registry: InstitutionRegistry
+    rng: random.Random
+    case_refs: dict[str, str] = field(default_factory=dict)
+    tags: set[str] = field(default_factory=set)
+    steps: list[Step] = field(default_factory=list)
+    truth: GroundTruth = field(default_factory=GroundTruth)
+    fault_plan: tuple[int, Fault] | None = None  # the n-th send goes wrong first
+    resend_plan: int | None = None  # the n-th send is sent twice (same id)
+
+    def __post_init__(self) -> None:
+        self._now = self.start.astimezone(dt.UTC)  # real time; shown in Zurich time
+        self._sends = 0
+        self._pinned = True  # the first submission happens at the start
+
+    @property
+    def clock(self) -> dt.datetime:
+        """The business time of the next submission, in Zurich local time."""
+        return self._now.astimezone(ZURICH)
+
+    @clock.setter
+    def clock(self, moment: dt.datetime) -> None:
+        self._now = moment.astimezone(dt.UTC)
+
+    # ----- time ----------------------------------------------------------------------------
+
+    def wait(self, *, days: float = 0, hours: float = 0, minutes: float = 0) -> None:
+        self._now += dt.timedelta(days=days, hours=hours, minutes=minutes)
+
+    def at_night(self) -> None:
+        """Jump to 00:20 of the next day in Zurich (a partner's nightly batch, UTC still before)."""
+        next_day = self.clock.date() + dt.timedelta(days=1)
+        self.clock = dt.datetime.combine(next_day, dt.time(0, 20), tzinfo=ZURICH)
+        self._pinned = True  # the next submission happens exactly then
+
+    @property
+    def today(self) -> dt.date:
+        return self.clock.date()
+
+    def uuid(self) -> uuid.UUID:
+        return uuid.UUID(int=self.rng.getrandbits(128), version=4)
+
+    # ----- submitting ----------------------------------------------------------------------
+
+    def send(
+        self,
+        origin: str,
+        cls: type[EventData],
+        /,
+        *,
+        datacategory: DataCategory | None = None,
+        fault: Fault | None = None,
+        resend: bool = False,
+        after: dt.timedelta | None = None,
+        **fields: Any,
+    ) -> CloudEvent[Any]:
+        """Submit an event ``after`` the previous one (default: 20 minutes to 30 hours later);
+        with ``fault``, a faulty copy goes first, with ``resend`` the same event again after."""
+        if after is None and not self._pinned:
+            after = dt.timedelta(minutes=self.rng.randrange(20, 60 * 30))
+        self._now += after or dt.timedelta(0)
+        self._pinned = False
+        if self.fault_plan is not None and self.fault_plan[0] == self._sends:
+            fault = fault or self.fault_plan[1]
+        resend = resend or self.resend_plan == self._sends
+        self._sends += 1
+        for name, info in cls.model_fields.items():
+            if name.endswith("_id") and name not in fields and info.annotation is uuid.UUID:
+                fields[name] = self.uuid()
+        person = PersonRef(ahv_number=AhvNumber(self.ahv), case_ref=self.case_ref(origin))
+        extra: dict[str, Any] = {"datacategory": datacategory} if datacategory else {}
+        if "referral_id" in fields:
+            extra["correlationid"] = str(fields["referral_id"])
+        data = cls(person=person, **fields)
+        if fault is not None:
+            self.tags.add("bad-submission")
+            faulty = new_event(
+                data, source=self._source(origin), time=self.clock, event_id=self.uuid(), **extra
+            )
+            self._append(origin, faulty, fault=fault, expect=Expect.REJECTED)
+            self.wait(minutes=7)  # the partner corrects the mistake and sends a new event
+        event = new_event(
+            data, source=self._source(origin), time=self.clock, event_id=self.uuid(), **extra
+        )
+        step = self._append(origin, event)
+        self.truth.follow(step.index, step.origin, step.event)
+        if resend:
+            self.tags.add("resent")
+            self._append(origin, event, expect=Expect.DUPLICATE)
+        return event
+
+    def case_ref(self, institution: str) -> str:
+        if institution not in self.case_refs:
+            number = f"{self.person_id.lstrip('P')}{self.rng.randrange(100, 999)}"
+            prefix = {
+                "rav": "RAV-BL-2026",
+                "iv": "IV-FE-2026",
+                "ksa": "KSA-IIZ-2026",
+                "assessmentcenter": "AC-2026",
+                "zif": "ZIF-2026",
+                "berufsbildung": "CMBB-2026",
+            }.get(institution, f"SD-{institution.removeprefix('sozialhilfe-')}-2026")
+            self.case_refs[institution] = f"{prefix}-{number}"
+        return self.case_refs[institution]
+
+    def script(self) -> PersonScript:
+        return PersonScript(
+            person_id=self.person_id,
+            path=self.path,
+            tags=frozenset(self.tags),
+            ahv=self.ahv,
+            steps=tuple(self.steps),
+            participations=tuple(self.truth.participations),
+            consents=tuple(self.truth.consents.values()),
+        )
+
+    def _source(self, origin: str) -> str:
+        return self.registry.by_id[origin].source
+
+    def _append(
+        self,
+        origin: str,
+        event: CloudEvent[Any],
+        *,
+        fault: Fault | None = None,
+        expect: Expect = Expect.ACCEPTED,
+    ) -> Step:
+        door: Door = "http" if origin.startswith("sozialhilfe-") else "kafka"
+        step = Step(len(self.steps), origin, door, event, fault, expect)
+        self.steps.append(step)
+        return step
