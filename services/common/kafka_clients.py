@@ -6,6 +6,7 @@ aiokafka defaults to ``acks=1`` without idempotence and FastStream to auto-commi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -15,6 +16,7 @@ from faststream.kafka import KafkaBroker
 
 from services.common.settings import CommonSettings
 
+METADATA_WAIT_SECONDS = 30.0
 SAFE_PRODUCER_OPTIONS: dict[str, Any] = {
     "acks": "all",
     "enable_idempotence": True,
@@ -76,7 +78,18 @@ async def end_offsets(settings: CommonSettings, topics: list[str]) -> dict[Topic
     consumer = create_reader(settings)
     await consumer.start()
     try:
-        await consumer._client.force_metadata_update()  # topics created moments ago
+        # Topics created moments ago (a fresh cluster) may not be in the metadata yet: ask
+        # again until every one is, for up to METADATA_WAIT_SECONDS.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + METADATA_WAIT_SECONDS
+        for topic in topics:
+            consumer._client.add_topic(topic)
+        while True:
+            await consumer._client.force_metadata_update()
+            missing = [t for t in topics if not consumer.partitions_for_topic(t)]
+            if not missing or loop.time() > deadline:
+                break
+            await asyncio.sleep(0.2)
         partitions = [
             TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
         ]

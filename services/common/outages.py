@@ -21,15 +21,24 @@ from aiokafka import errors as kafka_errors
 # PostgreSQL SQLSTATE classes that describe the server or the connection, not the data:
 # 08 connection exception, 40 transaction rollback (serialisation, deadlock), 53 insufficient
 # resources, 55 object not in prerequisite state (lock not available), 57 operator
-# intervention (shutdown, cancel), 58 system error.
-_POSTGRES_OUTAGE_CLASSES = ("08", "40", "53", "55", "57", "58")
+# intervention (shutdown, cancel), 58 system error; see below for 3F and 42.
+# 3F invalid schema name and 42 undefined table/column or insufficient privilege: a schema that
+# is missing or not migrated, never a record's fault (the SQL is parameterised).
+_POSTGRES_OUTAGE_CLASSES = ("08", "3F", "40", "42", "53", "55", "57", "58")
+
+
+class MustRestartError(Exception):
+    """This process cannot go on safely (e.g. a transaction's outcome is unknown); a new process
+    (started by the orchestrator, or the fault suite) resolves it and takes over."""
 
 
 def is_fatal(error: BaseException) -> bool:
-    """True if this process must stop: another instance took its place, or it lacks a right."""
+    """True if this process must stop: another instance took its place, it lacks a right, or
+    it cannot tell what it already did."""
     return isinstance(
         error,
-        kafka_errors.ProducerFenced
+        MustRestartError
+        | kafka_errors.ProducerFenced
         | kafka_errors.TransactionalIdAuthorizationFailed
         | kafka_errors.TopicAuthorizationFailedError
         | kafka_errors.GroupAuthorizationFailedError

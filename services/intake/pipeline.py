@@ -23,6 +23,7 @@ from schemas.codec import KafkaRecord, to_kafka
 from schemas.errors import ProcessingFailedError
 from schemas.registry.institutions import InstitutionRegistry
 from schemas.topics import CASE_EVENTS, INTAKE_REJECTED
+from services.common.outages import MustRestartError
 from services.intake.answers import dead_letter, receipt_record
 from services.intake.ledger import SubmissionLedger
 from services.intake.submission import (
@@ -178,23 +179,54 @@ class IntakePipeline:
     ) -> None:
         # A stalled transaction becomes an error (the batch is then redone), never a hang.
         try:
-            async with asyncio.timeout(self._transaction_timeout), self._producer.transaction():
-                for topic, record in writes:
-                    delivery = await self._producer.send(
-                        topic, record.value, key=record.key, headers=list(record.headers)
-                    )
-                    # The commit reports the outcome; a failed send's own error is read here,
-                    # or asyncio logs it as "never retrieved" whenever the future is collected.
-                    delivery.add_done_callback(_read_outcome)
-                if consumed is not None:
-                    await self._producer.send_offsets_to_transaction(
-                        consumed.offsets, consumed.group_id
-                    )
+            async with asyncio.timeout(self._transaction_timeout):
+                await self._producer.begin_transaction()
+                try:
+                    await self._send_all(writes, consumed)
+                except BaseException:
+                    await self._abort()
+                    raise
+            await self._commit()
         except Exception as error:
             fatal = fatal_producer_error(self._producer)
             if fatal is not None and fatal is not error:
                 raise copy.copy(fatal) from error
             raise
+
+    async def _send_all(
+        self, writes: list[tuple[str, KafkaRecord]], consumed: ConsumedOffsets | None
+    ) -> None:
+        for topic, record in writes:
+            delivery = await self._producer.send(
+                topic, record.value, key=record.key, headers=list(record.headers)
+            )
+            # The commit reports the outcome; a failed send's own error is read here,
+            # or asyncio logs it as "never retrieved" whenever the future is collected.
+            delivery.add_done_callback(_read_outcome)
+        if consumed is not None:
+            await self._producer.send_offsets_to_transaction(consumed.offsets, consumed.group_id)
+
+    async def _abort(self) -> None:
+        """Abort before the commit; if even that fails, the producer's state is unknown."""
+        try:
+            async with asyncio.timeout(self._transaction_timeout):
+                await self._producer.abort_transaction()
+        except Exception as error:
+            if fatal_producer_error(self._producer) is None:
+                raise MustRestartError("a transaction could not be aborted") from error
+
+    async def _commit(self) -> None:
+        """A commit that fails half-way (broker gone while EndTxn was in flight) may still
+        complete later: redoing the batch could publish it twice. Only a new process, whose
+        producer start resolves the transaction before it reads from the committed offsets,
+        can go on safely."""
+        try:
+            async with asyncio.timeout(self._transaction_timeout):
+                await self._producer.commit_transaction()
+        except Exception as error:
+            if fatal_producer_error(self._producer) is not None:
+                raise
+            raise MustRestartError("the outcome of a transaction's commit is unknown") from error
 
 
 def _read_outcome(delivery: asyncio.Future[object]) -> None:
