@@ -13,6 +13,7 @@ DELIVERY_OUTCOMES = "iiz.delivery-outcomes.v1"
 COORDINATION_REJECTED = "iiz.coordination.rejected.v1"
 DIGEST_QUEUE = "iiz.notifications.digest.v1"
 NOTIFICATIONS_DEAD_LETTERS = "iiz.notifications.dead-letters.v1"
+AUDIT_CHECKPOINTS = "iiz.audit-checkpoints.v1"
 
 _DAY_MS = 24 * 3600 * 1000
 
@@ -35,6 +36,7 @@ def planned_topics(registry: InstitutionRegistry | None = None) -> list[TopicPla
         TopicPlan(DELIVERY_OUTCOMES, 3, 90 * _DAY_MS, "delivery outcomes for the audit trail"),
         TopicPlan(COORDINATION_REJECTED, 3, 90 * _DAY_MS, "dead letters of coordination"),
         TopicPlan(DIGEST_QUEUE, 3, 7 * _DAY_MS, "coordinator alerts awaiting their e-mail digest"),
+        TopicPlan(AUDIT_CHECKPOINTS, 1, -1, "signed audit-log checkpoints, kept forever"),
         TopicPlan(NOTIFICATIONS_DEAD_LETTERS, 3, 90 * _DAY_MS, "deliveries given up on"),
     ]
     for institution in registry.institutions:
