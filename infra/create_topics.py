@@ -2,6 +2,9 @@
 
 Usage: .venv/bin/python infra/create_topics.py --bootstrap 127.0.0.1:9092[,127.0.0.1:9094,...]
 
+It connects as the ``IIZ_KAFKA_*`` variables say (``eval "$(infra/local env)"``: SASL_SSL as the
+admin principal, with the local CA); PLAINTEXT only when IIZ_KAFKA_SECURITY_PROTOCOL says so.
+
 The replication factor follows the cluster: it describes the cluster and uses min(3, brokers), with
 ``min.insync.replicas`` 2 when the factor is 3 (1 otherwise), so a three-broker cluster gets RF 3 /
 min ISR 2 and the single local broker RF 1 / min ISR 1. It also makes the broker create its
@@ -26,6 +29,7 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
+from aiokafka.helpers import create_ssl_context
 
 DAY_MS = 24 * 60 * 60 * 1000
 TOPIC_ALREADY_EXISTS = 36  # Kafka protocol error code
@@ -143,9 +147,33 @@ def _replicas_of(described: list[dict[str, object]]) -> dict[str, int]:
     return out
 
 
+def security_options() -> dict[str, object]:
+    """How to connect, from the same ``IIZ_KAFKA_*`` variables the services read: SASL_SSL as
+    the admin principal (``infra/local`` sets them), or PLAINTEXT when the protocol says so."""
+    protocol = os.environ.get("IIZ_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    if protocol == "PLAINTEXT":
+        return {"security_protocol": "PLAINTEXT"}
+    if protocol != "SASL_SSL":
+        raise SystemExit(
+            f"[topics] IIZ_KAFKA_SECURITY_PROTOCOL must be PLAINTEXT or SASL_SSL, not {protocol}"
+        )
+    username, password = os.environ.get("IIZ_KAFKA_USERNAME"), os.environ.get("IIZ_KAFKA_PASSWORD")
+    if not username or not password:
+        raise SystemExit("[topics] SASL_SSL needs IIZ_KAFKA_USERNAME and IIZ_KAFKA_PASSWORD")
+    return {
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": os.environ.get("IIZ_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),
+        "sasl_plain_username": username,
+        "sasl_plain_password": password,
+        "ssl_context": create_ssl_context(cafile=os.environ.get("IIZ_KAFKA_CA_FILE") or None),
+    }
+
+
 async def ensure_topics(bootstrap: str, expect_brokers: int = 1) -> int:
     specs = planned_topics()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=15000, **security_options()
+    )
     await admin.start()
     try:
         brokers = await _count_brokers(admin, expect_brokers)

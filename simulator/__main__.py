@@ -21,6 +21,7 @@ import httpx
 from schemas.registry import load_institutions
 from schemas.topics import DELIVERIES
 from services.intake.settings import IntakeSettings
+from simulator.credentials import partner_settings
 from simulator.driver import SimulationDriver, SubmissionRecord, issue_http_tokens
 from simulator.partners import PartnerInboxes, ReceivedDelivery
 from simulator.population import Population, build_population
@@ -58,10 +59,19 @@ async def simulate(args: argparse.Namespace, settings: IntakeSettings) -> int:
     )
     topics = [DELIVERIES] if args.deliveries == "bus" else None
     base = args.http_url or f"http://127.0.0.1:{settings.intake_http_port}"
-    inbox = PartnerInboxes(settings, registry, delivery_topics=topics)
+    # Reading the partners' topics, each institution connects as its own principal (on a secured
+    # broker); reading the bus's own topic takes a principal that may (admin).
+    as_partner = partner_settings(settings) if topics is None else None
+    inbox = PartnerInboxes(settings, registry, delivery_topics=topics, as_partner=as_partner)
     async with inbox, httpx.AsyncClient(base_url=base, timeout=30) as http:
         driver = SimulationDriver(
-            settings, registry, inbox, http, tokens, concurrency=args.concurrency
+            settings,
+            registry,
+            inbox,
+            http,
+            tokens,
+            concurrency=args.concurrency,
+            as_partner=as_partner,
         )
         records = await driver.run(population, _show_progress)
         if sys.stdout.isatty():

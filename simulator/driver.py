@@ -23,6 +23,7 @@ from services.common.kafka_clients import create_producer
 from services.common.settings import CommonSettings
 from services.intake.tokens import TokenStore
 from simulator import wire
+from simulator.credentials import PartnerSettings
 from simulator.partners import PartnerInboxes
 from simulator.population import Population
 from simulator.script import Door, PersonScript, Step
@@ -74,7 +75,10 @@ class SimulationDriver:
         concurrency: int = 32,
         receipt_timeout: float = 60.0,
         http_attempts: int = 20,
+        as_partner: PartnerSettings | None = None,
     ) -> None:
+        """``as_partner``: each institution produces as its own principal (see
+        ``simulator.credentials.partner_settings``); without it all produce with ``settings``."""
         self._settings = settings
         self._registry = registry
         self._inbox = inbox
@@ -83,7 +87,8 @@ class SimulationDriver:
         self._concurrency = concurrency
         self._receipt_timeout = receipt_timeout
         self._http_attempts = http_attempts
-        self._producer: AIOKafkaProducer | None = None
+        self._as_partner = as_partner
+        self._producers: dict[str, AIOKafkaProducer] = {}  # by institution
 
     async def run(
         self, population: Population, progress: Progress | None = None
@@ -91,8 +96,15 @@ class SimulationDriver:
         """Every step of every person, persons concurrently; returns a record per step."""
         total, done, records = len(population.steps), 0, []
         gate = asyncio.Semaphore(self._concurrency)
-        self._producer = create_producer(self._settings)
-        await self._producer.start()
+        senders = sorted({s.origin for s in population.steps if s.door == "kafka"})
+        try:
+            for institution in senders:
+                settings = self._as_partner(institution) if self._as_partner else self._settings
+                self._producers[institution] = create_producer(settings)
+                await self._producers[institution].start()
+        except BaseException:
+            await self._stop_producers()
+            raise
 
         async def play(person: PersonScript) -> None:
             nonlocal done
@@ -112,9 +124,13 @@ class SimulationDriver:
         try:
             await asyncio.gather(*(play(p) for p in population.persons))
         finally:
-            await self._producer.stop()
-            self._producer = None
+            await self._stop_producers()
         return sorted(records, key=lambda r: (r.person_id, r.step))
+
+    async def _stop_producers(self) -> None:
+        producers, self._producers = self._producers, {}
+        for producer in producers.values():
+            await producer.stop()
 
     async def _submit(self, person: PersonScript, step: Step) -> SubmissionRecord:
         submitted = dt.datetime.now(dt.UTC)
@@ -136,12 +152,12 @@ class SimulationDriver:
         )
 
     async def _over_kafka(self, step: Step) -> dict[str, Any]:
-        assert self._producer is not None
+        producer = self._producers[step.origin]
         original_id = str(step.event.id)
         receipt = self._inbox.expect_receipt(original_id)
         record = wire.kafka_record(step)
         topic = self._registry.by_id[step.origin].intake_topic
-        await self._producer.send_and_wait(
+        await producer.send_and_wait(
             topic, record.value, key=record.key, headers=list(record.headers)
         )
         try:

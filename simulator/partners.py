@@ -4,6 +4,11 @@ kept as a received delivery, raw, for the comparison with the expected model.
 
 Until notifications writes the partner topics, the same deliveries (with sealed instead of
 clear AHV numbers) can be read from ``iiz.deliveries.v1``: pass ``delivery_topics=[DELIVERIES]``.
+
+With ``as_partner`` (see ``simulator.credentials.partner_settings``) each institution reads only
+its own delivery topic, as its own principal, with a consumer group under its own prefix
+(``<id>.simulator``, where it also commits how far it read when it stops), as a partner's system
+would; without it one reader (e.g. as ``admin``) reads every topic.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from schemas.receipts import Receipt
 from schemas.registry.institutions import InstitutionRegistry
 from services.common.kafka_clients import create_reader, end_offsets
 from services.common.settings import CommonSettings
+from simulator.credentials import PartnerSettings
 
 RECEIPT_TYPE = Receipt.cloud_event_type()
 
@@ -53,35 +59,61 @@ class PartnerInboxes:
         registry: InstitutionRegistry,
         *,
         delivery_topics: Sequence[str] | None = None,
+        as_partner: PartnerSettings | None = None,
     ) -> None:
         self._settings = settings
-        self.receipt_topics = frozenset(i.delivery_topic for i in registry.institutions)
+        self._as_partner = as_partner
+        self._owner = {i.delivery_topic: i.id for i in registry.institutions}
+        self.receipt_topics = frozenset(self._owner)
         self.delivery_topics = frozenset(delivery_topics or self.receipt_topics)
+        if as_partner is not None and not self.delivery_topics <= self.receipt_topics:
+            raise ValueError("a partner reads only its own delivery topic, not the bus's topics")
         self.deliveries: list[ReceivedDelivery] = []
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._unclaimed: dict[str, dict[str, Any]] = {}
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._consumers: dict[str, AIOKafkaConsumer] = {}  # by topic
+        self._tasks: list[asyncio.Task[None]] = []
+        self._grouped: list[AIOKafkaConsumer] = []  # those that commit at stop
         self._arrived = asyncio.Condition()
+
+    def _readers(self) -> dict[tuple[str | None, CommonSettings], list[str]]:
+        """(group, settings) → the topics that reader reads."""
+        topics = sorted(self.receipt_topics | self.delivery_topics)
+        if self._as_partner is None:
+            return {(None, self._settings): topics}
+        return {
+            (f"{self._owner[t]}.simulator", self._as_partner(self._owner[t])): [t] for t in topics
+        }
 
     async def start(self, start: Mapping[TopicPartition, int] | None = None) -> None:
         """Assign every partition, starting at ``start`` or else at the current end."""
-        topics = sorted(self.receipt_topics | self.delivery_topics)
-        positions = dict(start) if start is not None else await end_offsets(self._settings, topics)
-        self._consumer = create_reader(self._settings)
-        await self._consumer.start()
-        self._consumer.assign(list(positions))
-        for partition, offset in positions.items():
-            self._consumer.seek(partition, offset)
-        self._task = asyncio.create_task(self._read(self._consumer))
+        for (group, settings), topics in self._readers().items():
+            positions = (
+                {tp: at for tp, at in start.items() if tp.topic in topics}
+                if start is not None
+                else await end_offsets(settings, topics)
+            )
+            consumer = create_reader(settings, group_id=group)
+            await consumer.start()
+            consumer.assign(list(positions))
+            for partition, offset in positions.items():
+                consumer.seek(partition, offset)
+            self._consumers.update(dict.fromkeys(topics, consumer))
+            if group is not None:
+                self._grouped.append(consumer)
+            self._tasks.append(asyncio.create_task(self._read(consumer)))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._consumer is not None:
-            await self._consumer.stop()
+                await task
+        for consumer in {id(c): c for c in self._consumers.values()}.values():
+            try:
+                if consumer in self._grouped:  # the partner remembers how far it read
+                    await consumer.commit()
+            finally:
+                await consumer.stop()
 
     async def __aenter__(self) -> PartnerInboxes:
         await self.start()
@@ -117,11 +149,13 @@ class PartnerInboxes:
 
     async def caught_up(self, ends: Mapping[TopicPartition, int], *, within: float) -> bool:
         """Whether the reader has passed ``ends`` (positions, so transaction markers count)."""
-        assert self._consumer is not None, "start() first"
+        assert self._consumers, "start() first"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while True:
-            behind = [tp for tp, end in ends.items() if await self._consumer.position(tp) < end]
+            behind = [
+                tp for tp, end in ends.items() if await self._consumers[tp.topic].position(tp) < end
+            ]
             if not behind:
                 return True
             if loop.time() > deadline:

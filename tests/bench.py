@@ -18,26 +18,23 @@ import os
 import resource
 import time
 import uuid
-from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
 from faststream import TestApp
 
 from schemas.codec import to_kafka
 from schemas.events import CaseOpened
 from schemas.registry import load_institutions
 from schemas.topics import CASE_EVENTS
-from services.common.kafka_clients import end_offsets
-from services.common.migrations import upgrade
+from services.common.kafka_clients import create_producer, end_offsets
 from services.intake.kafka_door import create_app
+from services.intake.migrate import migrate
 from services.intake.settings import IntakeSettings
+from simulator.credentials import local_environment
 from tests.bench_coordination import bench_coordination
 from tests.bench_metrics import bench_metrics
 from tests.bench_notifications import bench_notifications
 from tests.factories import sample_event, valid_ahv
 from tests.kafka_tools import prime_group_at_end, read_until
-
-MIGRATIONS = Path(__file__).resolve().parent.parent / "services" / "intake" / "migrations"
 
 
 async def bench_intake(events: int) -> dict[str, float]:
@@ -50,7 +47,7 @@ async def bench_intake(events: int) -> dict[str, float]:
     )
     registry = load_institutions()
     senders = [registry.by_id[i] for i in ("rav", "iv", "sozialhilfe-2829")]
-    await upgrade(MIGRATIONS, settings.database_url, settings.intake_db_schema)
+    await migrate(settings)
     await prime_group_at_end(
         settings, settings.intake_group_id, [i.intake_topic for i in registry.institutions]
     )
@@ -65,9 +62,7 @@ async def bench_intake(events: int) -> dict[str, float]:
         )
         for n in range(events)
     ]
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
-    )
+    producer = create_producer(settings)  # as the partners' own principals would
     await producer.start()
     for n, record in enumerate(submissions):
         topic = senders[n % 3].intake_topic
@@ -88,6 +83,8 @@ async def bench_intake(events: int) -> dict[str, float]:
 
 
 def main() -> None:
+    if not os.environ.get("IIZ_KAFKA_BOOTSTRAP_SERVERS"):  # `make bench`: the local instance
+        os.environ.update(local_environment())
     wanted = os.environ.get("IIZ_BENCH", "intake,coordination,notifications,metrics").split(",")
     if "intake" in wanted:
         events = int(os.environ.get("IIZ_BENCH_EVENTS", "20000"))

@@ -18,7 +18,8 @@ import time
 import uuid
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+import asyncpg
+from aiokafka.admin import NewTopic
 from faststream import TestApp
 
 from schemas.codec import to_kafka
@@ -46,8 +47,8 @@ from schemas.vocabulary import (
     Potential,
     ReferralPurpose,
 )
-from services.common.database import create_pool
-from services.common.kafka_clients import create_producer
+from services.common.database import asyncpg_dsn, create_pool
+from services.common.kafka_clients import create_admin, create_producer
 from services.coordination.ops.migrate import migrate
 from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.consumer import create_app
@@ -113,7 +114,7 @@ async def bench_coordination(persons: int) -> dict[str, float]:
     suffix = uuid.uuid4().hex[:8]
     base = CoordinationSettings(log_level="WARNING")
     topic = f"bench.case-events.{suffix}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=base.kafka_bootstrap_servers)
+    admin = create_admin(base)
     await admin.start()
     replicas = await replication_factor(admin)
     await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=replicas)])
@@ -145,9 +146,12 @@ async def bench_coordination(persons: int) -> dict[str, float]:
         await _until(pool, "SELECT count(*) = $1 FROM outbox WHERE published_at IS NULL", 0)
         relayed = time.perf_counter() - began
     decisions = await pool.fetchval("SELECT count(*) FROM decisions")
-    async with pool.acquire() as conn:
-        await conn.execute(f'DROP SCHEMA "{settings.coordination_db_schema}" CASCADE')
     await pool.close()
+    owner = await asyncpg.connect(asyncpg_dsn(settings.owner_database_url))
+    try:
+        await owner.execute(f'DROP SCHEMA "{settings.coordination_db_schema}" CASCADE')
+    finally:
+        await owner.close()
     return {
         "persons": persons,
         "events": len(events),

@@ -15,11 +15,11 @@ import resource
 import time
 import uuid
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from faststream import TestApp
 
 from schemas.events import CaseOpened
-from services.common.kafka_clients import create_producer, end_offsets
+from services.common.kafka_clients import create_admin, create_producer, end_offsets
 from services.notifications.app import create_app
 from services.notifications.settings import NotificationsSettings
 from tests.case_story import CaseStory
@@ -38,7 +38,7 @@ async def bench_notifications(deliveries: int) -> dict[str, float]:
         notifications_deliveries_topic=topic,
         notifications_group_id=f"bench-notifications-{suffix}",
     )
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = create_admin(settings)
     await admin.start()
     replicas = await replication_factor(admin)
     await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=replicas)])

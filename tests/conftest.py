@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from services.common.kafka_clients import create_admin
 from services.common.logging import RedactingFormatter
 from services.common.settings import CommonSettings
 from tests.infra import Infra, replication_factor, resolve_infra
@@ -54,7 +55,11 @@ def session_log_lines() -> Iterator[LogCollector]:
 
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
+    """The real Kafka and PostgreSQL; their connection settings (servers, SASL_SSL as ``admin``,
+    the CA file, the migration owner's URL) go into ``os.environ`` for the whole session, so
+    every settings object built from here on, and every process a test starts, connects so."""
     with resolve_infra() as found:
+        os.environ.update(found.environment())
         yield found
 
 
@@ -68,8 +73,8 @@ def settings(infra: Infra) -> CommonSettings:
 
 
 @pytest.fixture(scope="session")
-async def kafka_admin(infra: Infra) -> AsyncIterator[AIOKafkaAdminClient]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
+async def kafka_admin(settings: CommonSettings) -> AsyncIterator[AIOKafkaAdminClient]:
+    admin = create_admin(settings)
     await admin.start()
     yield admin
     await admin.close()
@@ -94,7 +99,7 @@ async def new_topic(kafka_admin: AIOKafkaAdminClient) -> Callable[..., object]:
 async def pg(infra: Infra) -> AsyncIterator[asyncpg.Connection]:
     """A connection inside a fresh schema that is dropped after the test."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(infra.database_url)
+    conn = await asyncpg.connect(infra.migration_database_url)  # the service role may not create
     await conn.execute(f'CREATE SCHEMA "{schema}"')
     await conn.execute(f'SET search_path TO "{schema}"')
     try:

@@ -2,17 +2,23 @@
 
 aiokafka defaults to ``acks=1`` without idempotence and FastStream to auto-commit
 (at-most-once); both would lose events here, so every client is built through these factories.
+They also connect the way the settings say: SASL_SSL (SCRAM, TLS verified against the CA file)
+as the settings' principal, or PLAINTEXT where the settings ask for it (a development broker).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.helpers import create_ssl_context
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
+from faststream.security import BaseSecurity, SASLScram256, SASLScram512
 
 from services.common.settings import CommonSettings
 
@@ -24,11 +30,50 @@ SAFE_PRODUCER_OPTIONS: dict[str, Any] = {
 }
 
 
+def tls_context(settings: CommonSettings) -> ssl.SSLContext:
+    """TLS that verifies the brokers' certificates (and host names) against the CA file, or
+    against the system's CAs when no file is set."""
+    cafile = str(settings.kafka_ca_file) if settings.kafka_ca_file is not None else None
+    context: ssl.SSLContext = create_ssl_context(cafile=cafile)
+    return context
+
+
+def _credentials(settings: CommonSettings) -> tuple[str, str]:
+    if not settings.kafka_username or settings.kafka_password is None:
+        # The settings refuse this on their own; model_copy(update=...) does not validate.
+        raise ValueError("SASL_SSL needs IIZ_KAFKA_USERNAME and IIZ_KAFKA_PASSWORD")
+    return settings.kafka_username, settings.kafka_password.get_secret_value()
+
+
+def connection_options(settings: CommonSettings) -> dict[str, Any]:
+    """The aiokafka options every client connects with: servers, protocol, SASL and TLS."""
+    options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap_servers}
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return {**options, "security_protocol": "PLAINTEXT"}
+    username, password = _credentials(settings)
+    return {
+        **options,
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": settings.kafka_sasl_mechanism,
+        "sasl_plain_username": username,
+        "sasl_plain_password": password,
+        "ssl_context": tls_context(settings),
+    }
+
+
+def broker_security(settings: CommonSettings) -> BaseSecurity | None:
+    """The same connection for FastStream (None: PLAINTEXT)."""
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return None
+    username, password = _credentials(settings)
+    scram = SASLScram512 if settings.kafka_sasl_mechanism == "SCRAM-SHA-512" else SASLScram256
+    return scram(username, password, ssl_context=tls_context(settings), use_ssl=True)
+
+
 def create_producer(settings: CommonSettings, **overrides: Any) -> AIOKafkaProducer:
     """An idempotent producer that waits for all in-sync replicas."""
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        **{**SAFE_PRODUCER_OPTIONS, **overrides},
+        **{**connection_options(settings), **SAFE_PRODUCER_OPTIONS, **overrides},
     )
 
 
@@ -45,9 +90,7 @@ def create_consumer(
         "auto_offset_reset": "earliest",
         "isolation_level": "read_committed",
     }
-    return AIOKafkaConsumer(
-        *topics, bootstrap_servers=settings.kafka_bootstrap_servers, **{**options, **overrides}
-    )
+    return AIOKafkaConsumer(*topics, **{**connection_options(settings), **options, **overrides})
 
 
 def create_broker(settings: CommonSettings, **overrides: Any) -> KafkaBroker:
@@ -61,16 +104,21 @@ def create_broker(settings: CommonSettings, **overrides: Any) -> KafkaBroker:
     }
     # FastStream wraps a string into a one-item list, so "a:9092,b:9094" would be one host.
     servers = [s.strip() for s in settings.kafka_bootstrap_servers.split(",") if s.strip()]
+    security = broker_security(settings)
+    if security is not None:
+        options["security"] = security
     return KafkaBroker(servers, **{**options, **overrides})
 
 
-def create_reader(settings: CommonSettings) -> AIOKafkaConsumer:
+def create_reader(settings: CommonSettings, **overrides: Any) -> AIOKafkaConsumer:
     """A group-less consumer that sees only committed records and never commits itself."""
-    return AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        isolation_level="read_committed",
-        enable_auto_commit=False,
-    )
+    options: dict[str, Any] = {"isolation_level": "read_committed", "enable_auto_commit": False}
+    return AIOKafkaConsumer(**{**connection_options(settings), **options, **overrides})
+
+
+def create_admin(settings: CommonSettings, **overrides: Any) -> AIOKafkaAdminClient:
+    """An admin client (topics, groups, cluster metadata) as the settings' principal."""
+    return AIOKafkaAdminClient(**{**connection_options(settings), **overrides})
 
 
 async def end_offsets(settings: CommonSettings, topics: list[str]) -> dict[TopicPartition, int]:

@@ -37,8 +37,10 @@ class CommonSettings(BaseSettings):
         default=None, description="PEM file of the CA that signed the brokers' certificates"
     )
     database_url: str = Field(
-        default="postgresql://iiz:iiz-dev-password@127.0.0.1:5433/iiz",
-        description="libpq-style URL of the service's own role (may not rewrite the audit log)",
+        default="postgresql://iiz@127.0.0.1:5433/iiz",
+        description="libpq-style URL of the service's own role (may not rewrite the audit log);"
+        " the default names no password: each role's is generated (`infra/local env` prints the"
+        " URLs of the local instance)",
     )
     migration_database_url: str | None = Field(
         default=None,

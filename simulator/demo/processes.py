@@ -14,14 +14,15 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.registry import load_institutions
 from schemas.topics import planned_topics
 from services.common.database import asyncpg_dsn
+from services.common.kafka_clients import create_admin
 from services.coordination.settings import CoordinationSettings
 from services.intake.settings import IntakeSettings
 from simulator.channels import WEBHOOK_SECRET_ENV, registry_with_webhook
+from simulator.credentials import SERVICE_PRINCIPALS, principal_environment
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEDULER_SECONDS = 5  # reminders and escalations fall due during a demo, not once a minute
@@ -31,7 +32,7 @@ MIGRATE_COMMANDS = (["services.intake", "migrate"], ["services.coordination", "m
 
 
 async def check_infrastructure(settings: IntakeSettings) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = create_admin(settings)  # as the operator (admin on a secured broker)
     await admin.start()
     try:
         cluster, existing = await admin.describe_cluster(), set(await admin.list_topics())
@@ -44,6 +45,11 @@ async def check_infrastructure(settings: IntakeSettings) -> None:
         await conn.close()
     missing = [t.name for t in planned_topics() if t.name not in existing]
     print(f"Kafka      {settings.kafka_bootstrap_servers}  cluster {cluster['cluster_id']}")
+    if settings.kafka_security_protocol != "PLAINTEXT":
+        print(
+            f"           {settings.kafka_security_protocol} {settings.kafka_sasl_mechanism}:"
+            " each service and each simulated institution as its own principal"
+        )
     institutions = len(load_institutions().institutions)
     print(f"PostgreSQL {pg_version}   institutions in the registry: {institutions}")
     if missing:
@@ -51,9 +57,10 @@ async def check_infrastructure(settings: IntakeSettings) -> None:
 
 
 def service_environment(settings: IntakeSettings, **extra: str) -> dict[str, str]:
-    """The environment of the demo's service processes: one broker, one database."""
+    """The environment of the demo's service processes: one broker, one database, the services'
+    role (the owner's URL only where ``extra`` gives it: the migrations)."""
     return {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "IIZ_MIGRATION_DATABASE_URL"},
         "IIZ_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "IIZ_DATABASE_URL": settings.database_url,
         **extra,
@@ -62,10 +69,12 @@ def service_environment(settings: IntakeSettings, **extra: str) -> dict[str, str
 
 async def migrate_schemas(settings: IntakeSettings) -> None:
     """``python -m services.intake migrate`` and ``python -m services.coordination migrate``,
-    as an operator runs them before starting the services (which never migrate themselves)."""
+    as an operator runs them before starting the services (which never migrate themselves):
+    as the schema owner (IIZ_MIGRATION_DATABASE_URL), which grants the services' role."""
+    owner = {"IIZ_MIGRATION_DATABASE_URL": settings.owner_database_url}
     for args in MIGRATE_COMMANDS:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", *args, cwd=REPO, env=service_environment(settings)
+            sys.executable, "-m", *args, cwd=REPO, env=service_environment(settings, **owner)
         )
         if await process.wait() != 0:
             raise SystemExit(f"`python -m {' '.join(args)}` failed (exit {process.returncode})")
@@ -109,6 +118,8 @@ class Services:
             extra = {"notifications": notifications_env, "coordination": coordination_env}.get(
                 name, {}
             )
+            principal = SERVICE_PRINCIPALS[name.split("-")[0]]  # e.g. service-intake
+            extra = {**extra, **principal_environment(self.intake, principal)}
             self.processes[name] = self._spawn(args, self.logs / f"{name}.log", extra)
 
     def _spawn(self, args: list[str], log: Path, extra: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -27,6 +27,7 @@ from services.coordination.ops.reconcile import reconcile
 from services.coordination.ops.reconciliation import Reconciliation
 from services.coordination.settings import CoordinationSettings
 from services.intake.settings import IntakeSettings
+from simulator.credentials import local_environment, partner_settings
 from simulator.demo.processes import (
     SCHEDULER_SECONDS,
     Services,
@@ -42,11 +43,19 @@ from simulator.population import build_population
 from simulator.webhook_partner import serve_webhooks
 
 REPO = Path(__file__).resolve().parents[2]
-LOGS = REPO / ".infra" / "logs"
+LOGS = Path(os.environ.get("IIZ_INFRA_HOME") or REPO / ".infra") / "logs"
 WEBHOOK_SECRET = base64.b64encode(b"demo-only-secret-of-berufsbildung!!").decode()
 
 
+def connect_to_local_infra() -> None:
+    """Without IIZ_KAFKA_BOOTSTRAP_SERVERS: the instance `infra/local up` started (the one
+    IIZ_INFRA_HOME names, default .infra), as its `infra/local env` prints it (admin)."""
+    if not os.environ.get("IIZ_KAFKA_BOOTSTRAP_SERVERS"):
+        os.environ.update(local_environment())
+
+
 async def run_demo(persons: int, seed: int) -> None:
+    connect_to_local_infra()
     intake, coordination = IntakeSettings(), CoordinationSettings()
     await check_infrastructure(intake)
     await migrate_schemas(intake)  # the services never migrate on start-up
@@ -74,11 +83,14 @@ async def run_demo(persons: int, seed: int) -> None:
                 intake.database_url, intake.intake_db_schema, registry, population.http_senders()
             )
             base = f"http://127.0.0.1:{intake.intake_http_port}"
+            as_partner = partner_settings(intake)  # each institution as its own principal
             async with (
-                PartnerInboxes(intake, registry) as inboxes,
+                PartnerInboxes(intake, registry, as_partner=as_partner) as inboxes,
                 httpx.AsyncClient(base_url=base, timeout=30) as http,
             ):
-                driver = SimulationDriver(intake, registry, inboxes, http, tokens)
+                driver = SimulationDriver(
+                    intake, registry, inboxes, http, tokens, as_partner=as_partner
+                )
                 records = await driver.run(population, progress("submissions"))
                 print()
                 accepted = [r.canonical_id for r in records if r.status == "accepted"]

@@ -1,7 +1,9 @@
 """The suite's own Kafka and PostgreSQL, through ``infra/local`` — never the developer's.
 
 Each mode has its own state folder and ports, so the developer instance (``.infra``, 9092/5433)
-and the test suite keep running while the fault suite kills brokers and stops PostgreSQL.
+and the test suite keep running while the fault suite kills brokers and stops PostgreSQL. How to
+connect (SASL_SSL, the CA, the principals' passwords) is what ``infra/local env`` of that instance
+prints: the suite's own tools connect as ``admin``, the services as their own principals.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient
+from services.common.kafka_clients import create_admin
+from services.common.settings import CommonSettings
+from simulator.credentials import local_environment
 
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra" / "local"
@@ -44,9 +48,19 @@ class SuiteInfra:
     def bootstrap_servers(self) -> str:
         return ",".join(f"127.0.0.1:{self.kafka_port + 2 * n}" for n in range(self.brokers))
 
+    def _database_url(self, role: str) -> str:
+        """``role``'s URL with the password ``infra/local up`` generated for it (once it is up)."""
+        password = (self.home / "credentials" / "postgres" / f"{role}.password").read_text()
+        return f"postgresql://{role}:{password.strip()}@127.0.0.1:{self.pg_port}/iiz"
+
     @property
     def database_url(self) -> str:
-        return f"postgresql://iiz:iiz-dev-password@127.0.0.1:{self.pg_port}/iiz"
+        return self._database_url("iiz")
+
+    @property
+    def migration_database_url(self) -> str:
+        """The schema owner's (migrations, dropping schemas, faults that change tables)."""
+        return self._database_url("iiz_owner")
 
     def environment(self) -> dict[str, str]:
         return {
@@ -57,6 +71,16 @@ class SuiteInfra:
             "IIZ_PG_PORT": str(self.pg_port),
             "IIZ_KAFKA_BROKERS": str(self.brokers),
         }
+
+    def connection(self, principal: str = "admin") -> dict[str, str]:
+        """The ``IIZ_*`` variables to reach this instance as ``principal`` (once it is up)."""
+        return local_environment(principal, self.environment())
+
+    def settings(self, principal: str = "admin") -> CommonSettings:
+        found = self.connection(principal)
+        return CommonSettings.model_validate(
+            {name.removeprefix("IIZ_").lower(): value for name, value in found.items()}
+        )
 
     def run(self, *args: str, log: Path | None = None) -> str:
         """``infra/local <args>``; its output goes to ``log`` (appended) and is returned."""
@@ -103,7 +127,7 @@ class SuiteInfra:
 
     async def leaders(self, topic: str) -> dict[int, int]:
         """Partition → node id of its current leader."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+        admin = create_admin(self.settings())
         await admin.start()
         try:
             [description] = await admin.describe_topics([topic])

@@ -1,6 +1,7 @@
 """The services of one run, each as its own OS process, as in production.
 
-Every process gets the run's own schemas, consumer groups and intake instance id, logs JSON
+Every process gets the run's own schemas and intake instance id, connects as its service's own
+Kafka principal (in the service's own consumer groups, which that principal may join), logs JSON
 lines to its own file in the run folder, and serves ``/livez`` and ``/readyz`` on a free port
 (``IIZ_HEALTH_PORT=0``; the port is read from its log). A process that ends by itself (not
 killed by the suite) is counted and started again, as an orchestrator would.
@@ -16,21 +17,31 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from services.common.settings import CommonSettings
+from services.coordination.settings import CoordinationSettings
+from services.intake.settings import IntakeSettings
+from services.notifications.settings import NotificationsSettings
+from simulator.credentials import SERVICE_PRINCIPALS
 from tests.faults.infra_control import REPO
 
 HEALTH_URL = re.compile(rb"http://127\.0\.0\.1:(\d+)/readyz")
 Note = Callable[[str], None]
 
 
+def _default(settings: type[CommonSettings], name: str) -> str:
+    return str(settings.model_fields[name].default)
+
+
 @dataclass(frozen=True)
 class RunIdentity:
-    """What makes a run's processes its own: schemas, groups, instance id."""
+    """What makes a run's processes its own: schemas and instance id (the groups are the
+    services' own, primed at the end for every run)."""
 
     tag: str  # lower case letters, digits and underscores
 
@@ -42,17 +53,19 @@ class RunIdentity:
     def coordination_schema(self) -> str:
         return f"faults_{self.tag}_coordination"
 
+    # The services' own consumer groups (their settings' defaults): the only ones their
+    # principals may join. Runs follow each other, and each primes them at the topics' end.
     @property
     def intake_group(self) -> str:
-        return f"faults-{self.tag}-intake"
+        return _default(IntakeSettings, "intake_group_id")
 
     @property
     def coordination_group(self) -> str:
-        return f"faults-{self.tag}-coordination"
+        return _default(CoordinationSettings, "coordination_group_id")
 
     @property
     def notifications_group(self) -> str:
-        return f"faults-{self.tag}-notifications"
+        return _default(NotificationsSettings, "notifications_group_id")
 
     def environment(self, bootstrap: str, database_url: str, smtp_port: int) -> dict[str, str]:
         return {
@@ -162,9 +175,19 @@ class ServiceProcess:
 
 
 class Services:
-    """Intake's Kafka door, one or two coordination workers, notifications."""
+    """Intake's Kafka door, one or two coordination workers, notifications; each connects as
+    its service's principal (``principals``: principal → its IIZ_KAFKA_USERNAME/PASSWORD; none
+    on a PLAINTEXT broker)."""
 
-    def __init__(self, env: dict[str, str], folder: Path, *, workers: int, note: Note) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        folder: Path,
+        *,
+        workers: int,
+        note: Note,
+        principals: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
         self.folder = folder
         self.env = env
         self.note = note
@@ -174,7 +197,9 @@ class Services:
             commands[f"coordination-{n}"] = ("services.coordination", "worker")
         commands["notifications"] = ("services.notifications",)
         for name, args in commands.items():
-            self.processes[name] = ServiceProcess(name, args, env, folder / f"{name}.log")
+            own = (principals or {}).get(SERVICE_PRINCIPALS[args[0].removeprefix("services.")])
+            process_env = {**env, **(own or {})}
+            self.processes[name] = ServiceProcess(name, args, process_env, folder / f"{name}.log")
 
     def migrate(self) -> None:
         for args in (("services.intake", "migrate"), ("services.coordination", "migrate")):

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import asyncpg
-from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.registry.institutions import InstitutionRegistry
 from schemas.topics import (
@@ -28,8 +27,9 @@ from schemas.topics import (
     NOTIFICATIONS_DEAD_LETTERS,
 )
 from services.common.database import asyncpg_dsn, create_pool
-from services.common.kafka_clients import end_offsets
+from services.common.kafka_clients import create_admin, end_offsets
 from services.common.settings import CommonSettings
+from simulator.credentials import SERVICE_PRINCIPALS, partner_settings, principal_environment
 from simulator.mailbox import LocalSmtpServer
 from simulator.population import build_population
 from tests.faults.counting import Counts, count
@@ -94,7 +94,7 @@ async def prime_groups(
 
 async def group_lag(settings: CommonSettings, groups: list[tuple[str, list[str]]]) -> int | None:
     """Records the run's groups have not committed yet, summed (0 when all caught up)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = create_admin(settings)
     try:
         await admin.start()
         total = 0
@@ -202,9 +202,7 @@ async def run_one(
     note = EventLog(folder / "events.log", scenario.name)
     began = time.monotonic()
     identity = RunIdentity(tag)
-    settings = CommonSettings(
-        kafka_bootstrap_servers=infra.bootstrap_servers, database_url=infra.database_url
-    )
+    settings = infra.settings()  # the suite's own tools: admin
     note(f"{scenario.fault}; seed {seed}, {persons} persons; logs in {folder}")
     groups = await prime_groups(settings, identity, registry)
     start = await end_offsets(settings, watched_topics(registry))
@@ -212,7 +210,9 @@ async def run_one(
     population = build_population(persons, seed)
     with LocalSmtpServer() as smtp:
         env = identity.environment(infra.bootstrap_servers, infra.database_url, smtp.port)
-        services = Services(env, folder, workers=scenario.workers, note=note)
+        env.update(infra.connection())  # SASL_SSL as admin, the CA, the migration owner's URL
+        principals = {p: principal_environment(settings, p) for p in SERVICE_PRINCIPALS.values()}
+        services = Services(env, folder, workers=scenario.workers, note=note, principals=principals)
         await asyncio.to_thread(services.migrate)
         tail = Tail(settings, start)
         pool: asyncpg.Pool | None = None
@@ -223,7 +223,14 @@ async def run_one(
             pool = await create_pool(infra.database_url, identity.coordination_schema)
             poison = PoisonFactory(registry, seed, tag)
             traffic = Traffic(
-                settings, registry, population, poison, tail, note, seconds=traffic_seconds
+                settings,
+                registry,
+                population,
+                poison,
+                tail,
+                note,
+                seconds=traffic_seconds,
+                as_partner=partner_settings(settings),  # each institution as itself
             )
             context = FaultContext(
                 infra,
@@ -284,7 +291,7 @@ async def run_one(
     )
     result.judge()
     if result.passed and not keep_schemas:
-        await drop_schemas(infra.database_url, identity)
+        await drop_schemas(infra.migration_database_url, identity)  # the owner's
     note(
         f"{'PASS' if result.passed else 'FAIL'} in {result.duration:.0f} s"
         + (f": {'; '.join(result.problems)}" if result.problems else "")

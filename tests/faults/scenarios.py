@@ -141,7 +141,7 @@ def fail_ledger(times: int, *, seconds: float = LEDGER_FAILURE_SECONDS) -> Injec
         schema = checked_schema(ctx.identity.intake_schema)
         for share in moments(ctx.rng, times, 0.25, 0.75):
             await ctx.traffic.reached(share)
-            conn = await asyncpg.connect(asyncpg_dsn(ctx.infra.database_url))
+            conn = await asyncpg.connect(asyncpg_dsn(ctx.infra.migration_database_url))
             try:
                 await conn.execute(
                     f"""
@@ -174,7 +174,7 @@ def hide_ledger(times: int, *, seconds: float = LEDGER_FAILURE_SECONDS) -> Injec
         schema = checked_schema(ctx.identity.intake_schema)
         for share in moments(ctx.rng, times, 0.25, 0.75):
             await ctx.traffic.reached(share)
-            conn = await asyncpg.connect(asyncpg_dsn(ctx.infra.database_url))
+            conn = await asyncpg.connect(asyncpg_dsn(ctx.infra.migration_database_url))
             try:
                 await conn.execute(
                     f'ALTER TABLE "{schema}".submission_ledger RENAME TO faults_hidden_ledger'

@@ -30,6 +30,7 @@ from services.common.kafka_clients import create_producer
 from services.common.settings import CommonSettings
 from services.intake.submission import canonical_id
 from simulator import wire
+from simulator.credentials import PartnerSettings
 from simulator.population import Population
 from simulator.script import Expect, PersonScript, Step
 from tests.faults.poison import Poison, PoisonFactory, PoisonSent
@@ -92,8 +93,12 @@ class Traffic:
         seconds: float,
         concurrency: int = 24,
         receipt_timeout: float = 300.0,
+        as_partner: PartnerSettings | None = None,
     ) -> None:
+        """``settings``: the suite's own producer (poison on the bus's topics, e.g. as admin);
+        ``as_partner``: each institution's own connection (default: ``settings``)."""
         self._settings = settings
+        self._as_partner = as_partner
         self._registry = registry
         self.population = population
         self._poison = poison
@@ -132,9 +137,10 @@ class Traffic:
     # ----- running ---------------------------------------------------------------------------
 
     async def run(self) -> None:
-        self._internal = await self._started_producer()
+        self._internal = await self._started_producer(self._settings)
         for institution in sorted(self._registry.by_id):  # every partner, before any fault
-            self._producers[institution] = await self._started_producer()
+            own = self._as_partner(institution) if self._as_partner else self._settings
+            self._producers[institution] = await self._started_producer(own)
         self.started = time.monotonic()
         gate = asyncio.Semaphore(self._concurrency)
 
@@ -153,10 +159,10 @@ class Traffic:
             for producer in [*self._producers.values(), self._internal]:
                 await producer.stop()
 
-    async def _started_producer(self) -> AIOKafkaProducer:
+    async def _started_producer(self, settings: CommonSettings) -> AIOKafkaProducer:
         """A plain idempotent producer (acks=all), as a partner system would use."""
         for attempt in range(1, 31):
-            producer = create_producer(self._settings)
+            producer = create_producer(settings)
             try:
                 await producer.start()
             except KafkaError as error:

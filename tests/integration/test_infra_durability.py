@@ -12,11 +12,11 @@ import subprocess
 import uuid
 
 import asyncpg
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
-from services.common.kafka_clients import create_producer
+from services.common.kafka_clients import create_admin, create_producer
 from services.common.settings import CommonSettings
-from tests.infra import INFRA, REPO
+from tests.infra import INFRA, REPO, local_environment
 from tests.kafka_tools import read_all
 
 
@@ -45,13 +45,16 @@ async def test_committed_kafka_records_and_postgres_rows_survive_an_infra_restar
         "IIZ_KAFKA_CONTROLLER_PORT": str(_free_port()),
         "IIZ_PG_PORT": str(pg_port),
     }
-    settings = CommonSettings(
-        kafka_bootstrap_servers=f"127.0.0.1:{kafka_port}",
-        database_url=f"postgresql://iiz:iiz-dev-password@127.0.0.1:{pg_port}/iiz",
-    )
     topic, marker = "durability.probe", uuid.uuid4().hex
     _infra("up", env)
     try:
+        # How to reach this instance (its own CA and admin password), as infra/local tells it.
+        exported = local_environment("admin", env)
+        settings = CommonSettings.model_validate(
+            {name.removeprefix("IIZ_").lower(): value for name, value in exported.items()}
+        )
+        assert settings.kafka_bootstrap_servers == f"127.0.0.1:{kafka_port}"
+        assert f":{pg_port}/" in settings.database_url
         await _write_marker(settings, topic, marker)
         _infra("down", env)
         _infra("up", env)
@@ -64,7 +67,7 @@ async def test_committed_kafka_records_and_postgres_rows_survive_an_infra_restar
 
 
 async def _write_marker(settings: CommonSettings, topic: str, marker: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = create_admin(settings)
     await admin.start()
     await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
     await admin.close()
@@ -72,7 +75,7 @@ async def _write_marker(settings: CommonSettings, topic: str, marker: str) -> No
     await producer.start()
     await producer.send_and_wait(topic, marker.encode())
     await producer.stop()
-    conn = await asyncpg.connect(settings.database_url)
+    conn = await asyncpg.connect(settings.owner_database_url)  # may create a table
     await conn.execute("CREATE TABLE IF NOT EXISTS durability (note text)")
     await conn.execute("INSERT INTO durability VALUES ($1)", marker)
     await conn.close()
@@ -80,7 +83,7 @@ async def _write_marker(settings: CommonSettings, topic: str, marker: str) -> No
 
 async def _read_markers(settings: CommonSettings, topic: str) -> tuple[list[bytes], list[str]]:
     records = await read_all(settings, [topic])
-    conn = await asyncpg.connect(settings.database_url)
+    conn = await asyncpg.connect(settings.owner_database_url)
     notes = [r["note"] for r in await conn.fetch("SELECT note FROM durability")]
     await conn.close()
     return [r.value for r in records if r.value is not None], notes

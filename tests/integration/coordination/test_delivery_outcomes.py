@@ -8,13 +8,12 @@ import uuid
 
 import asyncpg
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.codec import KafkaRecord, to_kafka
 from schemas.envelope import CloudEvent
 from schemas.outcomes import DeliveryChannel, DeliveryOutcome, OutcomeStatus
 from schemas.topics import COORDINATION_REJECTED, DELIVERY_OUTCOMES
-from services.common.kafka_clients import create_producer, end_offsets
+from services.common.kafka_clients import create_admin, create_producer, end_offsets
 from services.coordination import audit
 from services.coordination.settings import CoordinationSettings
 from tests.integration.coordination.conftest import eventually
@@ -51,7 +50,7 @@ async def send(producer: AIOKafkaProducer, records: list[KafkaRecord]) -> None:
 
 async def committed_past(settings: CoordinationSettings, ends: dict[TopicPartition, int]) -> bool:
     """Whether the outcome consumer's group has committed every partition up to ``ends``."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = create_admin(settings)
     await admin.start()
     try:
         group = f"{settings.coordination_group_id}-outcomes"

@@ -84,9 +84,9 @@ async def _records_after_group_position(
 
 
 async def _group_positions(settings: CoordinationSettings) -> dict:  # type: ignore[type-arg]
-    from aiokafka.admin import AIOKafkaAdminClient
+    from services.common.kafka_clients import create_admin
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = create_admin(settings)
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(settings.coordination_group_id)

@@ -19,9 +19,11 @@ from faststream import TestApp
 
 from schemas.registry import load_institutions
 from services.common.database import asyncpg_dsn
-from services.common.migrations import upgrade
+from services.common.kafka_clients import create_producer
+from services.common.settings import CommonSettings
 from services.intake.http_door.app import create_http_app
 from services.intake.kafka_door import create_app
+from services.intake.migrate import migrate
 from services.intake.settings import IntakeSettings
 from services.intake.tokens import TokenStore
 from tests.infra import Infra
@@ -43,11 +45,11 @@ async def intake_settings(infra: Infra) -> AsyncIterator[IntakeSettings]:
         intake_instance_id=f"test-{suffix}",
         log_json=True,
     )
-    await upgrade(MIGRATIONS, settings.database_url, settings.intake_db_schema)
+    await migrate(settings)  # as the owner; the service role is granted its privileges
     topics = [i.intake_topic for i in load_institutions().institutions]
     await prime_group_at_end(settings, settings.intake_group_id, topics)
     yield settings
-    conn = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    conn = await asyncpg.connect(asyncpg_dsn(settings.owner_database_url))
     await conn.execute(f'DROP SCHEMA "{settings.intake_db_schema}" CASCADE')
     await conn.close()
 
@@ -61,11 +63,10 @@ async def running_intake(intake_settings: IntakeSettings) -> AsyncIterator[Intak
 
 
 @pytest.fixture
-async def partner_producer(infra: Infra) -> AsyncIterator[AIOKafkaProducer]:
-    """A plain producer like a partner system would use (not transactional)."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=infra.kafka_bootstrap_servers, acks="all", enable_idempotence=True
-    )
+async def partner_producer(settings: CommonSettings) -> AsyncIterator[AIOKafkaProducer]:
+    """A plain producer like a partner system would use (not transactional; as the session's
+    principal, which may write every intake topic)."""
+    producer = create_producer(settings)
     await producer.start()
     yield producer
     await producer.stop()

@@ -18,6 +18,10 @@ PRODUCTION_SECRETS: dict[str, Any] = {
     "pseudonym_key": "a-real-pseudonym-key-of-at-least-32-characters",
     "identity_key": Fernet.generate_key().decode(),
     "intake_session_secret": "a-real-session-secret-of-at-least-32-characters",
+    # production refuses PLAINTEXT Kafka
+    "kafka_security_protocol": "SASL_SSL",
+    "kafka_username": "service-intake",
+    "kafka_password": "a-password-from-the-credentials-command",
 }
 
 
