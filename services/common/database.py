@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import asyncpg
 
@@ -24,6 +24,14 @@ def database_label(url: str) -> str:
     parts = urlsplit(asyncpg_dsn(url))
     host = parts.hostname or parse_qs(parts.query).get("host", ["local socket"])[0]
     return f"{host}:{parts.port or 5432}/{parts.path.lstrip('/') or '(default)'}"
+
+
+def database_user(url: str) -> str | None:
+    """The role a URL logs in as (``None`` if it names none)."""
+    parts = urlsplit(asyncpg_dsn(url))
+    if parts.username:
+        return unquote(parts.username)
+    return parse_qs(parts.query).get("user", [None])[0]
 
 
 def checked_schema(name: str) -> str:

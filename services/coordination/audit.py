@@ -2,9 +2,15 @@
 
 Each row's hash covers its content and the previous row's hash, so changing, removing or
 reordering any row breaks the chain from there on; ``audit_head`` holds the newest hash, so even
-a rewritten last row is caught. Writers lock ``audit_head`` for the rest of their transaction:
-the chain has exactly one order, whichever instance writes. The table itself refuses UPDATE and
-DELETE (a trigger), so tampering needs an owner's deliberate act — which ``verify`` then finds.
+a rewritten last row is caught. Writers lock the head for the rest of their transaction
+(``audit_lock_head()``): the chain has exactly one order, whichever instance writes.
+
+The services' database role may only SELECT and INSERT audit rows. The head is written by the
+database alone: a ``SECURITY DEFINER`` trigger checks that every INSERT continues the chain
+(first row's ``prev_hash`` = the head's hash, consecutive ``seq``) and advances the head. The
+table refuses UPDATE, DELETE and TRUNCATE (triggers, also for the owner). Rewriting the log thus
+needs the owner's deliberate act; ``verify`` finds a changed row, and a rewrite with recomputed
+hashes is found by the signed checkpoints (``services.coordination.checkpoints``).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +63,7 @@ async def append(
     """Append entries in the caller's transaction (which must be open)."""
     if not entries:
         return
-    head = await conn.fetchrow("SELECT seq, hash FROM audit_head FOR UPDATE")
+    head = await conn.fetchrow("SELECT seq, hash FROM audit_lock_head()")
     assert head is not None, "the migration creates the head row"
     seq, prev = int(head["seq"]), str(head["hash"])
     rows = []
@@ -80,12 +86,18 @@ async def append(
             )
         )
         prev = digest
-    await conn.executemany(
-        "INSERT INTO audit_log (seq, at, actor, action, purpose, subject, object, basis, detail,"
-        " prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11)",
-        rows,
-    )
-    await conn.execute("UPDATE audit_head SET seq = $1, hash = $2", seq, prev)
+    # One statement: the chain's trigger checks the rows together and advances the head once.
+    await conn.execute(APPEND, *(list(column) for column in zip(*rows, strict=True)))
+
+
+APPEND = """
+INSERT INTO audit_log (seq, at, actor, action, purpose, subject, object, basis, detail,
+                       prev_hash, hash)
+SELECT seq, at, actor, action, purpose, subject, object, basis, detail::jsonb, prev_hash, hash
+FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+     AS r(seq, at, actor, action, purpose, subject, object, basis, detail, prev_hash, hash)
+"""
 
 
 @dataclass(frozen=True)
@@ -93,15 +105,22 @@ class Verification:
     rows: int
     first_broken: int | None  # seq of the first row whose link does not hold
     problem: str | None
+    # The chain's hash after n rows, for each n asked for (up to the first broken link).
+    hashes: dict[int, str] = field(default_factory=dict)
 
     @property
     def intact(self) -> bool:
         return self.first_broken is None and self.problem is None
 
 
-async def verify(pool: asyncpg.Pool, *, page: int = 5000) -> Verification:
-    """Recompute the whole chain; report the first broken link."""
+async def verify(
+    pool: asyncpg.Pool, *, page: int = 5000, at_rows: Collection[int] = ()
+) -> Verification:
+    """Recompute the whole chain; report the first broken link, and the hashes after the
+    numbers of rows in ``at_rows`` (checkpoints) as far as the chain holds."""
     prev, expected_seq, count = GENESIS_HASH, 1, 0
+    wanted = set(at_rows)
+    hashes = {0: GENESIS_HASH} if 0 in wanted else {}
     async with pool.acquire() as conn:
         last = 0
         while True:
@@ -111,7 +130,9 @@ async def verify(pool: asyncpg.Pool, *, page: int = 5000) -> Verification:
             for row in rows:
                 seq = int(row["seq"])
                 if seq != expected_seq:
-                    return Verification(count, expected_seq, f"row {expected_seq} is missing")
+                    return Verification(
+                        count, expected_seq, f"row {expected_seq} is missing", hashes
+                    )
                 entry = AuditEntry(
                     actor=row["actor"],
                     action=row["action"],
@@ -122,11 +143,17 @@ async def verify(pool: asyncpg.Pool, *, page: int = 5000) -> Verification:
                     detail=json.loads(row["detail"]),
                 )
                 if row["prev_hash"] != prev:
-                    return Verification(count, seq, f"row {seq} does not follow row {seq - 1}")
+                    return Verification(
+                        count, seq, f"row {seq} does not follow row {seq - 1}", hashes
+                    )
                 if link_hash(seq, row["at"], entry, prev) != row["hash"]:
-                    return Verification(count, seq, f"row {seq} was changed after it was written")
+                    return Verification(
+                        count, seq, f"row {seq} was changed after it was written", hashes
+                    )
                 prev, expected_seq, count = row["hash"], seq + 1, count + 1
                 last = seq
+                if seq in wanted:
+                    hashes[seq] = prev
             if len(rows) < page:
                 break
         head = await conn.fetchrow("SELECT seq, hash FROM audit_head")
@@ -136,5 +163,6 @@ async def verify(pool: asyncpg.Pool, *, page: int = 5000) -> Verification:
             count,
             count + 1 if int(head["seq"]) > count else count,
             ("the newest rows were removed or rewritten (the head does not match)"),
+            hashes,
         )
-    return Verification(count, None, None)
+    return Verification(count, None, None, hashes)

@@ -6,11 +6,19 @@ import datetime as dt
 import os
 import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
-from schemas.topics import CASE_EVENTS, DELIVERY_OUTCOMES
+from schemas.topics import AUDIT_CHECKPOINTS, CASE_EVENTS, DELIVERY_OUTCOMES
 from services.common.settings import CommonSettings
+from services.coordination.checkpoints import (
+    DEVELOPMENT_AUDIT_SIGNING_KEY,
+    CheckpointSigner,
+    CheckpointVerifier,
+    load_private_key,
+    load_public_key,
+)
 from services.coordination.domain.rules import RuleSettings
 
 DEVELOPMENT_JWT_SECRET = "development-only-jwt-signing-key-not-for-production"  # noqa: S105
@@ -54,14 +62,126 @@ class CoordinationSettings(CommonSettings):
         ),
     )
     coordination_api_port: int = Field(default=8082, ge=1, le=65535)
-    coordination_jwt_secret: SecretStr = Field(default=SecretStr(DEVELOPMENT_JWT_SECRET))
-    coordination_jwt_issuer: str = Field(default="iiz-bl-dev")
-    coordination_jwt_audience: str = Field(default="iiz-coordination")
+    coordination_jwt_secret: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_JWT_SECRET),
+        description="HS256 key of development tokens (`auth mint`); no HS256 token is accepted"
+        " outside the development environment, whatever this is",
+    )
+    coordination_jwt_issuer: str | None = Field(
+        default="iiz-bl-dev",
+        description="every token's `iss` must equal it (the identity provider's issuer URL);"
+        " empty: not checked",
+    )
+    coordination_jwt_audience: str | None = Field(
+        default="iiz-coordination",
+        description="every token's `aud` must name it; empty: not checked",
+    )
+    coordination_jwt_max_lifetime_hours: float = Field(
+        default=12.0, gt=0, le=24, description="longest accepted `exp` - `iat` of a token"
+    )
+    coordination_jwks_url: str | None = Field(
+        default=None,
+        description="the identity provider's JWKS: RS256/ES256 tokens are verified with the key"
+        " their `kid` names; https:// (http:// outside production) or file:// (a key set on"
+        " disk, re-read when it changes: tests, or keys mounted as a file); unset: no such"
+        " tokens (required in production)",
+    )
+    coordination_audit_signing_key: SecretStr | None = Field(
+        default=None,
+        description="Ed25519 key signing the audit checkpoints: base64 of the raw 32-byte seed"
+        " or a PKCS#8 PEM; unset: the development key outside production, none in production"
+        " (then the worker does not start)",
+    )
+    coordination_audit_signing_key_id: str = Field(default="a1", pattern=r"^[a-z0-9-]{1,16}$")
+    coordination_audit_verify_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description="verify-audit trusts these: key id -> Ed25519 public key (base64 raw or"
+        " PEM), JSON; keep retired keys here; empty: the signing key's own public key",
+    )
+    coordination_audit_checkpoints_topic: str = Field(
+        default=AUDIT_CHECKPOINTS, description="signed checkpoints (other names only for tests)"
+    )
+    coordination_audit_checkpoint_rows: int = Field(
+        default=1000, ge=1, description="a checkpoint after at most this many new audit rows"
+    )
+    coordination_audit_checkpoint_seconds: float = Field(
+        default=900.0, gt=0, description="and at most this long after a row was appended"
+    )
+    coordination_audit_checkpoint_poll_seconds: float = Field(default=5.0, gt=0)
+    coordination_audit_verify_margin_rows: int = Field(
+        default=1000,
+        ge=0,
+        description="verify-audit fails when more than checkpoint_rows + this many rows follow"
+        " the newest matching checkpoint (a batch's rows come at once: a step can be longer)",
+    )
+    coordination_audit_verify_margin_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="verify-audit fails when rows after the newest matching checkpoint have"
+        " waited longer than checkpoint_seconds + this (the worker may be down that long)",
+    )
+    coordination_run_audit_checkpoints: bool = Field(
+        default=True, description="sign and publish audit checkpoints in the worker"
+    )
     coordination_cookie_secure: bool | None = Field(
         default=None,
         description="pages' cookies Secure: None follows the request's scheme, true/false force"
         " it (true behind a proxy that terminates TLS)",
     )
+
+    @property
+    def audit_signer(self) -> CheckpointSigner | None:
+        """The checkpoints' signing key (``None``: this process may not sign)."""
+        key = self.coordination_audit_signing_key
+        if key is None:
+            if self.environment == "production":
+                return None
+            key = SecretStr(DEVELOPMENT_AUDIT_SIGNING_KEY)
+        return CheckpointSigner(
+            self.coordination_audit_signing_key_id, load_private_key(key.get_secret_value())
+        )
+
+    @property
+    def audit_verifier(self) -> CheckpointVerifier:
+        """The public keys verify-audit trusts, by key id."""
+        if self.coordination_audit_verify_keys:
+            return CheckpointVerifier(
+                {k: load_public_key(v) for k, v in self.coordination_audit_verify_keys.items()}
+            )
+        signer = self.audit_signer
+        own = {} if signer is None else {signer.key_id: signer.key.public_key()}
+        return CheckpointVerifier(own)
+
+    @property
+    def audit_chain(self) -> str:
+        """The chain's name in its checkpoints: the schema (coordinations may share a broker)."""
+        return self.coordination_db_schema
+
+    @field_validator("coordination_audit_signing_key")
+    @classmethod
+    def _audit_key_is_real_in_production(
+        cls, key: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        if key is None:
+            return None
+        try:
+            raw = load_private_key(key.get_secret_value()).private_bytes_raw()
+        except ValueError as error:
+            raise ValueError(f"IIZ_COORDINATION_AUDIT_SIGNING_KEY: {error}") from None
+        development = load_private_key(DEVELOPMENT_AUDIT_SIGNING_KEY).private_bytes_raw()
+        if info.data.get("environment") == "production" and raw == development:
+            raise ValueError("IIZ_COORDINATION_AUDIT_SIGNING_KEY must be a real key in production")
+        return key
+
+    @field_validator("coordination_audit_verify_keys")
+    @classmethod
+    def _verify_keys_are_keys(cls, keys: dict[str, str]) -> dict[str, str]:
+        for key_id, text in keys.items():
+            try:
+                load_public_key(text)
+            except ValueError as error:
+                raise ValueError(f"IIZ_COORDINATION_AUDIT_VERIFY_KEYS[{key_id}]: {error}") from None
+        return keys
 
     @property
     def rules(self) -> RuleSettings:
@@ -73,11 +193,31 @@ class CoordinationSettings(CommonSettings):
             handoff_gap_days=self.coordination_handoff_gap_days,
         )
 
-    @model_validator(mode="after")
-    def _refuse_development_jwt_secret_in_production(self) -> CoordinationSettings:
-        secret = self.coordination_jwt_secret.get_secret_value()
-        if self.environment == "production" and (
-            secret == DEVELOPMENT_JWT_SECRET or len(secret) < 32
-        ):
-            raise ValueError("IIZ_COORDINATION_JWT_SECRET must be a real secret (>= 32 chars)")
-        return self
+    @field_validator(
+        "coordination_jwt_issuer",
+        "coordination_jwt_audience",
+        "coordination_jwks_url",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("coordination_jwks_url")
+    @classmethod
+    def _jwks_url_is_one_the_service_may_read(
+        cls, url: str | None, info: ValidationInfo
+    ) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        production = info.data.get("environment") == "production"
+        schemes = {"https", "file"} | (set() if production else {"http"})
+        if parts.scheme not in schemes:
+            allowed = ", ".join(f"{s}://" for s in sorted(schemes))
+            raise ValueError(f"IIZ_COORDINATION_JWKS_URL must start with {allowed}")
+        if parts.scheme == "file" and (parts.netloc or not parts.path.startswith("/")):
+            raise ValueError("IIZ_COORDINATION_JWKS_URL: file:///absolute/path/to/jwks.json")
+        if parts.scheme != "file" and not parts.hostname:
+            raise ValueError("IIZ_COORDINATION_JWKS_URL names no host")
+        return url

@@ -17,6 +17,11 @@ Kept in the migrations only, because no column or table definition can say them:
   ``audit_log_append_only`` (``BEFORE UPDATE OR DELETE ON audit_log``) refuse any change;
 - the chain's first link: the one ``audit_head`` row (``true, 0, '000…0'``) is inserted by the
   migration;
+- the chain's guard (migration 0004): trigger ``audit_log_chain`` runs the ``SECURITY DEFINER``
+  function ``audit_log_advance_head()`` after every INSERT on ``audit_log`` (the rows must
+  continue the head; the head moves to the last), ``audit_lock_head()`` locks and returns the
+  head for a writer, and trigger ``audit_log_no_truncate`` refuses TRUNCATE; the service role's
+  privileges are granted by ``migrate`` (``services/coordination/ops/migrate.py``);
 - the sequence ``case_number_seq`` behind case numbers is declared here (``CASE_NUMBER_SEQ``, so
   ``METADATA.create_all`` makes it too), but Alembic's comparison does not look at sequences;
   the drift test checks it exists;
@@ -329,8 +334,8 @@ class Deadlines(CoordinationTable, table=True):
 
 
 class AuditLog(CoordinationTable, table=True):
-    """The hash-chained audit log. Append-only: a trigger (migration 0001) refuses UPDATE and
-    DELETE."""
+    """The hash-chained audit log. Append-only: triggers refuse UPDATE and DELETE (migration
+    0001) and TRUNCATE, and let an INSERT through only if it continues the head (0004)."""
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("audit_of_subject", "subject", "seq"),)
@@ -357,6 +362,20 @@ class AuditHead(CoordinationTable, table=True):
     id: bool = Field(sa_column=Column(BOOLEAN, primary_key=True, server_default=text("true")))
     seq: int = Field(sa_column=Column(BIGINT, nullable=False))
     hash: str = Field(sa_column=Column(TEXT, nullable=False))
+
+
+class AuditCheckpoints(CoordinationTable, table=True):
+    """Signed checkpoints of the chain (row count, head hash, time) as the worker took them: a
+    record only (the services' role may add rows, so the worker trusts a row only if its own key
+    signed it); the topic ``iiz.audit-checkpoints.v1`` is the evidence."""
+
+    __tablename__ = "audit_checkpoints"
+
+    row_count: int = Field(sa_column=Column(BIGINT, primary_key=True, autoincrement=False))
+    head_hash: str = Field(sa_column=Column(TEXT, nullable=False))
+    taken_at: dt.datetime = Field(sa_column=Column(_timestamp(), nullable=False))
+    key_id: str = Field(sa_column=Column(TEXT, nullable=False))
+    value: bytes = Field(sa_column=Column(BYTEA, nullable=False))
 
 
 class DeliveryOutcomes(CoordinationTable, table=True):
@@ -413,6 +432,7 @@ RECORDS: tuple[type[CoordinationTable], ...] = (
     Deadlines,
     AuditLog,
     AuditHead,
+    AuditCheckpoints,
     DeliveryOutcomes,
     PublishedFigures,
 )

@@ -15,24 +15,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
 
 from services.common.database import database_label
 from services.common.logging import configure_logging
-from services.common.migrations import upgrade
+from services.intake.migrate import migrate
 from services.intake.settings import IntakeSettings
-
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-
-
-async def migrate(settings: IntakeSettings) -> None:
-    """Create or upgrade intake's schema (serialised with other migrators by an advisory lock)."""
-    await upgrade(MIGRATIONS, settings.database_url, settings.intake_db_schema)
 
 
 def _migrate(settings: IntakeSettings) -> int:
     print(
-        f"intake migrate: PostgreSQL {database_label(settings.database_url)},"
+        f"intake migrate: PostgreSQL {database_label(settings.owner_database_url)},"
         f" schema {settings.intake_db_schema}",
         flush=True,
     )

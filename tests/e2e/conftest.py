@@ -20,11 +20,11 @@ from schemas.registry import load_institutions
 from schemas.registry.institutions import InstitutionRegistry
 from schemas.topics import CASE_EVENTS
 from services.common.database import asyncpg_dsn, create_pool
-from services.common.migrations import upgrade
 from services.coordination.ops.migrate import migrate
 from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.consumer import create_app as create_coordination_app
 from services.intake.kafka_door import create_app as create_intake_app
+from services.intake.migrate import migrate as migrate_intake
 from services.intake.settings import IntakeSettings
 from tests.infra import Infra
 from tests.integration.coordination.conftest import (
@@ -32,7 +32,6 @@ from tests.integration.coordination.conftest import (
     make_coordination_settings,
     prime_outcomes_at_end,
 )
-from tests.integration.intake.conftest import MIGRATIONS as INTAKE_MIGRATIONS
 from tests.integration.intake.conftest import HttpApp, http_intake
 from tests.kafka_tools import prime_group_at_end
 
@@ -70,11 +69,11 @@ async def e2e_intake_settings(infra: Infra) -> AsyncIterator[IntakeSettings]:
         intake_rate_per_minute=6000,
         log_json=True,
     )
-    await upgrade(INTAKE_MIGRATIONS, settings.database_url, settings.intake_db_schema)
+    await migrate_intake(settings)
     topics = [i.intake_topic for i in load_institutions().institutions]
     await prime_group_at_end(settings, settings.intake_group_id, topics)
     yield settings
-    conn = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    conn = await asyncpg.connect(asyncpg_dsn(settings.owner_database_url))
     try:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{settings.intake_db_schema}" CASCADE')
     finally:

@@ -26,7 +26,7 @@ async def fresh_schema(infra: Infra) -> AsyncIterator[str]:
     """A schema name nobody has created yet; dropped after the test."""
     schema = f"migrate_{uuid.uuid4().hex[:10]}"
     yield schema
-    conn = await asyncpg.connect(asyncpg_dsn(infra.database_url))
+    conn = await asyncpg.connect(asyncpg_dsn(infra.migration_database_url))
     try:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     finally:
@@ -49,11 +49,11 @@ async def test_two_migrators_started_together_on_a_fresh_schema_both_succeed(
     infra: Infra, fresh_schema: str, migrations: Path
 ) -> None:
     await asyncio.gather(
-        upgrade(migrations, infra.database_url, fresh_schema),
-        upgrade(migrations, infra.database_url, fresh_schema),
+        upgrade(migrations, infra.migration_database_url, fresh_schema),
+        upgrade(migrations, infra.migration_database_url, fresh_schema),
     )
 
-    assert await _version(infra.database_url, fresh_schema) is not None
+    assert await _version(infra.migration_database_url, fresh_schema) is not None
 
 
 async def _run_cli(module: str, env: dict[str, str]) -> tuple[int | None, str, str]:
@@ -81,7 +81,7 @@ async def _run_cli(module: str, env: dict[str, str]) -> tuple[int | None, str, s
 async def test_the_migrate_command_names_its_database_without_the_password_and_migrates(
     infra: Infra, fresh_schema: str, module: str, schema_variable: str
 ) -> None:
-    url = urlsplit(infra.database_url)
+    url = urlsplit(infra.migration_database_url)  # migrate connects as the schema owner
     returncode, stdout, stderr = await _run_cli(
         module,
         {
@@ -97,4 +97,4 @@ async def test_the_migrate_command_names_its_database_without_the_password_and_m
     assert fresh_schema in stdout
     assert url.password is not None
     assert url.password not in stdout + stderr
-    assert await _version(infra.database_url, fresh_schema) is not None
+    assert await _version(infra.migration_database_url, fresh_schema) is not None

@@ -89,11 +89,11 @@ async def migrated(infra: Infra) -> AsyncIterator[dict[str, str]]:
     schemas = {name: f"check_{name[:5]}_{uuid.uuid4().hex[:10]}" for name in SERVICES}
     try:
         for name, schema in schemas.items():
-            await upgrade(SERVICES[name].migrations, infra.database_url, schema)
+            await upgrade(SERVICES[name].migrations, infra.migration_database_url, schema)
         yield schemas
     finally:
         for schema in schemas.values():
-            await _drop(infra.database_url, schema)
+            await _drop(infra.migration_database_url, schema)
 
 
 @asynccontextmanager
@@ -241,7 +241,7 @@ async def test_alembic_finds_no_difference_between_the_migrations_and_the_models
     infra: Infra, migrated: dict[str, str], service: str
 ) -> None:
     differences = await alembic_differences(
-        infra.database_url, migrated[service], SERVICES[service].metadata
+        infra.migration_database_url, migrated[service], SERVICES[service].metadata
     )
 
     assert differences == [], pformat(differences)
@@ -252,9 +252,9 @@ async def test_keys_checks_partial_indexes_sequences_and_column_order_match_too(
     infra: Infra, migrated: dict[str, str], service: str
 ) -> None:
     metadata = SERVICES[service].metadata
-    async with _schema_from_models(infra.database_url, metadata) as models_schema:
-        from_models = await catalogue(infra.database_url, models_schema)
-    from_migrations = await catalogue(infra.database_url, migrated[service])
+    async with _schema_from_models(infra.migration_database_url, metadata) as models_schema:
+        from_models = await catalogue(infra.migration_database_url, models_schema)
+    from_migrations = await catalogue(infra.migration_database_url, migrated[service])
 
     assert from_migrations["columns"], "the migrated schema has no tables"
     assert catalogue_differences(from_migrations, from_models) == {}
@@ -383,7 +383,7 @@ async def test_a_model_that_drifted_from_the_migrations_is_caught(
 ) -> None:
     service, metadata, caught_by = drifted
 
-    found = await drift(infra.database_url, migrated[service], metadata)
+    found = await drift(infra.migration_database_url, migrated[service], metadata)
 
     assert caught_by in found, pformat(found)
 
@@ -393,4 +393,6 @@ async def test_an_unchanged_copy_shows_no_drift(
     infra: Infra, migrated: dict[str, str], service: str
 ) -> None:
     """The copies above differ by their one change only."""
-    assert await drift(infra.database_url, migrated[service], _copy(SERVICES[service])) == {}
+    assert (
+        await drift(infra.migration_database_url, migrated[service], _copy(SERVICES[service])) == {}
+    )

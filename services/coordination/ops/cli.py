@@ -5,7 +5,9 @@ migrate        create or upgrade the coordination schema (under an advisory lock
 worker         consume iiz.case-events.v1 (with the outbox relay and deadline scheduler)
 api            serve the timeline API
 rebuild        drop the projections and replay iiz.case-events.v1 from the start
-verify-audit   recompute the audit hash chain; exit 1 at the first broken link
+verify-audit   recompute the audit hash chain and check it against every signed checkpoint on
+               iiz.audit-checkpoints.v1 (reads only); exit 1 at the first broken link, bad
+               signature or checkpoint that no longer matches
 reconcile      prove for every event committed to iiz.case-events.v1 since --since (ISO time; UTC
                without an offset) that it is in the timeline (or was dead-lettered by
                coordination), that intake's ledger has it (--intake-schema), that every timeline
@@ -25,11 +27,11 @@ import structlog
 
 from services.common.database import create_pool, database_label
 from services.common.logging import configure_logging
-from services.coordination import audit
 from services.coordination.api.app import serve
 from services.coordination.ops.migrate import migrate
 from services.coordination.ops.rebuild import rebuild
 from services.coordination.ops.reconcile import reconcile_since
+from services.coordination.ops.verify_audit import verify_audit
 from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.consumer import create_app
 from services.coordination.worker.runtime import CoordinationRuntime
@@ -57,14 +59,22 @@ def _log_targets(command: str, settings: CoordinationSettings) -> None:
 
 
 def _migrate(settings: CoordinationSettings) -> int:
-    print(_targets("migrate", settings, kafka=False), flush=True)
+    print(
+        f"coordination migrate: PostgreSQL {database_label(settings.owner_database_url)},"
+        f" schema {settings.coordination_db_schema}",
+        flush=True,
+    )
     asyncio.run(migrate(settings))
     print(f"schema {settings.coordination_db_schema} is at the newest revision")
     return 0
 
 
 async def _rebuild(settings: CoordinationSettings) -> int:
-    print(_targets("rebuild", settings), flush=True)
+    print(
+        _targets("rebuild", settings)
+        + "; the projections are emptied as the schema owner (IIZ_MIGRATION_DATABASE_URL)",
+        flush=True,
+    )
     runtime = CoordinationRuntime(settings)
     await runtime.start()
     try:
@@ -79,16 +89,20 @@ async def _rebuild(settings: CoordinationSettings) -> int:
 
 
 async def _verify_audit(settings: CoordinationSettings) -> int:
+    print(
+        _targets("verify-audit (reads only)", settings)
+        + f", checkpoints {settings.coordination_audit_checkpoints_topic}",
+        flush=True,
+    )
     pool = await create_pool(settings.database_url, settings.coordination_db_schema)
     try:
-        result = await audit.verify(pool)
+        report = await verify_audit(settings, pool)
     finally:
         await pool.close()
-    if result.intact:
-        print(f"audit log intact: {result.rows} rows, every link holds")
-        return 0
-    print(f"audit log BROKEN at row {result.first_broken}: {result.problem}", file=sys.stderr)
-    return 1
+    *details, verdict = report.lines()
+    print("\n".join(details), flush=True)
+    print(verdict, file=sys.stdout if report.intact else sys.stderr, flush=True)
+    return 0 if report.intact else 1
 
 
 async def _reconcile(settings: CoordinationSettings, since: dt.datetime, intake: str) -> int:

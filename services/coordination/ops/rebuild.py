@@ -7,21 +7,28 @@ outbox (delivery ids are derived, so a replayed delivery finds its row and is no
 deadlines, and the audit log (a replay appends one ``rebuilt`` row instead of re-recording every
 decision). Stop the live consumers first: the replay reads up to the log's end at its start,
 and a consumer restarted afterwards skips what the replay already stored.
+
+Emptying the projections (TRUNCATE) is the one step that needs the schema owner
+(``IIZ_MIGRATION_DATABASE_URL``); the replay writes as the service role, like the worker, and
+appends its audit row through the chain. The audit tables are never in ``PROJECTIONS`` (and
+TRUNCATE of the audit log is refused by a trigger anyway).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import asyncpg
 from aiokafka import TopicPartition
 
+from services.common.database import asyncpg_dsn, checked_schema
 from services.common.kafka_clients import create_reader
 from services.coordination import audit
 from services.coordination.worker.effects import BusRecord
 from services.coordination.worker.processor import BatchProcessor
 from services.coordination.worker.runtime import CoordinationRuntime
 
-PROJECTIONS = (
+PROJECTIONS = (  # never an audit table: the audit log outlives every rebuild
     "persons",
     "cases",
     "participants",
@@ -46,8 +53,15 @@ class RebuildReport:
 async def rebuild(runtime: CoordinationRuntime, *, batch_size: int = 2000) -> RebuildReport:
     """Replay the whole log into emptied projections (the runtime must be started)."""
     assert runtime.pool is not None, "start the runtime first"
-    async with runtime.pool.acquire() as conn:
-        await conn.execute(f"TRUNCATE {', '.join(PROJECTIONS)}")
+    s = runtime.settings
+    owner = await asyncpg.connect(
+        asyncpg_dsn(s.owner_database_url),
+        server_settings={"search_path": checked_schema(s.coordination_db_schema)},
+    )
+    try:
+        await owner.execute(f"TRUNCATE {', '.join(PROJECTIONS)}")
+    finally:
+        await owner.close()
     report = await _replay(runtime, runtime.processor(replay=True), batch_size)
     async with runtime.pool.acquire() as conn, conn.transaction():
         await audit.append(

@@ -17,6 +17,7 @@ from services.common.kafka_clients import create_producer
 from services.coordination.clock import Clock, utc_now
 from services.coordination.legal_basis import load_legal_basis
 from services.coordination.settings import CoordinationSettings
+from services.coordination.worker.checkpointer import AuditCheckpointer
 from services.coordination.worker.outcomes import OutcomeRecorder
 from services.coordination.worker.processor import BatchProcessor, Collaborators
 from services.coordination.worker.relay import OutboxRelay
@@ -99,10 +100,37 @@ class CoordinationRuntime:
             **overrides,
         )
 
+    def checkpointer(self) -> AuditCheckpointer:
+        assert self.pool is not None, "start() first"
+        assert self.producer is not None, "start() first"
+        s = self.settings
+        signer = s.audit_signer
+        if signer is None:
+            raise RuntimeError(
+                "IIZ_COORDINATION_AUDIT_SIGNING_KEY is not set: the worker cannot sign audit"
+                " checkpoints (or set IIZ_COORDINATION_RUN_AUDIT_CHECKPOINTS=false and run"
+                " them in another worker)"
+            )
+        return AuditCheckpointer(
+            self.pool,
+            self.producer,
+            signer,
+            topic=s.coordination_audit_checkpoints_topic,
+            chain=s.audit_chain,
+            rows_every=s.coordination_audit_checkpoint_rows,
+            seconds_every=s.coordination_audit_checkpoint_seconds,
+            poll_seconds=s.coordination_audit_checkpoint_poll_seconds,
+            clock=self.clock,
+        )
+
     def start_background(self) -> None:
-        """The relay and the deadline scheduler, as tasks of this process (if enabled)."""
+        """The relay, the deadline scheduler and the audit checkpoints, as tasks of this
+        process (if enabled)."""
         s = self.settings
         self._stop.clear()
+        if s.coordination_run_audit_checkpoints:
+            checkpointer = self.checkpointer()  # refuses before anything runs if it cannot sign
+            self._tasks.append(asyncio.create_task(checkpointer.run(self._stop)))
         if s.coordination_run_relay:
             self._tasks.append(asyncio.create_task(self.relay().run(self._stop)))
         if s.coordination_run_scheduler:

@@ -24,6 +24,7 @@ from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.consumer import create_app
 from tests.infra import Infra
 from tests.kafka_tools import prime_group_at_end
+from tests.tokens import jwks_url
 
 Publish = Callable[[list[CloudEvent[Any]]], Awaitable[None]]
 
@@ -38,12 +39,14 @@ def make_coordination_settings(infra: Infra, **overrides: Any) -> CoordinationSe
         "coordination_group_id": f"iiz-coordination-test-{suffix}",
         "coordination_instance_id": f"test-{suffix}",
         "log_json": True,
+        "coordination_jwks_url": jwks_url(),  # the API accepts tests.tokens.mint_token
     }
     return CoordinationSettings(**{**options, **overrides})
 
 
 async def drop_schema(settings: CoordinationSettings) -> None:
-    conn = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    """As the schema's owner (the migrations made it; the service role owns nothing)."""
+    conn = await asyncpg.connect(asyncpg_dsn(settings.owner_database_url))
     try:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{settings.coordination_db_schema}" CASCADE')
     finally:

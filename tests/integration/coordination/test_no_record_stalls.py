@@ -18,7 +18,7 @@ from faststream import TestApp
 from schemas.codec import KafkaRecord, to_kafka
 from schemas.events import CaseOpened, NoteAdded
 from schemas.topics import COORDINATION_REJECTED
-from services.common.database import create_pool
+from services.common.database import asyncpg_dsn, create_pool
 from services.common.kafka_clients import create_consumer, create_producer
 from services.coordination.ops.migrate import migrate
 from services.coordination.settings import CoordinationSettings
@@ -122,7 +122,11 @@ async def test_a_record_the_database_refuses_is_dead_lettered_and_the_events_aft
         *[to_kafka(story.rav(NoteAdded, text=f"Notiz {n}.")) for n in range(6)],
     ]
     refused = dict(events[3].headers)["ce_id"].decode()
-    await db.execute(
+    owner = await asyncpg.connect(  # a trigger is the schema owner's to add
+        asyncpg_dsn(log_settings.owner_database_url),
+        server_settings={"search_path": log_settings.coordination_db_schema},
+    )
+    await owner.execute(
         f"""
         CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -135,6 +139,7 @@ async def test_a_record_the_database_refuses_is_dead_lettered_and_the_events_aft
           FOR EACH ROW EXECUTE FUNCTION refuse_one();
         """
     )
+    await owner.close()
     start = await end_offsets(log_settings, [COORDINATION_REJECTED])
     mine = dead_letters_of(log_settings.coordination_case_events_topic)
 

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -54,7 +55,11 @@ async def private_log(
 ) -> AsyncIterator[CoordinationSettings]:
     """Coordination on a log of its own, so a replay from the start sees only this test."""
     topic = await new_topic("iiz.case-events.test", partitions=6)
-    settings = make_coordination_settings(infra, coordination_case_events_topic=topic)
+    settings = make_coordination_settings(
+        infra,
+        coordination_case_events_topic=topic,
+        coordination_audit_checkpoints_topic=await new_topic("iiz.audit-checkpoints.test"),
+    )
     await migrate(settings)
     await prime_outcomes_at_end(settings)
     yield settings
@@ -149,12 +154,30 @@ async def test_rebuild_replays_the_log_to_a_state_equal_to_the_live_one(
 
 
 async def verify_audit_command(settings: CoordinationSettings) -> tuple[int, str]:
-    """Run ``python -m services.coordination verify-audit`` as an operator would."""
+    """Run ``python -m services.coordination verify-audit`` as an operator would; its exit code
+    and its verdict up to the first colon."""
+    code, verdict = await verify_audit_verdict(settings)
+    return code, verdict.split(":")[0]
+
+
+VERDICTS = (
+    "audit log intact",
+    "audit log BROKEN",
+    "audit checkpoint MISMATCH",
+    "audit checkpoints MISSING",
+)
+
+
+async def verify_audit_verdict(settings: CoordinationSettings, **extra: str) -> tuple[int, str]:
+    """The exit code and the whole verdict line of ``verify-audit`` (as the service role);
+    ``extra``: further ``IIZ_*`` variables."""
     env = {
         **os.environ,
+        **extra,
         "IIZ_DATABASE_URL": settings.database_url,
         "IIZ_COORDINATION_DB_SCHEMA": settings.coordination_db_schema,
         "IIZ_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "IIZ_COORDINATION_AUDIT_CHECKPOINTS_TOPIC": settings.coordination_audit_checkpoints_topic,
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -165,9 +188,10 @@ async def verify_audit_command(settings: CoordinationSettings) -> tuple[int, str
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await process.communicate()
-    said = (out + err).decode().strip().splitlines()[-1]
-    return process.returncode or 0, said.split(":")[0]
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    verdicts = [line for line in (out + err).decode().splitlines() if line.startswith(VERDICTS)]
+    assert len(verdicts) == 1, (out + err).decode()
+    return process.returncode or 0, verdicts[0]
 
 
 async def test_verify_audit_finds_a_changed_row_and_names_it(
@@ -179,8 +203,8 @@ async def test_verify_audit_finds_a_changed_row_and_names_it(
         assert (await audit.verify(pool)).intact
         assert await verify_audit_command(private_log) == (0, "audit log intact")
 
-        # An owner disables the append-only trigger and rewrites one decision's basis.
-        async with pool.acquire() as conn:
+        # The owner disables the append-only trigger and rewrites one decision's basis.
+        async with owner_pool(private_log) as owner, owner.acquire() as conn:
             await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
             await conn.execute("UPDATE audit_log SET basis = 'iv: origin' WHERE seq = 4")
         result = await audit.verify(pool)
@@ -211,7 +235,7 @@ async def test_every_kind_of_tampering_breaks_the_chain(
     pool = await processed_live(private_log, story.events)
     try:
         rows = await pool.fetchval("SELECT count(*) FROM audit_log")
-        async with pool.acquire() as conn:
+        async with owner_pool(private_log) as owner, owner.acquire() as conn:
             await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
             await conn.execute(tamper)
         result = await audit.verify(pool)
@@ -227,10 +251,25 @@ async def test_the_database_refuses_to_change_or_delete_audit_rows(
     story, _ = consent_story()
     pool = await processed_live(private_log, story.events)
     try:
-        with pytest.raises(asyncpg.RaiseError, match="append-only"):
-            await pool.execute("UPDATE audit_log SET actor = 'someone' WHERE seq = 1")
-        with pytest.raises(asyncpg.RaiseError, match="append-only"):
-            await pool.execute("DELETE FROM audit_log WHERE seq = 1")
+        for statement in (
+            "UPDATE audit_log SET actor = 'someone' WHERE seq = 1",
+            "DELETE FROM audit_log WHERE seq = 1",
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):  # the service role
+                await pool.execute(statement)
+            async with owner_pool(private_log) as owner:  # the owner, by the trigger
+                with pytest.raises(asyncpg.RaiseError, match="append-only"):
+                    await owner.execute(statement)
+    finally:
+        await pool.close()
+
+
+@asynccontextmanager
+async def owner_pool(settings: CoordinationSettings) -> AsyncIterator[asyncpg.Pool]:
+    """The schema owner's pool: the only role that can tamper (by disabling triggers)."""
+    pool = await create_pool(settings.owner_database_url, settings.coordination_db_schema)
+    try:
+        yield pool
     finally:
         await pool.close()
 

@@ -43,7 +43,9 @@ class RefusingLedger:
     async def install(self) -> None:
         await self._conn.execute("CREATE TABLE ledger_fault (on_since timestamptz)")
         await self._conn.execute(
-            """CREATE FUNCTION refuse_ledger_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+            # Run as its owner, in this schema: the service role may not read ledger_fault.
+            """CREATE FUNCTION refuse_ledger_rows() RETURNS trigger LANGUAGE plpgsql
+            SECURITY DEFINER SET search_path FROM CURRENT AS $$
             BEGIN
                 IF EXISTS (SELECT 1 FROM ledger_fault) THEN
                     RAISE EXCEPTION 'the ledger refuses writes (test fault)';
@@ -72,8 +74,8 @@ class RefusingLedger:
 
 @pytest.fixture
 async def refusing_ledger(intake_settings: IntakeSettings) -> AsyncIterator[RefusingLedger]:
-    conn = await asyncpg.connect(
-        asyncpg_dsn(intake_settings.database_url),
+    conn = await asyncpg.connect(  # as the schema owner: it adds and drops a trigger
+        asyncpg_dsn(intake_settings.owner_database_url),
         server_settings={"search_path": intake_settings.intake_db_schema},
     )
     ledger = RefusingLedger(conn)

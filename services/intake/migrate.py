@@ -1,0 +1,29 @@
+"""``migrate``: create or upgrade intake's schema (submission ledger, HTTP access tokens).
+
+Serialised with other migrators by an advisory lock; connects as the schema owner
+(``IIZ_MIGRATION_DATABASE_URL``) and ends by granting the service role (the user of
+``IIZ_DATABASE_URL``) exactly ``PRIVILEGES``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.common.migrations import Privileges, ServiceGrants, upgrade
+from services.intake.settings import IntakeSettings
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# The ledger is only added to; a token is revoked by setting revoked_at (claimed FOR UPDATE).
+PRIVILEGES = Privileges(
+    tables={"submission_ledger": "SELECT, INSERT", "access_tokens": "SELECT, INSERT, UPDATE"}
+)
+
+
+def grants(settings: IntakeSettings) -> ServiceGrants:
+    return ServiceGrants.for_urls(settings.database_url, settings.owner_database_url, PRIVILEGES)
+
+
+async def migrate(settings: IntakeSettings) -> None:
+    await upgrade(
+        MIGRATIONS, settings.owner_database_url, settings.intake_db_schema, grants(settings)
+    )
