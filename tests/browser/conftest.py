@@ -27,12 +27,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
 from services.coordination.api.app import create_api
-from services.coordination.api.auth import mint_token
 from services.coordination.settings import CoordinationSettings
 from tests.case_story import CaseStory, iv_in_parallel
 from tests.infra import REPO
 from tests.integration.coordination import conftest as coordination
 from tests.integration.coordination.conftest import Publish, eventually, processed_count
+from tests.tokens import mint_token
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

@@ -4,7 +4,9 @@ and the committee dashboard (``/ausschuss``).
 They read a case exactly as the API does (``reading.case_reading``: the same access check,
 summary and minimised timeline entries) and leave one audit row per view, granted or not.
 The token comes from the ``Authorization`` header or an HttpOnly, SameSite=Strict cookie set by
-the sign-in form; never from a URL.
+the sign-in form; never from a URL. It is verified exactly as the API verifies it (the app's one
+``TokenVerifier``), in a worker thread: fetching the identity provider's keys must not block the
+event loop.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -58,23 +61,32 @@ def register_pages(app: FastAPI) -> None:
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    html = templates.get_template(name).render(caller=page_caller(request), **context)
+    """The page, naming the caller that ``page_caller`` found for this request (if any)."""
+    caller = getattr(request.state, "caller", None)
+    html = templates.get_template(name).render(caller=caller, **context)
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
 
-def page_caller(request: Request) -> Caller | None:
-    """The caller named by a bearer header or the session cookie; None when neither is valid."""
+async def page_caller(request: Request) -> Caller | None:
+    """The caller named by a bearer header or the session cookie; None when neither is valid.
+    Kept on the request for ``render``."""
     header = request.headers.get("authorization", "")
     scheme, _, credential = header.partition(" ")
     token = credential.strip() if scheme.lower() == "bearer" else ""
     token = token or request.cookies.get(TOKEN_COOKIE, "")
-    if not token:
-        return None
+    caller: Caller | None = None
+    if token:
+        try:
+            caller = await verify_in_thread(request, token)
+        except AuthError:
+            caller = None
+    request.state.caller = caller
+    return caller
+
+
+async def verify_in_thread(request: Request, token: str) -> Caller:
     verifier: TokenVerifier = request.app.state.token_verifier
-    try:
-        return verifier.verify(token)
-    except AuthError:
-        return None
+    return await run_in_threadpool(verifier.verify, token)
 
 
 def to_sign_in() -> RedirectResponse:
@@ -89,6 +101,7 @@ async def stylesheet() -> Response:
 
 @router.get("/anmelden", response_class=HTMLResponse)
 async def sign_in_form(request: Request) -> HTMLResponse:
+    await page_caller(request)
     nonce = secrets.token_urlsafe(24)
     response = render(request, "anmelden.html", nonce=nonce, error=None)
     _set_cookie(request, response, CSRF_COOKIE, nonce, path="/anmelden")
@@ -102,13 +115,13 @@ async def sign_in(
     nonce: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """Check the pasted token and keep it in an HttpOnly, SameSite=Strict cookie."""
+    await page_caller(request)
     expected = request.cookies.get(CSRF_COOKIE, "")
     # As bytes: compare_digest refuses str with non-ASCII characters (a 500, not a 400).
     if not expected or not secrets.compare_digest(expected.encode(), nonce.encode()):
         return render(request, "anmelden.html", 400, nonce=expected, error="formular")
-    verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        caller = verifier.verify(token.strip())
+        caller = await verify_in_thread(request, token.strip())
     except AuthError:
         return render(request, "anmelden.html", 401, nonce=expected, error="token")
     target = "/ausschuss" if caller.role is Role.COMMITTEE else "/anmelden"
@@ -157,7 +170,7 @@ async def case_view(
     request: Request, case_number: str, purpose: Purpose = DEFAULT_PURPOSE
 ) -> Response:
     """One case on a time axis, as the caller's institution may see it; else the 404 page."""
-    caller = page_caller(request)
+    caller = await page_caller(request)
     if caller is None:
         return to_sign_in()
     api = api_context(request)
@@ -185,7 +198,7 @@ COMMITTEE_PURPOSE = "Steuerung der IIZ (IIZ-Ausschuss)"  # as the metrics API re
 @router.get("/ausschuss", response_class=HTMLResponse)
 async def committee_view(request: Request, zeitraum: str = "quartal") -> Response:
     """The committee's figures over time, per project and for the canton (committee only)."""
-    caller = page_caller(request)
+    caller = await page_caller(request)
     if caller is None:
         return to_sign_in()
     api = api_context(request)

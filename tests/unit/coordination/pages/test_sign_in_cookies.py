@@ -10,14 +10,17 @@ import httpx
 from fastapi import FastAPI
 
 from schemas.registry import load_institutions
-from services.coordination.api.auth import TokenVerifier, mint_token
+from services.coordination.api.auth import TokenVerifier
 from services.coordination.pages.routes import CSRF_COOKIE, TOKEN_COOKIE, register_pages
 from services.coordination.settings import CoordinationSettings
+from tests.tokens import jwks_url, mint_token
 
 
 def pages(secure: bool | None) -> FastAPI:
     """The pages alone, with what the API's lifespan would provide for signing in."""
-    settings = CoordinationSettings(environment="test", coordination_cookie_secure=secure)
+    settings = CoordinationSettings(
+        environment="test", coordination_cookie_secure=secure, coordination_jwks_url=jwks_url()
+    )
     app = FastAPI()
     register_pages(app)
     app.state.api = SimpleNamespace(settings=settings)
