@@ -15,6 +15,7 @@ from schemas.events.base import MessageData
 from schemas.events.catalogue import EVENT_DATA_CLASSES
 from schemas.outcomes import DeliveryOutcome
 from schemas.receipts import Receipt
+from schemas.refusals import Refusal
 from schemas.registry.institutions import InstitutionRegistry, load_institutions
 from schemas.topics import (
     CASE_EVENTS,
@@ -50,6 +51,7 @@ def json_schemas() -> dict[str, dict[str, Any]]:
     files[f"{Receipt.cloud_event_type()}.json"] = data_schema(Receipt)
     files[f"{Alert.cloud_event_type()}.json"] = data_schema(Alert)
     files[f"{DeliveryOutcome.cloud_event_type()}.json"] = data_schema(DeliveryOutcome)
+    files[f"{Refusal.cloud_event_type()}.json"] = data_schema(Refusal)
     return files
 
 
@@ -101,22 +103,24 @@ def _message_key(cls: type[MessageData]) -> str:
 def asyncapi_document(registry: InstitutionRegistry) -> dict[str, Any]:
     """AsyncAPI 3.0 description of every topic and message of the bus."""
     catalogue: list[type[MessageData]] = [*EVENT_DATA_CLASSES]
-    with_receipt: list[type[MessageData]] = [*catalogue, Receipt, Alert, DeliveryOutcome]
+    with_receipt: list[type[MessageData]] = [*catalogue, Receipt, Alert, Refusal, DeliveryOutcome]
     messages = {_message_key(cls): _message(cls) for cls in with_receipt}
     event_refs = {
         _message_key(c): {"$ref": f"#/components/messages/{_message_key(c)}"} for c in catalogue
     }
     receipt_ref = {
         _message_key(c): {"$ref": f"#/components/messages/{_message_key(c)}"}
-        for c in (Receipt, Alert)
+        for c in (Receipt, Alert, Refusal)
     }
-    alert_ref = {_message_key(Alert): receipt_ref[_message_key(Alert)]}
+    alert_ref = {_message_key(c): receipt_ref[_message_key(c)] for c in (Alert, Refusal)}
     channels: dict[str, Any] = {
         "caseEvents": _channel(
             CASE_EVENTS, "Canonical case events, key = person pseudonym.", event_refs
         ),
         "deliveries": _channel(
-            DELIVERIES, "Authorised, minimised deliveries and alerts.", {**event_refs, **alert_ref}
+            DELIVERIES,
+            "Authorised, minimised deliveries, alerts and refusals.",
+            {**event_refs, **alert_ref},
         ),
         "intakeRejected": _channel(INTAKE_REJECTED, "Dead letters: original bytes + reason.", {}),
         "deliveryOutcomes": _channel(
@@ -137,7 +141,7 @@ def asyncapi_document(registry: InstitutionRegistry) -> dict[str, Any]:
         )
         channels[f"deliver_{key}"] = _channel(
             inst.delivery_topic,
-            f"Receipts, deliveries and alerts for {inst.name} (reader: {inst.id} only).",
+            f"Receipts, deliveries, alerts and refusals for {inst.name} (reader: {inst.id} only).",
             {**event_refs, **receipt_ref},
         )
         operations[f"submit_{key}"] = _operation("send", f"intake_{key}", inst.name)
@@ -184,6 +188,9 @@ def _other_category_fields(cls: type[MessageData]) -> str:
         extra = field.json_schema_extra
         if isinstance(extra, dict) and "x-datacategory" in extra:
             found.append(f"`{name}` ({extra['x-datacategory']})")
+        values = extra.get("x-datacategory-values") if isinstance(extra, dict) else None
+        if isinstance(values, dict):
+            found.extend(f"`{name}` value `{v}` ({c})" for v, c in values.items())
     return ", ".join(found) or "—"
 
 
@@ -205,7 +212,13 @@ def _catalogue_row(cls: type[MessageData]) -> str:
 
 def catalogue_table() -> str:
     """The event catalogue as a Markdown table, rendered from the models."""
-    published: list[type[MessageData]] = [*EVENT_DATA_CLASSES, Receipt, Alert, DeliveryOutcome]
+    published: list[type[MessageData]] = [
+        *EVENT_DATA_CLASSES,
+        Receipt,
+        Alert,
+        Refusal,
+        DeliveryOutcome,
+    ]
     lines = [
         "| type | default category | required fields | fields of another category | summary "
         "| JSON Schema |",

@@ -109,8 +109,10 @@ def zif_integration(w: ScriptWriter, t: Traits) -> None:
         to_institution="berufsbildung",
         purpose=ReferralPurpose.VOCATIONAL_CASE_MANAGEMENT,
     )
+    # ZIF, which took part by accepting its referrals, adds Berufsbildung to the case (an
+    # institution never adds itself); the referral itself stays unanswered (a reminder follows).
     w.send(
-        "berufsbildung",
+        "zif",
         ParticipantJoined,
         institution="berufsbildung",
         role=ParticipantRole.PARTICIPANT,
@@ -158,8 +160,8 @@ def vocational_case_management(w: ScriptWriter, t: Traits) -> None:
             )
             return
         w.send("berufsbildung", ReferralAccepted, referral_id=referral)
-    if opener != "rav":
-        w.send("rav", ParticipantJoined, institution="rav", role=ParticipantRole.PARTICIPANT)
+    if opener != "rav":  # the opener adds the RAV (it does not add itself)
+        w.send(opener, ParticipantJoined, institution="rav", role=ParticipantRole.PARTICIPANT)
     cm = w.uuid()
     w.send(
         "berufsbildung",

@@ -73,9 +73,11 @@ def rav_job_seeker(w: ScriptWriter, t: Traits) -> None:
     w.send(
         "rav", BenefitEnded, benefit_id=alv, kind=ALV, end=ends, reason=BenefitEndReason.EXHAUSTED
     )
+    # RAV hands the case over to the social service before it leaves (an institution never
+    # adds itself: coordination refuses that).
+    w.send("rav", ParticipantJoined, institution=sh, role=LEAD, institution_case_ref=w.case_ref(sh))
     w.send("rav", ParticipantLeft, institution="rav", reason="ausgesteuert")
     w.wait(days=t.gap_days)  # the person walks the sequential path: a gap without support
-    w.send(sh, ParticipantJoined, institution=sh, role=LEAD, institution_case_ref=w.case_ref(sh))
     cats = consent_categories(t, EMPLOYMENT, BENEFITS)
     consent = grant_consent(w, sh, [sh, "rav", "assessmentcenter"], cats, t)
     w.send(sh, BenefitGranted, kind=BenefitKind.SOCIAL_ASSISTANCE, start=w.today)
@@ -92,11 +94,16 @@ def _parallel_planning(w: ScriptWriter, t: Traits, alv: uuid.UUID, ends: dt.date
     members = ["rav", "assessmentcenter", sh] + (["ksa"] if w.rng.random() < 0.5 else [])
     consent = grant_consent(w, "rav", members, consent_categories(t, EMPLOYMENT, BENEFITS), t)
     _assessmentcenter_referral(w, t, "rav")
+    # RAV, the lead, adds the social service and (some of the time) the cantonal social office.
     w.send(
-        sh, ParticipantJoined, institution=sh, role=PARTICIPANT, institution_case_ref=w.case_ref(sh)
+        "rav",
+        ParticipantJoined,
+        institution=sh,
+        role=PARTICIPANT,
+        institution_case_ref=w.case_ref(sh),
     )
     if w.rng.random() < 0.5:  # the cantonal social office coordinates the case conference
-        w.send("ksa", ParticipantJoined, institution="ksa", role=LEAD)
+        w.send("rav", ParticipantJoined, institution="ksa", role=LEAD)
         host = "ksa"
     else:
         host = "rav"
@@ -127,7 +134,7 @@ def _parallel_planning(w: ScriptWriter, t: Traits, alv: uuid.UUID, ends: dt.date
         w.send(sh, BenefitGranted, kind=BenefitKind.SOCIAL_ASSISTANCE, start=w.today)
     if t.close:
         outcome = CaseOutcome.EMPLOYMENT if found_work else CaseOutcome.OTHER
-        w.send("rav", CaseClosed, outcome=outcome)
+        w.send(host, CaseClosed, outcome=outcome)  # the lead closes the case
         w.send(
             sh,
             MeasureStarted,

@@ -89,6 +89,7 @@ def build_population(
         traits = _draw_traits(rng, municipalities)
         _plan_mistakes(writer, rng)
         PATHS[path][0](writer, traits)
+        writer.confirm_pending()  # those who have not confirmed yet do so as the story ends
         if traits.close:
             writer.tags.add("closed")
         if reentry.comes_back(writer):

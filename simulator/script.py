@@ -3,6 +3,8 @@
 The ground truth is kept in plain terms while the script is written — who takes part in the case
 from which step and until when, which consents exist and when they were granted and revoked —
 so that an independent model can say who must receive what, without any coordination code.
+A script cannot contain an event that coordination would refuse (the ground truth knows the
+contract's authority rules): writing one is an error in the scenario.
 Pure: no I/O, no clock; every id and time comes from the writer's seeded random source.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -19,6 +21,7 @@ from zoneinfo import ZoneInfo
 from schemas.ahv import AhvNumber
 from schemas.envelope import CloudEvent, new_event
 from schemas.events import (
+    ConsentConfirmed,
     EventData,
     PersonRef,
 )
@@ -28,6 +31,7 @@ from simulator.ground_truth import ConsentFact, GroundTruth, Participation
 
 ZURICH = ZoneInfo("Europe/Zurich")
 Door = Literal["kafka", "http"]
+ConsentId = uuid.UUID  # (inside ScriptWriter, ``uuid`` is its method)
 
 
 class Fault(StrEnum):
@@ -73,6 +77,19 @@ class PersonScript:
     consents: tuple[ConsentFact, ...]
 
 
+@dataclass(frozen=True)
+class PendingConfirmation:
+    """A named institution confirms a consent another recorded, once ``due`` sends were made."""
+
+    institution: str
+    consent_id: uuid.UUID
+    due: int
+
+
+class RefusedInScriptError(ValueError):
+    """A scenario wrote an event that coordination would refuse."""
+
+
 @dataclass
 class ScriptWriter:
     """Writes one person's script step by step and keeps its ground truth alongside."""
@@ -89,6 +106,7 @@ class ScriptWriter:
     truth: GroundTruth = field(default_factory=GroundTruth)
     fault_plan: tuple[int, Fault] | None = None  # the n-th send goes wrong first
     resend_plan: int | None = None  # the n-th send is sent twice (same id)
+    pending: list[PendingConfirmation] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._now = self.start.astimezone(dt.UTC)  # real time; shown in Zurich time
@@ -154,6 +172,9 @@ class ScriptWriter:
         if "referral_id" in fields:
             extra["correlationid"] = str(fields["referral_id"])
         data = cls(person=person, **fields)
+        reason = self.truth.refusal(origin, data)
+        if reason is not None:
+            raise RefusedInScriptError(f"{self.person_id}: {cls.name} from {origin} ({reason})")
         if fault is not None:
             self.tags.add("bad-submission")
             faulty = new_event(
@@ -169,7 +190,38 @@ class ScriptWriter:
         if resend:
             self.tags.add("resent")
             self._append(origin, event, expect=Expect.DUPLICATE)
+        self.send_due_confirmations()
         return event
+
+    # ----- confirmations (consent.confirmed, since 1.4.0) ---------------------------------
+
+    def confirm_later(self, institution: str, consent_id: ConsentId, *, after_sends: int) -> None:
+        """``institution`` confirms the consent after ``after_sends`` further sends (0: at the
+        next ``send_due_confirmations``, which every send ends with)."""
+        self.pending.append(PendingConfirmation(institution, consent_id, self._sends + after_sends))
+
+    def drop_confirmations(self, consent_id: ConsentId) -> None:
+        """Confirmations of this consent not sent yet never will be (it is being revoked)."""
+        self.pending = [c for c in self.pending if c.consent_id != consent_id]
+
+    def confirm_pending(self) -> None:
+        """Every confirmation still pending is sent now (the story of this case ends)."""
+        self.pending = [replace(c, due=self._sends) for c in self.pending]
+        self.send_due_confirmations()
+
+    def send_due_confirmations(self) -> None:
+        """Send the confirmations that are due, each a few minutes after the previous step."""
+        due = [c for c in self.pending if c.due <= self._sends]
+        self.pending = [c for c in self.pending if c.due > self._sends]
+        for confirmation in due:
+            self.tags.add("consent-confirmed")
+            self.send(
+                confirmation.institution,
+                ConsentConfirmed,
+                after=dt.timedelta(minutes=self.rng.randrange(10, 90)),
+                consent_id=confirmation.consent_id,
+                document_ref=f"EINW-KOPIE-{self.case_ref(confirmation.institution)}",
+            )
 
     def case_ref(self, institution: str) -> str:
         if institution not in self.case_refs:

@@ -45,7 +45,10 @@ def grant_consent(
     categories: list[DataCategory],
     traits: Traits,
 ) -> uuid.UUID:
-    """The holder of the signed form records the consent (Einwilligung / Vollmacht)."""
+    """The holder of the signed form records the consent (Einwilligung / Vollmacht). When it
+    names health or identity, every other institution it names confirms it (each holds the
+    person's AHV number and may hold health data, which leave it only under a consent it
+    vouches for): most within the hour, some only after a few more steps of the case."""
     valid_from, valid_until = w.today, w.today + dt.timedelta(days=365)
     if traits.night_edge:
         afternoon = w.clock.replace(hour=16, minute=40)
@@ -71,6 +74,11 @@ def grant_consent(
         valid_until=valid_until,
         document_ref=f"EINW-{w.case_ref(holder)}",
     )
+    if {DataCategory.HEALTH, DataCategory.IDENTITY} & set(categories):
+        for institution in sorted(set(institutions) - {holder}):
+            after_sends = 0 if w.rng.random() < 0.6 else w.rng.randrange(1, 5)
+            w.confirm_later(institution, consent_id, after_sends=after_sends)
+        w.send_due_confirmations()
     if traits.night_edge:
         w.at_night()
     return consent_id
@@ -78,6 +86,7 @@ def grant_consent(
 
 def revoke_consent(w: ScriptWriter, holder: str, consent_id: uuid.UUID) -> None:
     w.tags.add("revoked")
+    w.drop_confirmations(consent_id)  # nobody confirms a consent that is being revoked
     reference = f"WIDERRUF-{w.case_ref(holder)}"
     w.send(holder, ConsentRevoked, consent_id=consent_id, document_ref=reference)
 

@@ -21,6 +21,7 @@ from schemas.events import (
     BenefitGranted,
     CaseClosed,
     CaseOpened,
+    ConsentConfirmed,
     ConsentGranted,
     ConsentRevoked,
     DocumentShared,
@@ -93,6 +94,7 @@ SAMPLE_DATA: dict[type[EventData], dict[str, Any]] = {
         "document_ref": "VOLLMACHT-2025-17",
     },
     ConsentRevoked: {"consent_id": _uuid(1), "document_ref": "WIDERRUF-2025-03"},
+    ConsentConfirmed: {"consent_id": _uuid(1), "document_ref": "VOLLMACHT-KOPIE-2025-17"},
     ReferralRequested: {
         "referral_id": _uuid(2),
         "to_institution": "assessmentcenter",

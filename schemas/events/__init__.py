@@ -16,7 +16,7 @@ from schemas.events.case import (
     ProjectAssigned,
 )
 from schemas.events.catalogue import DATA_CLASS_BY_TYPE, EVENT_DATA_CLASSES
-from schemas.events.consent import ConsentGranted, ConsentRevoked
+from schemas.events.consent import ConsentConfirmed, ConsentGranted, ConsentRevoked
 from schemas.events.measure import (
     BenefitEnded,
     BenefitExhaustionExpected,
@@ -42,6 +42,7 @@ __all__ = [
     "BenefitGranted",
     "CaseClosed",
     "CaseOpened",
+    "ConsentConfirmed",
     "ConsentGranted",
     "ConsentRevoked",
     "DocumentShared",

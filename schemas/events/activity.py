@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from schemas.events.base import EventData, category, institution_id_field
+from schemas.events.base import EventData, category, institution_id_field, value_categories
 from schemas.vocabulary import AppointmentKind, Barrier, DataCategory, Potential
 
 
@@ -20,7 +20,12 @@ class AssessmentCompleted(EventData):
     assessment_id: uuid.UUID = Field(description="Identifier of the assessment.")
     potential: Potential = Field(description="Assessed labour-market potential (Potenzial).")
     barriers: list[Barrier] = Field(
-        default_factory=list, description="Barriers found (Hindernisse), without details."
+        default_factory=list,
+        description=(
+            "Barriers found (Hindernisse), without details. The value `health` is of category "
+            "`health`: it is removed for a recipient without a health basis (since 1.4.0)."
+        ),
+        json_schema_extra=value_categories({Barrier.HEALTH.value: DataCategory.HEALTH}),
     )
     health_limitations: str | None = Field(
         default=None,

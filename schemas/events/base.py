@@ -18,6 +18,12 @@ def category(value: DataCategory) -> dict[str, Any]:
     return {"x-datacategory": value.value}
 
 
+def value_categories(values: dict[str, DataCategory]) -> dict[str, Any]:
+    """Field metadata naming the data category of single values of a list field (since 1.4.0):
+    such a value is removed from the list for a recipient without a basis for its category."""
+    return {"x-datacategory-values": {value: c.value for value, c in values.items()}}
+
+
 class ContractModel(BaseModel):
     """Frozen, strict about unknown fields (a typo is an error, not silently dropped)."""
 

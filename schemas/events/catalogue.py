@@ -17,7 +17,7 @@ from schemas.events.case import (
     ParticipantLeft,
     ProjectAssigned,
 )
-from schemas.events.consent import ConsentGranted, ConsentRevoked
+from schemas.events.consent import ConsentConfirmed, ConsentGranted, ConsentRevoked
 from schemas.events.measure import (
     BenefitEnded,
     BenefitExhaustionExpected,
@@ -40,6 +40,7 @@ EVENT_DATA_CLASSES: tuple[type[EventData], ...] = (
     CaseClosed,
     ConsentGranted,
     ConsentRevoked,
+    ConsentConfirmed,
     ReferralRequested,
     ReferralAccepted,
     ReferralDeclined,

@@ -52,3 +52,19 @@ class ConsentRevoked(EventData):
     document_ref: str | None = Field(
         default=None, max_length=128, description="Reference of the written revocation."
     )
+
+
+class ConsentConfirmed(EventData):
+    name: ClassVar[str] = "consent.confirmed"
+    default_category: ClassVar[DataCategory] = DataCategory.CASE_ADMIN
+    summary: ClassVar[str] = (
+        "An institution named in a consent that another recorded confirms it (Bestätigung); "
+        "only then may its health and identity data flow under that consent. Since 1.4.0."
+    )
+
+    consent_id: uuid.UUID = Field(description="The consent that is confirmed.")
+    document_ref: str | None = Field(
+        default=None,
+        max_length=128,
+        description="Reference of the signed form (or its copy) at the confirming institution.",
+    )

@@ -13,10 +13,20 @@ published JSON Schemas (``schemas/json``):
   consent naming origin and recipient, granted at or before the event, not revoked before it,
   valid on the event's business date in Zurich; the legal-basis matrix is empty;
 - ``health`` is covered only by a consent that names it;
-- a marked field (``x-datacategory``) is withheld unless its category is covered too.
+- ``health`` and ``identity`` leave their origin under a consent only if the origin recorded
+  that consent or confirmed it (``consent.confirmed``) at or before the event;
+- a marked field (``x-datacategory``) is withheld unless its category is covered too; a marked
+  value of a list field (``x-datacategory-values``: the barrier ``health``) is the path
+  ``<field>[<value>]``, and withholding it removes the value from the list;
+- every institution named in a consent that another recorded receives its ``consent.granted``
+  (marked fields withheld as above), taking part or not, with that consent as its basis.
 
 The bus position of a person's events is the order of the script's accepted steps (the driver
-submits a person's steps strictly one after the other).
+submits a person's steps strictly one after the other). A script holds no event coordination
+would refuse (``simulator.ground_truth`` knows the authority rules: who takes part, that only
+the lead closes the case or removes another, that a consent id is recorded once), so every
+accepted step is folded here; the participations and consents come from that ground truth
+(of early revocations, the earliest by an institution the grant names counts).
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from schemas.events import ConsentGranted
 from services.intake.submission import canonical_id
 from simulator.ground_truth import ConsentFact
 from simulator.script import Expect, PersonScript, Step
@@ -38,7 +49,8 @@ from simulator.script import Expect, PersonScript, Step
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas" / "json"
 ZURICH = ZoneInfo("Europe/Zurich")
 GRACE = dt.timedelta(days=30)
-IDENTITY = "identity"
+IDENTITY, HEALTH = "identity", "health"
+HOLDER_VOUCHED = frozenset({HEALTH, IDENTITY})  # only under a consent the origin vouches for
 CLEAR_AHV, SEALED_AHV = "person.ahv_number", "person.sealed_ahv"
 ALL_CATEGORIES = (
     "case-admin", "employment", "benefits", "education", "integration", "health", "documents",
@@ -51,7 +63,7 @@ Key = tuple[uuid.UUID, str]  # (canonical event id, recipient)
 @dataclass(frozen=True)
 class SchemaFacts:
     default_category: str
-    marked: Mapping[str, str]  # dotted field path → its own category
+    marked: Mapping[str, str]  # dotted field path (or ``field[value]``) → its own category
 
 
 @cache
@@ -66,6 +78,8 @@ def _marked(schema: dict[str, Any], node: dict[str, Any], prefix: str) -> list[t
     for name, spec in node.get("properties", {}).items():
         if "x-datacategory" in spec:
             found.append((f"{prefix}{name}", spec["x-datacategory"]))
+        for value, category in spec.get("x-datacategory-values", {}).items():
+            found.append((f"{prefix}{name}[{value}]", category))
         for ref in [spec.get("$ref")] + [s.get("$ref") for s in spec.get("anyOf", [])]:
             if ref:
                 target = schema["$defs"][ref.rsplit("/", 1)[-1]]
@@ -96,6 +110,11 @@ class Expected:
     bases: Mapping[Key, frozenset[uuid.UUID]]  # → the consents it may name as its basis
     steps: Mapping[tuple[str, int], StepExpectation]  # (person id, step index) → receipt
     events: Mapping[uuid.UUID, SentEvent]  # canonical id → what was sent
+    # Deliveries that only the consent notice makes (the ordinary rules would not), and those
+    # lacking a field only because its origin has not vouched for the consent: what a run
+    # must exercise for the new rules to be tested at all.
+    told: frozenset[Key] = frozenset()
+    unvouched: frozenset[Key] = frozenset()
 
     @property
     def accepted_ids(self) -> set[uuid.UUID]:
@@ -112,6 +131,8 @@ def expect(persons: Iterable[PersonScript], *, grace: dt.timedelta = GRACE) -> E
     bases: dict[Key, frozenset[uuid.UUID]] = {}
     steps: dict[tuple[str, int], StepExpectation] = {}
     events: dict[uuid.UUID, SentEvent] = {}
+    told: set[Key] = set()
+    unvouched: set[Key] = set()
     for person in persons:
         for step in person.steps:
             steps[(person.person_id, step.index)] = _receipt(step)
@@ -119,26 +140,57 @@ def expect(persons: Iterable[PersonScript], *, grace: dt.timedelta = GRACE) -> E
                 continue
             event_id = canonical_id(step.event.source, str(step.event.id))
             events[event_id] = _sent(person, step)
+            notified = told_of_consent(person, step)
             for recipient, withheld in recipients(person, step, grace).items():
                 deliveries[(event_id, recipient)] = withheld
                 bases[(event_id, recipient)] = frozenset(
                     c.consent_id for c in person.consents if active(c, step, recipient)
-                )
-    return Expected(deliveries, bases, steps, events)
+                ) | ({step.event.data.consent_id} if recipient in notified else set())
+                if recipient in notified and not ordinarily(person, step, recipient, grace):
+                    told.add((event_id, recipient))
+                if withheld - withheld_if_anyone_vouched(person, step, recipient):
+                    unvouched.add((event_id, recipient))
+    return Expected(deliveries, bases, steps, events, frozenset(told), frozenset(unvouched))
 
 
 def recipients(person: PersonScript, step: Step, grace: dt.timedelta) -> dict[str, frozenset[str]]:
     """Who must receive this step's event, each with the marked fields it must lack."""
     facts = schema_facts(step.event.type)
-    carried = {facts.default_category, step.event.datacategory.value}
+    notified = told_of_consent(person, step)
     found = {}
-    for institution in sorted({p.institution for p in person.participations} - {step.origin}):
-        if not takes_part(person, institution, step, grace):
-            continue
-        covered = {c for c in ALL_CATEGORIES if consented(person, step, institution, c)}
-        if carried <= covered:
+    involved = {p.institution for p in person.participations} | notified
+    for institution in sorted(involved - {step.origin}):
+        if institution in notified or ordinarily(person, step, institution, grace):
+            covered = {c for c in ALL_CATEGORIES if consented(person, step, institution, c)}
             found[institution] = frozenset(p for p, c in facts.marked.items() if c not in covered)
     return found
+
+
+def ordinarily(person: PersonScript, step: Step, recipient: str, grace: dt.timedelta) -> bool:
+    """The recipient takes part and every category the event carries is covered."""
+    facts = schema_facts(step.event.type)
+    carried = {facts.default_category, step.event.datacategory.value}
+    covered = {c for c in ALL_CATEGORIES if consented(person, step, recipient, c)}
+    return takes_part(person, recipient, step, grace) and carried <= covered
+
+
+def withheld_if_anyone_vouched(person: PersonScript, step: Step, recipient: str) -> set[str]:
+    """The marked paths withheld if a consent's recorder could vouch for every institution."""
+    covered = {
+        c
+        for c in ALL_CATEGORIES
+        for consent in person.consents
+        if active(consent, step, recipient) and c in {str(x) for x in consent.categories}
+    }
+    return {p for p, c in schema_facts(step.event.type).marked.items() if c not in covered}
+
+
+def told_of_consent(person: PersonScript, step: Step) -> frozenset[str]:
+    """The institutions a ``consent.granted`` names besides its recorder: each is told of it."""
+    data = step.event.data
+    if not isinstance(data, ConsentGranted):
+        return frozenset()
+    return frozenset(data.institutions) - {step.origin}
 
 
 def takes_part(person: PersonScript, institution: str, step: Step, grace: dt.timedelta) -> bool:
@@ -154,8 +206,12 @@ def takes_part(person: PersonScript, institution: str, step: Step, grace: dt.tim
 
 
 def consented(person: PersonScript, step: Step, recipient: str, category: str) -> bool:
+    """A consent holding at the step names the category (and, for health and identity, the
+    origin recorded or confirmed it at or before the step)."""
     return any(
-        active(c, step, recipient) and category in {str(x) for x in c.categories}
+        active(c, step, recipient)
+        and category in {str(x) for x in c.categories}
+        and (category not in HOLDER_VOUCHED or c.vouched_by(step.origin, step.index))
         for c in person.consents
     )
 
@@ -190,21 +246,41 @@ def _sent(person: PersonScript, step: Step) -> SentEvent:
 
 
 def lookup(data: Any, path: str) -> Any:
-    for part in path.split("."):
+    """The value at a dotted path; for ``field[value]`` the value if the list holds it."""
+    *parents, leaf = path.split(".")
+    for part in parents:
         if not isinstance(data, dict):
             return None
         data = data.get(part)
-    return data
+    if not isinstance(data, dict):
+        return None
+    name, value = _list_value(leaf)
+    if value is None:
+        return data.get(name)
+    items = data.get(name)
+    return value if isinstance(items, list) and value in items else None
 
 
 def without(data: Mapping[str, Any], paths: Iterable[str]) -> dict[str, Any]:
-    """A copy of JSON-like ``data`` without the dotted ``paths``."""
+    """A copy of JSON-like ``data`` without the dotted ``paths`` (a ``field[value]`` path:
+    without that value in the list, the rest in order)."""
     copy = json.loads(json.dumps(data))
     for path in paths:
         *parents, leaf = path.split(".")
         node = copy
         for part in parents:
             node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node.pop(leaf, None)
+        if not isinstance(node, dict):
+            continue
+        name, value = _list_value(leaf)
+        if value is None:
+            node.pop(name, None)
+        elif isinstance(node.get(name), list):
+            node[name] = [item for item in node[name] if item != value]
     return dict(copy)
+
+
+def _list_value(leaf: str) -> tuple[str, str | None]:
+    """``barriers[health]`` → (``barriers``, ``health``); a plain name → (name, None)."""
+    name, bracket, rest = leaf.partition("[")
+    return (name, rest.removesuffix("]")) if bracket else (name, None)

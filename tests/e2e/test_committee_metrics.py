@@ -17,7 +17,6 @@ from asgi_lifespan import LifespanManager
 
 from schemas.registry.projects import load_projects
 from services.coordination.api.app import create_api
-from services.coordination.api.auth import mint_token
 from services.coordination.metrics.api_data import publishable_rows
 from services.coordination.metrics.disclosure import protect
 from services.coordination.metrics.facts import CaseFact
@@ -25,6 +24,7 @@ from services.coordination.metrics.figures import compute
 from services.coordination.metrics.load import load_case_facts
 from services.coordination.metrics.rows import Row
 from services.coordination.settings import CoordinationSettings
+from simulator.credentials import partner_settings
 from simulator.driver import SimulationDriver
 from simulator.partners import PartnerInboxes
 from simulator.population import build_population
@@ -32,6 +32,7 @@ from tests.e2e.conftest import RunningBus
 from tests.e2e.expected import expect
 from tests.e2e.metrics_truth import facts_from_scripts
 from tests.integration.coordination.conftest import eventually
+from tests.tokens import mint_token
 
 PERSONS, SEED = 200, 20261122
 PROJECTS = [p.code for p in load_projects().projects]
@@ -43,9 +44,16 @@ async def test_the_committee_figures_equal_those_computed_from_the_simulations_o
     population = build_population(PERSONS, SEED)
     expected = expect(population.persons, grace=dt.timedelta(days=30))
     tokens = await running_bus.issue_tokens(population.http_senders())
-    async with PartnerInboxes(running_bus.intake, running_bus.registry) as inbox:
+    as_partner = partner_settings(running_bus.intake)  # each institution as its principal
+    inbox = PartnerInboxes(running_bus.intake, running_bus.registry, as_partner=as_partner)
+    async with inbox:
         driver = SimulationDriver(
-            running_bus.intake, running_bus.registry, inbox, running_bus.http, tokens
+            running_bus.intake,
+            running_bus.registry,
+            inbox,
+            running_bus.http,
+            tokens,
+            as_partner=as_partner,
         )
         await driver.run(population)
     accepted = sorted(expected.accepted_ids)

@@ -19,6 +19,7 @@ from schemas.topics import DELIVERIES
 from services.coordination.ops.reconcile import reconcile
 from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.runtime import CoordinationRuntime
+from simulator.credentials import partner_settings
 from simulator.driver import SimulationDriver, SubmissionRecord
 from simulator.mailbox import ReceivedMail
 from simulator.partners import PartnerInboxes, ReceivedDelivery
@@ -43,7 +44,11 @@ async def test_every_partner_receives_exactly_what_the_policy_allows_and_nothing
     tokens = await running_bus.issue_tokens(population.http_senders())
     partner_topics = [i.delivery_topic for i in load_institutions().institutions]
     bus = PartnerInboxes(running_bus.intake, running_bus.registry, delivery_topics=[DELIVERIES])
-    partners = PartnerInboxes(running_bus.intake, running_bus.registry)
+    # The partners as partners are on a secured broker: each institution as its own principal,
+    # producing to its intake topic and reading its delivery topic only (the services here run
+    # in this process as the session's admin).
+    as_partner = partner_settings(running_bus.intake)
+    partners = PartnerInboxes(running_bus.intake, running_bus.registry, as_partner=as_partner)
     db = running_bus.coordination_db
     progress: list[int] = []
 
@@ -55,7 +60,12 @@ async def test_every_partner_receives_exactly_what_the_policy_allows_and_nothing
         partners,
     ):
         driver = SimulationDriver(
-            running_bus.intake, running_bus.registry, partners, running_bus.http, tokens
+            running_bus.intake,
+            running_bus.registry,
+            partners,
+            running_bus.http,
+            tokens,
+            as_partner=as_partner,
         )
         records = await driver.run(population, lambda done, total: progress.append(done))
         assert answers(records) == answers_expected(expected)
@@ -184,5 +194,13 @@ def assert_the_run_exercised_the_rules(expected: Expected, mails: list[ReceivedM
     assert any("cost_chf" in paths for paths in withheld)
     assert any({CLEAR_AHV, SEALED_AHV} <= paths for paths in withheld)
     assert any(not paths & {CLEAR_AHV, SEALED_AHV} for paths in withheld)
+    # Issue 15: named institutions told of a consent they take no part in yet; health and
+    # identity held back until their origin confirmed the consent; the health barrier removed.
+    assert expected.told
+    assert expected.unvouched
+    assert any(
+        "barriers[health]" in paths and "barriers[health]" in expected.events[event].marked
+        for (event, _), paths in expected.deliveries.items()
+    )
     statuses = {e.status.value for e in expected.steps.values()}
     assert {"accepted", "rejected"} <= statuses

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from services.coordination.domain.case_parts import (
     Case,
@@ -18,6 +19,7 @@ from services.coordination.domain.case_parts import (
     EngagementKind,
     Participation,
     Referral,
+    ReferralStatus,
 )
 from services.coordination.domain.policy import ConsentRecord, InterestPeriod
 
@@ -27,7 +29,8 @@ class CaseFile(BaseModel):
     cases: list[Case] = Field(default_factory=list)
     participations: list[Participation] = Field(default_factory=list)
     consents: list[Consent] = Field(default_factory=list)
-    revocations: dict[str, int] = Field(default_factory=dict)  # consent id → first revocation
+    # Revocations of a consent not yet on the bus: consent id → every (revoker, position).
+    early_revocations: dict[str, list[tuple[str, int]]] = Field(default_factory=dict)
     engagements: list[Engagement] = Field(default_factory=list)
     referrals: list[Referral] = Field(default_factory=list)
     case_refs: dict[str, str] = Field(default_factory=dict)  # institution → its own case ref
@@ -35,6 +38,19 @@ class CaseFile(BaseModel):
     last_position: int = -1
 
     # ----- reading -------------------------------------------------------------------------
+
+    @model_validator(mode="before")
+    @classmethod
+    def _early_revocations_of_older_files(cls, stored: Any) -> Any:
+        """A file stored before 1.4.0 kept only the first revoker of each consent."""
+        if isinstance(stored, dict) and "revoked_by" in stored:
+            stored = dict(stored)
+            positions, revokers = stored.pop("revocations", {}), stored.pop("revoked_by")
+            stored.setdefault(
+                "early_revocations",
+                {k: [(who, positions[k])] for k, who in revokers.items() if k in positions},
+            )
+        return stored
 
     @property
     def open_case(self) -> Case | None:
@@ -50,6 +66,38 @@ class CaseFile(BaseModel):
 
     def participates(self, institution: str) -> bool:
         return any(p.institution == institution for p in self.current_participants())
+
+    def takes_part(self, institution: str) -> bool:
+        """It opened the case, was added, or accepted a referral to it — not merely invited."""
+        return any(
+            p.institution == institution and (not p.via_referral or self._accepted(p))
+            for p in self.current_participants()
+        )
+
+    def role_of(self, institution: str) -> str | None:
+        """Its role in its current participation; None when it does not participate."""
+        current = (p for p in self.current_participants() if p.institution == institution)
+        return next((p.role for p in current), None)
+
+    def leads(self, institution: str) -> bool:
+        """It may act as the lead of the open case: it is the lead and takes part — or, once the
+        lead no longer takes part, any institution that takes part (else nobody could)."""
+        case = self.open_case
+        if case is None or not self.takes_part(institution):
+            return False
+        return case.lead == institution or not self.takes_part(case.lead)
+
+    def _accepted(self, participation: Participation) -> bool:
+        return any(
+            r.to_institution == participation.institution
+            and r.status in (ReferralStatus.ACCEPTED, ReferralStatus.COMPLETED)
+            and r.answered_at is not None
+            and r.answered_at >= participation.joined_on
+            for r in self.referrals
+        )
+
+    def consent(self, consent_id: uuid.UUID) -> Consent | None:
+        return next((c for c in self.consents if c.consent_id == consent_id), None)
 
     def interest(self) -> list[InterestPeriod]:
         return [
@@ -67,6 +115,8 @@ class CaseFile(BaseModel):
                 valid_until=c.valid_until,
                 granted_at=c.granted_at,
                 revoked_at=c.revoked_at,
+                recorded_by=c.recorded_by,
+                confirmed_at=dict(c.confirmed_at),
             )
             for c in self.consents
         ]

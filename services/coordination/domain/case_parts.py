@@ -68,6 +68,7 @@ class Consent(BaseModel):
     document_ref: str
     granted_at: int
     revoked_at: int | None = None
+    confirmed_at: dict[str, int] = Field(default_factory=dict)  # named institution → position
 
 
 class Engagement(BaseModel):

@@ -5,6 +5,10 @@ A field belongs to the event's category unless the contract marks it with its ow
 assessment's functional limitations are ``health``). Only such marked fields can be withheld
 from a recipient that receives the event; they are all optional, so a minimised event is still
 valid under its schema.
+
+A list field may mark single values instead (``x-datacategory-values``: the barrier ``health``
+is ``health``). Such a value is marked as ``<path>[<value>]``; withholding it removes the value
+from the list and keeps the rest, so the recipient cannot tell that anything was removed.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ def _marked(model: type[BaseModel], prefix: str) -> list[tuple[str, DataCategory
         extra = info.json_schema_extra
         if isinstance(extra, dict) and "x-datacategory" in extra:
             found.append((path, DataCategory(str(extra["x-datacategory"]))))
+        values = extra.get("x-datacategory-values") if isinstance(extra, dict) else None
+        if isinstance(values, dict):
+            found.extend((f"{path}[{v}]", DataCategory(str(c))) for v, c in values.items())
         nested = _model_of(info.annotation)
         if nested is not None:
             found.extend(_marked(nested, prefix=f"{path}."))
@@ -47,18 +54,47 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
 
 
 def without_fields(data: dict[str, Any], paths: frozenset[str] | set[str]) -> dict[str, Any]:
-    """A copy of JSON-like ``data`` with the dotted ``paths`` removed."""
+    """A copy of JSON-like ``data`` with the dotted ``paths`` removed (a value path
+    ``<path>[<value>]`` removes that value from the list and keeps the rest, in order)."""
     if not paths:
         return data
     result = dict(data)
     nested: dict[str, set[str]] = {}
     for path in paths:
         head, _, rest = path.partition(".")
+        name, value = value_path(head)
         if rest:
             nested.setdefault(head, set()).add(rest)
-        else:
-            result.pop(head, None)
+        elif value is None:
+            result.pop(name, None)
+        elif isinstance(result.get(name), list):
+            result[name] = [v for v in result[name] if v != value]
     for head, rests in nested.items():
         if isinstance(result.get(head), dict):
             result[head] = without_fields(result[head], rests)
     return result
+
+
+def has_path(data: Any, path: str) -> bool:
+    """``data`` carries the dotted ``path``: a field that is present, or for a value path
+    ``<path>[<value>]`` a list at ``<path>`` that holds the value."""
+    head, _, rest = path.partition(".")
+    name, value = value_path(head)
+    if not isinstance(data, dict) or name not in data:
+        return False
+    if rest:
+        return value is None and has_path(data[name], rest)
+    return value is None or (isinstance(data[name], list) and value in data[name])
+
+
+def field_path(path: str) -> str:
+    """The field a path names: for a value path ``<path>[<value>]`` its list ``<path>``."""
+    name, _ = value_path(path)
+    return name
+
+
+def value_path(part: str) -> tuple[str, str | None]:
+    """One part of a dotted path: ``barriers[health]`` → (``barriers``, ``health``); a plain
+    name → (name, None)."""
+    name, bracket, value = part.partition("[")
+    return (name, value.removesuffix("]")) if bracket else (name, None)

@@ -19,6 +19,7 @@ from schemas.events import (
     BenefitGranted,
     CaseClosed,
     CaseOpened,
+    ConsentConfirmed,
     ConsentGranted,
     ConsentRevoked,
     MeasureEnded,
@@ -75,8 +76,8 @@ class Step:
 def fold(file: CaseFile, event: CloudEvent[Any], position: int, rules: RuleSettings) -> Folded:
     """Fold one event (at its bus position) into ``file``."""
     origin = origin_of(event)
-    if event.data.person.case_ref:
-        file.case_refs.setdefault(origin, event.data.person.case_ref)
+    if event.data.person.case_ref:  # an institution's own word on its reference always wins
+        file.case_refs[origin] = event.data.person.case_ref
     case_before = file.open_case
     started = _fold_data(file, event.data, Step(event.id, origin, position, event.time, rules))
     file.last_position = position
@@ -103,6 +104,8 @@ def _fold_data(file: CaseFile, data: Any, s: Step) -> Engagement | None:
             _grant_consent(file, data, s)
         case ConsentRevoked():
             _revoke_consent(file, data, s)
+        case ConsentConfirmed():
+            _confirm_consent(file, data, s)
         case ReferralRequested():
             _request_referral(file, data, s)
         case ReferralAccepted():
@@ -130,23 +133,29 @@ def _fold_data(file: CaseFile, data: Any, s: Step) -> Engagement | None:
 
 
 def _open_case(file: CaseFile, data: CaseOpened, s: Step) -> None:
-    if file.open_case is None:
-        file.cases.append(
-            Case(
-                case_key=s.event_id,
-                opened_by=s.origin,
-                opened_at=s.at,
-                opened_position=s.position,
-                lead=s.origin,
-                projects=[data.project_code] if data.project_code else [],
-            )
+    """The opener leads the new case; a participant's opening of the open case changes nothing
+    (it would make it lead beside the lead)."""
+    if file.open_case is not None:
+        return
+    file.cases.append(
+        Case(
+            case_key=s.event_id,
+            opened_by=s.origin,
+            opened_at=s.at,
+            opened_position=s.position,
+            lead=s.origin,
+            projects=[data.project_code] if data.project_code else [],
         )
+    )
     file.join(s.origin, ParticipantRole.LEAD.value, s.position, s.at)
 
 
 def _participant_joined(file: CaseFile, data: ParticipantJoined, s: Step) -> None:
+    """The institution takes part (in the role the lead gave it: ``authority``). The case
+    reference named for it is taken only if it has none yet or names its own."""
     case = file.open_case
-    if data.institution_case_ref:
+    own = data.institution == s.origin
+    if data.institution_case_ref and (own or data.institution not in file.case_refs):
         file.case_refs[data.institution] = data.institution_case_ref
     file.join(data.institution, data.role.value, s.position, s.at)
     if case is not None and data.role == ParticipantRole.LEAD:
@@ -163,6 +172,10 @@ def _close_case(file: CaseFile, data: CaseClosed, s: Step) -> None:
 
 
 def _grant_consent(file: CaseFile, data: ConsentGranted, s: Step) -> None:
+    """Record the consent (``authority``: once per id); the earliest revocation that came first
+    from an institution it names counts."""
+    early = file.early_revocations.pop(str(data.consent_id), [])
+    named = [position for revoker, position in early if revoker in data.institutions]
     file.consents.append(
         Consent(
             consent_id=data.consent_id,
@@ -173,16 +186,25 @@ def _grant_consent(file: CaseFile, data: ConsentGranted, s: Step) -> None:
             valid_until=data.valid_until,
             document_ref=data.document_ref,
             granted_at=s.position,
-            revoked_at=file.revocations.get(str(data.consent_id)),
+            revoked_at=min(named, default=None),
         )
     )
 
 
 def _revoke_consent(file: CaseFile, data: ConsentRevoked, s: Step) -> None:
-    file.revocations.setdefault(str(data.consent_id), s.position)
-    for consent in file.consents:
-        if consent.consent_id == data.consent_id and consent.revoked_at is None:
-            consent.revoked_at = s.position
+    """Revoke the consent; one not on the bus yet keeps every revoker until its grant."""
+    consent = file.consent(data.consent_id)
+    if consent is None:
+        file.early_revocations.setdefault(str(data.consent_id), []).append((s.origin, s.position))
+    elif consent.revoked_at is None:
+        consent.revoked_at = s.position
+
+
+def _confirm_consent(file: CaseFile, data: ConsentConfirmed, s: Step) -> None:
+    """The named institution vouches for the consent from here on (its first confirmation)."""
+    consent = file.consent(data.consent_id)
+    if consent is not None and s.origin in consent.institutions:
+        consent.confirmed_at.setdefault(s.origin, s.position)
 
 
 def _request_referral(file: CaseFile, data: ReferralRequested, s: Step) -> None:
@@ -222,8 +244,13 @@ def _request_referral(file: CaseFile, data: ReferralRequested, s: Step) -> None:
 def _answer_referral(
     file: CaseFile, referral_id: uuid.UUID, status: ReferralStatus, s: Step
 ) -> None:
+    """Only the institution a referral is addressed to answers it."""
     referral = file.referral(referral_id)
-    if referral is not None and referral.status == ReferralStatus.OPEN:
+    if (
+        referral is not None
+        and referral.status == ReferralStatus.OPEN
+        and referral.to_institution == s.origin
+    ):
         referral.status, referral.answered_at = status, s.at
 
 
@@ -235,8 +262,10 @@ def _decline_referral(file: CaseFile, data: ReferralDeclined, s: Step) -> None:
 
 
 def _complete_referral(file: CaseFile, data: ReferralCompleted, s: Step) -> None:
+    """Only the addressee completes a referral (its completion answers it, as an acceptance
+    would); anyone else's completion changes nothing, or it could make the addressee take part."""
     referral = file.referral(data.referral_id)
-    if referral is not None:
+    if referral is not None and referral.to_institution == s.origin:
         referral.status = ReferralStatus.COMPLETED
         referral.answered_at = referral.answered_at or s.at
     file.end_engagement(s.origin, EngagementKind.REFERRAL, data.referral_id, s.day)

@@ -12,6 +12,9 @@ interest, the event's bus position and business time). Rules (ARCHITECTURE §7):
   legal-basis matrix for (origin kind, recipient kind, category).
 - ``health`` is covered only where it is named explicitly (consent or matrix entry); nothing
   implies it.
+- ``health`` and ``identity`` leave their origin under a consent only if the origin itself
+  recorded that consent or confirmed it at or before the event's position: nobody makes another
+  institution's most sensitive data flow on its own word.
 - Fields with their own category (the AHV number, a cost, functional limitations) are withheld
   unless that category is covered too.
 """
@@ -39,6 +42,8 @@ class ConsentRecord:
     valid_until: dt.date | None
     granted_at: int
     revoked_at: int | None = None
+    recorded_by: str = ""
+    confirmed_at: Mapping[str, int] = field(default_factory=dict, hash=False)  # by whom, where
 
     def active_at(self, position: int, day: dt.date) -> bool:
         if self.granted_at > position:
@@ -53,6 +58,15 @@ class ConsentRecord:
             and recipient in self.institutions
             and category in self.categories
         )
+
+    def vouched_by(self, origin: str, position: int) -> bool:
+        """The origin recorded this consent, or confirmed it at or before ``position``."""
+        confirmed = self.confirmed_at.get(origin)
+        return origin == self.recorded_by or (confirmed is not None and confirmed <= position)
+
+
+# Categories that leave their origin under a consent only if the origin vouches for it.
+HOLDER_VOUCHED = frozenset({DataCategory.HEALTH, DataCategory.IDENTITY})
 
 
 @dataclass(frozen=True)
@@ -211,7 +225,15 @@ def authorised_categories(
     recipient_kind = world.kinds.get(recipient)
     grounds: dict[DataCategory, Ground] = {}
     for category in DataCategory:
-        consent = next((c for c in active if c.covers(event.origin, recipient, category)), None)
+        consent = next(
+            (
+                c
+                for c in active
+                if c.covers(event.origin, recipient, category)
+                and (category not in HOLDER_VOUCHED or c.vouched_by(event.origin, event.position))
+            ),
+            None,
+        )
         if consent is not None:
             grounds[category] = consent
         elif origin_kind is not None and recipient_kind is not None:

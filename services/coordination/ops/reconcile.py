@@ -6,7 +6,8 @@ given (``reconcile``: their canonical ids). Intake's ledger is only a secondary 
 writes it after its Kafka commit, so a crash in between leaves an accepted event without a row.
 
 - every accepted event is in the timeline, or coordination dead-lettered it (with its reason on
-  ``iiz.coordination.rejected.v1``);
+  ``iiz.coordination.rejected.v1``) or refused it (its sender may not make that change; marked
+  ``refused`` and answered on the sender's topic);
 - every timeline entry in the window is an event on the topic (an entry whose event is not there
   was folded from an aborted transaction or from somewhere else);
 - every event intake accepted has its ledger row (coordination's own notes have none);
@@ -30,6 +31,7 @@ import asyncpg
 
 from schemas.alerts import Alert
 from schemas.events import NoteAdded
+from schemas.refusals import Refusal
 from services.common.database import checked_schema
 from services.coordination.ops.canonical_topic import (
     CanonicalRecord,
@@ -60,6 +62,8 @@ SELECT delivery_id, published_at IS NOT NULL AS published FROM outbox o
 WHERE delivery_id = ANY($1) OR EXISTS (
     SELECT 1 FROM jsonb_array_elements(o.headers) h
     WHERE h->>0 = 'ce_causationid' AND h->>1 = ANY($2::text[]))
+  AND NOT EXISTS (  -- a refusal answers a refused event: counted with the refused events
+    SELECT 1 FROM jsonb_array_elements(o.headers) h WHERE h->>0 = 'ce_type' AND h->>1 = $3)
 """
 ALERTS_TO_PERSONS = """
 SELECT o.delivery_id, EXISTS (
@@ -110,7 +114,12 @@ async def reconcile_window(
     waiting = {i: rs for i, rs in by_id.items() if i not in timeline}
     waiting_records = [r for rs in waiting.values() for r in rs] + unreadable
     refused_marks = await _dead_lettered(pool, [r.poison_id(window.topic) for r in waiting_records])
-    missing = [str(i) for i, rs in waiting.items() if not _marked(rs, window.topic, refused_marks)]
+    refused_marks |= await _refused(pool, list(waiting))
+    missing = [
+        str(i)
+        for i, rs in waiting.items()
+        if i not in refused_marks and not _marked(rs, window.topic, refused_marks)
+    ]
     missing += [
         f"{window.topic}/{r.partition}/{r.offset}"
         for r in unreadable
@@ -165,6 +174,18 @@ async def _dead_lettered(pool: asyncpg.Pool, marks: Sequence[uuid.UUID]) -> set[
     return {r["event_id"] for r in rows}
 
 
+async def _refused(pool: asyncpg.Pool, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Events coordination refused (their sender may not make that change): answered, not lost."""
+    if not ids:
+        return set()
+    rows = await pool.fetch(
+        "SELECT event_id FROM processed_events"
+        " WHERE event_id = ANY($1::uuid[]) AND outcome = 'refused'",
+        list(ids),
+    )
+    return {r["event_id"] for r in rows}
+
+
 async def _timeline_not_on_topic(pool: asyncpg.Pool, window: CanonicalWindow) -> list[uuid.UUID]:
     if not window.spans:
         return []
@@ -198,7 +219,10 @@ async def reconcile(
     ids = list(dict.fromkeys(event_ids))
     timeline_ids = await _in_timeline(pool, ids)
     expected = await _authorised_deliveries(pool, ids)
-    outbox = await pool.fetch(DELIVERIES_OF_EVENTS, list(expected), [str(i) for i in ids])
+    refused = await _refused(pool, [i for i in ids if i not in timeline_ids])
+    outbox = await pool.fetch(
+        DELIVERIES_OF_EVENTS, list(expected), [str(i) for i in ids], Refusal.cloud_event_type()
+    )
     outbox_ids = {r["delivery_id"] for r in outbox}
     published = {r["delivery_id"] for r in outbox if r["published"]} & expected
     settled = await _final_outcomes(pool, published)
@@ -215,9 +239,12 @@ async def reconcile(
         dead_lettered=sum(1 for s in settled.values() if s == "dead-lettered"),
         alerts=len(alerts),
         alerts_settled=sum(1 for r in alerts if r["settled"]),
+        refused=len(refused),
         source=source,
         examples={
-            MISSING_FROM_TIMELINE: first_examples(str(i) for i in ids if i not in timeline_ids),
+            MISSING_FROM_TIMELINE: first_examples(
+                str(i) for i in ids if i not in timeline_ids and i not in refused
+            ),
             DELIVERY_MISSING: first_examples(str(i) for i in expected - outbox_ids),
             WITHOUT_DECISION: first_examples(str(i) for i in outbox_ids - expected),
             NOT_PUBLISHED: first_examples(str(i) for i in (expected & outbox_ids) - published),

@@ -32,7 +32,7 @@ class Reconciliation:
     dead_lettered: int
     alerts: int = 0
     alerts_settled: int = 0
-    refused: int = 0  # dead-lettered by coordination: not in the timeline, but not lost
+    refused: int = 0  # dead-lettered or refused by coordination: not in the timeline, not lost
     not_on_topic: int = 0
     via_intake: int = 0  # accepted events that intake published (so have a ledger row)
     in_ledger: int = 0
@@ -63,7 +63,9 @@ class Reconciliation:
         return sum(self.kinds().values())
 
     def lines(self) -> list[str]:
-        refused = f"+ {self.refused} dead-lettered by coordination" if self.refused else ""
+        refused = (
+            f"+ {self.refused} dead-lettered or refused by coordination" if self.refused else ""
+        )
         pairs = [
             ("accepted events", self.accepted, "timeline entries", self.in_timeline, refused),
             (

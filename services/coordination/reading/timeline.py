@@ -32,7 +32,10 @@ class TimelineEntry(BaseModel):
     category: str = Field(description="Data category of the event.")
     case_number: str | None = Field(description="The case it belongs to; None before a case.")
     basis: Basis
-    withheld: list[str] = Field(description="Dotted paths of fields removed for this reader.")
+    withheld: list[str] = Field(
+        description="Paths of the type's fields this reader may not see, listed whether or not"
+        " this event carries them (a value path such as `barriers[health]` names one value)."
+    )
     data: dict[str, Any] = Field(description="The event's data, minimised for this reader.")
 
 
@@ -44,13 +47,18 @@ class TimelinePage(BaseModel):
     )
 
 
+NEVER_IN_THE_TIMELINE = frozenset({"person.ahv_number"})
+
+
 def timeline_entry(row: Any, reader: str) -> TimelineEntry:
     """A timeline row (with the reader's decision) as the reader may see it."""
     own = row["origin"] == reader
     data = json.loads(row["event"]).get("data", {})
-    # The decision may name fields this event does not carry (the AHV number never is in the
-    # timeline): list what was really taken out.
-    withheld = [] if own else [p for p in row["withheld"] or [] if has_path(data, p)]
+    # The reader is told which of the type's fields it may not see: all of them, whether this
+    # event carries them or not, so that the list says nothing about the person (a
+    # ``health_limitations`` listed only when present would tell that there are some). The AHV
+    # number is never in the timeline at all, so it is not listed.
+    withheld = [] if own else [p for p in row["withheld"] or [] if p not in NEVER_IN_THE_TIMELINE]
     return TimelineEntry(
         position=row["bus_offset"],
         event_id=row["event_id"],
@@ -67,14 +75,6 @@ def timeline_entry(row: Any, reader: str) -> TimelineEntry:
         withheld=withheld,
         data=without_fields(data, set(withheld)),
     )
-
-
-def has_path(data: Any, path: str) -> bool:
-    for part in path.split("."):
-        if not isinstance(data, dict) or part not in data:
-            return False
-        data = data[part]
-    return True
 
 
 def timeline_basis(involved: Involvement, entries: Sequence[TimelineEntry]) -> str:

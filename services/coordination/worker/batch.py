@@ -26,12 +26,17 @@ from schemas.envelope import CloudEvent
 from schemas.errors import ContractError
 from services.coordination.domain.case_file import CaseFile
 from services.coordination.domain.case_parts import Case
-from services.coordination.domain.event_step import Applied, apply_event
+from services.coordination.domain.event_step import Applied, Refused, apply_event
 from services.coordination.domain.folding import fold, origin_of
 from services.coordination.domain.policy import Decision, World
 from services.coordination.domain.rules import RuleSettings
 from services.coordination.worker import batch_audit
-from services.coordination.worker.deliveries import OutboxRecord, alert_delivery, delivery
+from services.coordination.worker.deliveries import (
+    OutboxRecord,
+    alert_delivery,
+    delivery,
+    refusal_delivery,
+)
 from services.coordination.worker.effects import (
     BatchEffects,
     BatchReport,
@@ -64,6 +69,15 @@ class FoldedEvent:
     applied: Applied
 
 
+@dataclass(frozen=True)
+class RefusedEvent:
+    """An event whose sender may not make the change it asks for: answered, not folded."""
+
+    record: BusRecord
+    event: CloudEvent[Any]
+    refused: Refused
+
+
 @dataclass
 class FoldedBatch:
     """The batch after folding: what changed, and what could not be taken."""
@@ -72,6 +86,7 @@ class FoldedBatch:
     files: dict[str, CaseFile] = field(default_factory=dict)  # changed, in order of change
     sealed_ahv: dict[str, str] = field(default_factory=dict)
     events: list[FoldedEvent] = field(default_factory=list)
+    refused: list[RefusedEvent] = field(default_factory=list)
     failed: list[Poison] = field(default_factory=list)  # events that could not be applied
     poison: list[Poison] = field(default_factory=list)  # every poison record of the batch
     new_poison: list[Poison] = field(default_factory=list)  # not dead-lettered before
@@ -141,6 +156,9 @@ def fold_batch(
             if person in batch.files:  # what is stored must be the refolded file
                 batch.files[person] = files[person]
             continue
+        if isinstance(applied, Refused):  # the file is unchanged
+            batch.refused.append(RefusedEvent(record, event, applied))
+            continue
         good.setdefault(person, []).append((event, record.offset))
         batch.files[person] = files[person]
         if event.data.person.sealed_ahv:
@@ -166,7 +184,11 @@ def batch_effects(
 ) -> BatchEffects:
     """Every effect of the folded batch, with the case ``numbers`` issued for its cases."""
     timeline = [(timeline_row(f), f.event) for f in batch.events]
-    audit = batch_audit.entries([(f.event, f.applied) for f in batch.events], batch.new_poison)
+    audit = batch_audit.entries(
+        [(f.event, f.applied) for f in batch.events],
+        [(r.event, r.refused) for r in batch.refused],
+        batch.new_poison,
+    )
     return BatchEffects(
         timeline=[row for row, _ in timeline],
         decisions=[decision_row(f.event.id, d) for f in batch.events for d in f.applied.decisions],
@@ -181,6 +203,7 @@ def batch_effects(
         ],
         processed=[
             *((f.event.id, f.record.partition, f.record.offset, "applied") for f in batch.events),
+            *((r.event.id, r.record.partition, r.record.offset, "refused") for r in batch.refused),
             *(
                 (p.record.poison_id, p.record.partition, p.record.offset, "dead-lettered")
                 for p in batch.new_poison
@@ -196,8 +219,9 @@ def batch_effects(
         dead_letters=[] if context.replay else batch.poison,
         report=BatchReport(
             applied=len(batch.events),
-            duplicates=batch.decoded - len(batch.events) - len(batch.failed),
+            duplicates=batch.decoded - len(batch.events) - len(batch.refused) - len(batch.failed),
             dead_lettered=len(batch.poison),
+            refused=len(batch.refused),
         ),
     )
 
@@ -271,4 +295,8 @@ def outbox_records(
             )
             for intent in applied.alerts
         )
+    records.extend(
+        refusal_delivery(r.event, r.refused, pseudonym=str(r.event.subject), lanes=lanes)
+        for r in batch.refused
+    )
     return records

@@ -1,5 +1,6 @@
 """The audit entries of a batch: one per decided event (allowed recipients with their basis,
-denied ones with their reason), one per alert raised, one per new dead letter. Pure."""
+denied ones with their reason), one per alert raised, one per refused event, one per new dead
+letter. Pure."""
 
 from __future__ import annotations
 
@@ -9,19 +10,33 @@ from typing import Any
 from schemas.envelope import CloudEvent
 from services.coordination.audit import AuditEntry
 from services.coordination.domain.alerts import AlertIntent
-from services.coordination.domain.event_step import Applied
+from services.coordination.domain.event_step import Applied, Refused
 from services.coordination.domain.policy import Decision
 from services.coordination.worker.effects import Poison
 
 
 def entries(
-    events: Sequence[tuple[CloudEvent[Any], Applied]], new_poison: Sequence[Poison]
+    events: Sequence[tuple[CloudEvent[Any], Applied]],
+    refusals: Sequence[tuple[CloudEvent[Any], Refused]],
+    new_poison: Sequence[Poison],
 ) -> list[AuditEntry]:
-    """Decisions first, then alerts, then dead letters (the order of the chain)."""
+    """Decisions first, then alerts, then refusals, then dead letters (the order of the chain)."""
     return (
         [decided(event, applied) for event, applied in events]
         + [alerted(event, a) for event, applied in events for a in applied.alerts]
+        + [refused(event, r) for event, r in refusals]
         + [dead_lettered(p) for p in new_poison]
+    )
+
+
+def refused(event: CloudEvent[Any], refusal: Refused) -> AuditEntry:
+    return AuditEntry(
+        actor="coordination",
+        action="refused",
+        subject=str(event.subject),
+        object=str(event.id),
+        purpose="authority",
+        detail={"type": event.type, "origin": refusal.origin, "reason": refusal.reason.value},
     )
 
 

@@ -5,6 +5,10 @@ A delivery is the original event, minimised for its recipient, with its basis as
 Its id is derived from event and recipient, so a redone batch or a rebuild yields the same id and
 the outbox (unique ``delivery_id``) keeps one row. The AHV number travels only sealed, and only
 where ``identity`` is authorised; notifications opens it for the partner's own topic.
+
+A refusal goes back to the sender of a refused event and repeats only what the sender itself
+sent (the event's id and type, its own case reference) with the reason: no case number, no
+other institution, no person data.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from typing import Any
 from schemas.alerts import Alert
 from schemas.codec import KafkaRecord, to_kafka
 from schemas.envelope import CloudEvent
+from schemas.refusals import REFUSAL_TEXTS, Refusal
 from schemas.topics import DELIVERIES
 from services.coordination.domain.alerts import AlertIntent
+from services.coordination.domain.event_step import Refused
 from services.coordination.domain.fields import without_fields
 from services.coordination.domain.policy import Decision
 
@@ -133,3 +139,35 @@ def alert_delivery(
         ),
     )
     return OutboxRecord(intent.alert_id, lane_of(key, lanes), DELIVERIES, to_kafka(message))
+
+
+def refusal_delivery(
+    event: CloudEvent[Any], refused: Refused, *, pseudonym: str, lanes: int
+) -> OutboxRecord:
+    """The refusal for the sender's own topic. The subject (the pseudonym intake derived from the
+    AHV number the sender sent) routes it; it says nothing about a case."""
+    key = delivery_key(refused.origin, pseudonym)
+    identifier = Refusal.id_for(event.id)
+    case_ref = event.data.person.case_ref
+    message = envelope_for(Refusal)(
+        id=identifier,
+        source=COORDINATION_SOURCE,
+        type=Refusal.cloud_event_type(),
+        subject=pseudonym,
+        time=event.time,
+        dataschema=Refusal.dataschema(),
+        datacategory=Refusal.default_category,
+        partitionkey=key,
+        correlationid=event.correlationid,
+        causationid=str(event.id),
+        recipient=refused.origin,
+        recipientcaseref=case_ref,
+        data=Refusal(
+            refused_id=event.id,
+            refused_type=event.type,
+            reason=refused.reason,
+            message=REFUSAL_TEXTS[refused.reason],
+            case_ref=case_ref,
+        ),
+    )
+    return OutboxRecord(identifier, lane_of(key, lanes), DELIVERIES, to_kafka(message))

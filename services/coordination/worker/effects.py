@@ -57,6 +57,7 @@ class BatchReport:
     applied: int
     duplicates: int
     dead_lettered: int
+    refused: int = 0  # taken, but refused: the sender may not make the change it asks for
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 The story: RAV opens an IIZ case; the person consents to exchange between RAV, IV-Stelle and the
 social services of Liestal for case administration, employment, benefits and identity — not
-health. Later the person revokes the consent.
+health. RAV records it; IV and the social services, told of it, confirm it. Later the person
+revokes the consent.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import asyncpg
 
 from schemas.codec import from_kafka
 from schemas.events import (
+    DATA_CLASS_BY_TYPE,
     AssessmentCompleted,
     BenefitGranted,
     CaseOpened,
+    ConsentConfirmed,
     ConsentGranted,
     ConsentRevoked,
     MeasureEnded,
@@ -41,6 +44,7 @@ from tests.integration.coordination.conftest import Publish, eventually, process
 from tests.kafka_tools import end_offsets, read_until
 
 SH = "sozialhilfe-2829"
+EVENT_TYPES = frozenset(DATA_CLASS_BY_TYPE)
 CONSENTED = [
     DataCategory.CASE_ADMIN,
     DataCategory.EMPLOYMENT,
@@ -63,6 +67,10 @@ def consent_story() -> tuple[CaseStory, dict[str, Any]]:
     )
     named["iv_joins"] = s.rav(ParticipantJoined, institution="iv", role=ParticipantRole.PARTICIPANT)
     named["sh_joins"] = s.rav(ParticipantJoined, institution=SH, role=ParticipantRole.PARTICIPANT)
+    # IV and the social services vouch for the consent RAV recorded: their identity may flow.
+    consent_id = named["consent"].data.consent_id
+    named["iv_confirms"] = s.iv(ConsentConfirmed, consent_id=consent_id)
+    named["sh_confirms"] = s.sozialhilfe_2829(ConsentConfirmed, consent_id=consent_id)
     named["coaching"] = s.rav(MeasureStarted, kind=MeasureKind.COACHING)
     named["assessment"] = s.iv(
         AssessmentCompleted,
@@ -96,9 +104,11 @@ def consent_story() -> tuple[CaseStory, dict[str, Any]]:
 # Who may receive which event of the story (the origin's own events are not sent back to it).
 EXPECTED = {
     "opened": set(),  # nobody else takes part yet
-    "consent": set(),  # iv and social services join only afterwards
+    "consent": {"iv", SH},  # not yet taking part, but named: told so that they can confirm
     "iv_joins": {"iv"},
     "sh_joins": {"iv", SH},
+    "iv_confirms": {"rav", SH},
+    "sh_confirms": {"rav", "iv"},
     "coaching": {"iv", SH},
     "assessment": {"rav", SH},  # without the health field
     "iv_measure": set(),  # declared health: nobody has consented to health
@@ -111,7 +121,9 @@ EXPECTED = {
 
 async def _deliveries(settings: CoordinationSettings, start: Any, expected: int) -> list[Any]:
     records = await read_until(settings, start, lambda rs: len(rs) >= expected, within=60)
-    return [from_kafka(r.key, r.value, r.headers) for r in records]
+    # Alerts and refusals (of other tests' persons, too) are no catalogue events.
+    events = [r for r in records if dict(r.headers).get("ce_type", b"").decode() in EVENT_TYPES]
+    return [from_kafka(r.key, r.value, r.headers) for r in events]
 
 
 async def test_each_recipient_gets_exactly_the_consented_events_and_fields(

@@ -23,7 +23,7 @@ from schemas.envelope import CloudEvent
 from schemas.events import CaseOpened, NoteAdded
 from services.common.database import asyncpg_dsn, create_pool
 from services.common.kafka_clients import create_producer
-from services.common.migrations import upgrade
+from services.common.migrations import ServiceGrants, upgrade
 from services.coordination.ops.migrate import migrate
 from services.coordination.ops.reconcile import reconcile_since
 from services.coordination.ops.reconciliation import (
@@ -34,6 +34,7 @@ from services.coordination.ops.reconciliation import (
 from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.effects import BusRecord
 from services.coordination.worker.runtime import CoordinationRuntime
+from services.intake.migrate import PRIVILEGES
 from tests.case_story import CaseStory
 from tests.infra import REPO, Infra
 from tests.integration.coordination.conftest import drop_schema, make_coordination_settings
@@ -111,7 +112,12 @@ async def bus(infra: Infra, new_topic: Callable[..., Any]) -> AsyncIterator[Bus]
     settings = make_coordination_settings(infra, coordination_case_events_topic=topic)
     intake_schema = f"intake_{uuid.uuid4().hex[:10]}"
     await migrate(settings)
-    await upgrade(INTAKE_MIGRATIONS, settings.database_url, intake_schema)
+    await upgrade(
+        INTAKE_MIGRATIONS,
+        settings.owner_database_url,
+        intake_schema,
+        ServiceGrants.for_urls(settings.database_url, settings.owner_database_url, PRIVILEGES),
+    )
     db = await create_pool(settings.database_url, settings.coordination_db_schema)
     producer = create_producer(settings)
     await producer.start()
@@ -121,7 +127,7 @@ async def bus(infra: Infra, new_topic: Callable[..., Any]) -> AsyncIterator[Bus]
         await producer.stop()
         await db.close()
         await drop_schema(settings)
-        conn = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+        conn = await asyncpg.connect(asyncpg_dsn(settings.owner_database_url))
         await conn.execute(f'DROP SCHEMA "{intake_schema}" CASCADE')
         await conn.close()
 

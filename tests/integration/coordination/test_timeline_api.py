@@ -26,7 +26,6 @@ import httpx
 import pytest
 from aiokafka import ConsumerRecord
 from asgi_lifespan import LifespanManager
-from pydantic import SecretStr
 
 from schemas.codec import from_kafka
 from schemas.events import (
@@ -39,7 +38,6 @@ from schemas.vocabulary import (
 )
 from services.coordination import audit
 from services.coordination.api.app import create_api
-from services.coordination.api.auth import mint_token
 from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.effects import BusRecord
 from services.coordination.worker.runtime import CoordinationRuntime
@@ -47,6 +45,7 @@ from tests.ahv_scan import find_valid_ahv_numbers
 from tests.case_story import HEALTH_TEXT, CaseStory, iv_in_parallel
 from tests.conftest import LogCollector
 from tests.kafka_tools import end_offsets, read_until
+from tests.tokens import foreign_token, mint_token
 
 UNKNOWN_CASE = "IIZ-2099-999999"
 
@@ -191,7 +190,7 @@ async def test_rav_reads_the_iv_assessment_without_health_limitations_while_iv_s
     rav_entry = next(e for e in as_rav.json()["entries"] if e["position"] == 5)
     iv_entry = next(e for e in as_iv.json()["entries"] if e["position"] == 5)
     assert "health_limitations" not in rav_entry["data"]
-    assert rav_entry["withheld"] == ["health_limitations"]
+    assert rav_entry["withheld"] == ["barriers[health]", "health_limitations"]
     assert rav_entry["data"]["recommendation"] == "Teilzeitpensum prüfen"
     assert rav_entry["basis"]["kind"] == "consent"
     assert len(rav_entry["basis"]["consent_ids"]) == 1
@@ -208,9 +207,10 @@ async def test_an_institution_sees_only_entries_it_published_or_was_allowed_to_r
     as_centre = await case.get(f"/v1/cases/{case.number}/timeline", "assessmentcenter")
 
     assert positions(as_rav) == [0, 1, 2, 3, 4, 5, 6, 7]
-    # iv was invited at position 3: nothing of the person's earlier history, the rest on
-    # rav's consent.
-    assert positions(as_iv) == [3, 4, 5, 6, 7]
+    # iv was invited at position 3: of the person's earlier history only the consent that names
+    # it (position 1: a named institution is told, so that it can confirm), the rest on rav's
+    # consent.
+    assert positions(as_iv) == [1, 3, 4, 5, 6, 7]
     # the Assessmentcenter is invited, but no consent names it: nothing at all.
     assert as_centre.status_code == 200
     assert positions(as_centre) == []
@@ -440,11 +440,7 @@ async def test_missing_invalid_and_expired_tokens_get_401_with_their_reason(
     expired = mint_token(
         case.settings, "anna", "rav", "coordinator", dt.timedelta(hours=1), now=long_ago
     )
-    foreign = CoordinationSettings(
-        environment="test",
-        coordination_jwt_secret=SecretStr("another-secret-of-at-least-32-chars!"),
-    )
-    forged = mint_token(foreign, "anna", "rav", "coordinator", dt.timedelta(hours=1))
+    forged = foreign_token(case.settings, "anna", "rav", "coordinator")
 
     answers = {
         "token_missing": await case.client.get(path),

@@ -107,6 +107,18 @@ def test_events_seen_before_are_counted_as_duplicates_and_change_nothing() -> No
     assert effects.report.applied == 0
 
 
+def test_a_redelivered_consent_grant_is_a_duplicate_not_a_second_recording_of_its_id() -> None:
+    s = story()
+    grant = s.events[2]
+
+    in_the_same_batch = compute(records([*s.events, grant]))
+    in_a_later_batch = compute(records([grant], first_offset=3), seen={e.id for e in s.events})
+
+    assert (in_the_same_batch.report.refused, in_the_same_batch.report.duplicates) == (0, 1)
+    assert (in_a_later_batch.report.refused, in_a_later_batch.report.duplicates) == (0, 1)
+    assert len(in_the_same_batch.read_models.consents) == 1
+
+
 def test_a_record_that_is_no_canonical_event_is_dead_lettered_once_and_audited() -> None:
     s = story()
     batch = records(s.events)

@@ -61,7 +61,10 @@ def consent(
     valid_until: dt.date | None = None,
     granted_at: int = 0,
     revoked_at: int | None = None,
+    recorded_by: str = "rav",
+    confirmed_at: Mapping[str, int] | None = None,
 ) -> ConsentRecord:
+    """A consent; recorded by RAV (the origin of most events here) unless said otherwise."""
     return ConsentRecord(
         consent_id=uuid.uuid4(),
         institutions=frozenset(institutions or ("rav", "iv")),
@@ -70,6 +73,8 @@ def consent(
         valid_until=valid_until,
         granted_at=granted_at,
         revoked_at=revoked_at,
+        recorded_by=recorded_by,
+        confirmed_at=dict(confirmed_at or {}),
     )
 
 
@@ -653,6 +658,7 @@ def test_the_realistic_events_mark_identity_cost_and_health_fields() -> None:
         "person.ahv_number": IDENTITY,
         "person.sealed_ahv": IDENTITY,
         "health_limitations": HEALTH,
+        "barriers[health]": HEALTH,
     }
 
 
@@ -698,20 +704,28 @@ def test_marked_fields_are_delivered_when_their_categories_are_covered() -> None
 def test_health_limitations_are_withheld_without_health_while_the_assessment_is_delivered() -> None:
     assessment = event(origin="assessmentcenter", categories={EMPLOYMENT}, marked=ASSESSMENT_FIELDS)
     everything_but_health = consent(
-        "assessmentcenter", "iv", categories=set(DataCategory) - {HEALTH}
+        "assessmentcenter",
+        "iv",
+        categories=set(DataCategory) - {HEALTH},
+        recorded_by="assessmentcenter",
     )
 
     outcome = decision(assessment, everything_but_health)
 
     assert outcome.allowed
-    assert outcome.withheld == {"health_limitations"}
+    assert outcome.withheld == {"health_limitations", "barriers[health]"}
     assert EMPLOYMENT in outcome.categories
     assert HEALTH not in outcome.categories
 
 
 def test_health_limitations_are_delivered_with_an_explicit_health_consent() -> None:
     assessment = event(origin="assessmentcenter", categories={EMPLOYMENT}, marked=ASSESSMENT_FIELDS)
-    with_health = consent("assessmentcenter", "iv", categories={EMPLOYMENT, HEALTH, IDENTITY})
+    with_health = consent(
+        "assessmentcenter",
+        "iv",
+        categories={EMPLOYMENT, HEALTH, IDENTITY},
+        recorded_by="assessmentcenter",
+    )
 
     outcome = decision(assessment, with_health)
 

@@ -9,23 +9,28 @@ import random
 import uuid
 from typing import Any
 
+import pytest
+
 from schemas.envelope import CloudEvent
 from schemas.events import (
     AssessmentCompleted,
     BenefitGranted,
     CaseClosed,
     CaseOpened,
+    ConsentConfirmed,
     ConsentGranted,
     ConsentRevoked,
     MeasureEnded,
     MeasureStarted,
     ParticipantJoined,
     ParticipantLeft,
+    ReferralAccepted,
     ReferralDeclined,
     ReferralRequested,
 )
 from schemas.registry import load_institutions
 from schemas.vocabulary import (
+    Barrier,
     BenefitKind,
     CaseOutcome,
     DataCategory,
@@ -38,9 +43,9 @@ from schemas.vocabulary import (
 )
 from services.intake.submission import canonical_id
 from simulator.partners import ReceivedDelivery
-from simulator.script import ZURICH, Expect, Fault, ScriptWriter
-from tests.e2e.expected import CLEAR_AHV, SEALED_AHV, Expected, expect
-from tests.e2e.reconciliation import compare
+from simulator.script import ZURICH, Expect, Fault, RefusedInScriptError, ScriptWriter
+from tests.e2e.expected import CLEAR_AHV, SEALED_AHV, Expected, expect, without
+from tests.e2e.reconciliation import Reconciliation, compare
 
 REGISTRY = load_institutions()
 START = dt.datetime(2026, 9, 1, 9, 0, tzinfo=ZURICH)
@@ -64,13 +69,22 @@ def consent(w: ScriptWriter, members: list[str], categories: list[DataCategory],
     )  # fmt: skip
 
 
-def opened_with_iv(categories: list[DataCategory]) -> ScriptWriter:
-    """RAV opens a case, the person consents (RAV, IV), the IV joins."""
+def opened_with_iv(categories: list[DataCategory], *, confirmed: bool = False) -> ScriptWriter:
+    """RAV opens a case, records the person's consent (RAV, IV) and adds the IV; with
+    ``confirmed`` the IV confirms the consent too."""
     w = writer()
     w.send("rav", CaseOpened, project_code="IIZ-FALLKOORD")
     consent(w, ["rav", "iv"], categories)
-    w.send("iv", ParticipantJoined, institution="iv", role=PARTICIPANT, after=HOUR)
+    w.send("rav", ParticipantJoined, institution="iv", role=PARTICIPANT, after=HOUR)
+    if confirmed:
+        confirm(w, "iv")
     return w
+
+
+def confirm(w: ScriptWriter, institution: str, consent_number: int = -1) -> CloudEvent[Any]:
+    """``institution`` confirms the script's consent (the last one by default)."""
+    granted = w.script().consents[consent_number].consent_id
+    return w.send(institution, ConsentConfirmed, consent_id=granted, after=HOUR)
 
 
 def key(event: CloudEvent[Any], recipient: str) -> tuple[uuid.UUID, str]:
@@ -99,13 +113,13 @@ def test_an_institution_in_the_consent_gets_nothing_until_it_takes_part() -> Non
     w.send("rav", CaseOpened)
     consent(w, ["rav", "iv"], BASIC)
     before = w.send("rav", MeasureStarted, kind=MeasureKind.COACHING, after=HOUR)
-    joins = w.send("iv", ParticipantJoined, institution="iv", role=PARTICIPANT, after=HOUR)
+    joins = w.send("rav", ParticipantJoined, institution="iv", role=PARTICIPANT, after=HOUR)
     after = w.send("rav", BenefitGranted, kind=BenefitKind.ALV_DAILY_ALLOWANCE, start=w.today)
 
     expected = model(w)
 
     assert key(before, "iv") not in expected.deliveries
-    assert key(joins, "rav") in expected.deliveries
+    assert key(joins, "iv") in expected.deliveries  # the IV learns that the RAV added it
     assert key(after, "iv") in expected.deliveries
 
 
@@ -160,7 +174,7 @@ def test_a_new_case_after_a_closed_one_reaches_only_those_who_take_part_in_it() 
     w.send("rav", CaseClosed, outcome=CaseOutcome.EMPLOYMENT, after=HOUR)
     reopened = w.send("rav", CaseOpened, project_code="IIZ-FALLKOORD", after=60 * DAY)
     before_joining = w.send("rav", MeasureStarted, kind=MeasureKind.COACHING, after=HOUR)
-    w.send("iv", ParticipantJoined, institution="iv", role=PARTICIPANT, after=HOUR)
+    w.send("rav", ParticipantJoined, institution="iv", role=PARTICIPANT, after=HOUR)
     after_joining = w.send("rav", MeasureStarted, kind=MeasureKind.COACHING, after=HOUR)
 
     expected = model(w)
@@ -198,7 +212,7 @@ def test_every_category_the_event_carries_must_be_consented() -> None:
 
 def test_health_is_never_implied_by_other_categories() -> None:
     everything_but_health = [c for c in C if c is not C.HEALTH]
-    w = opened_with_iv(everything_but_health)
+    w = opened_with_iv(everything_but_health, confirmed=True)
     assessment = w.send(
         "iv", AssessmentCompleted, potential=Potential.MEDIUM, health_limitations="Keine Lasten"
     )
@@ -208,12 +222,12 @@ def test_health_is_never_implied_by_other_categories() -> None:
 
     expected = model(w)
 
-    assert expected.deliveries[key(assessment, "rav")] == {"health_limitations"}
+    assert expected.deliveries[key(assessment, "rav")] == {"health_limitations", "barriers[health]"}
     assert key(measure, "rav") not in expected.deliveries
 
 
 def test_a_consent_naming_health_lets_health_through() -> None:
-    w = opened_with_iv([*BASIC, C.HEALTH, C.IDENTITY])
+    w = opened_with_iv([*BASIC, C.HEALTH, C.IDENTITY], confirmed=True)
     assessment = w.send(
         "iv", AssessmentCompleted, potential=Potential.MEDIUM, health_limitations="Keine Lasten"
     )
@@ -234,6 +248,7 @@ def test_identity_and_costs_are_withheld_unless_consented() -> None:
         result=MeasureResult.COMPLETED, cost_chf=1200,
     )  # fmt: skip
     consent(w, ["rav", "iv"], [C.IDENTITY, C.BENEFITS])
+    confirm(w, "iv")
     again = w.send(
         "iv", MeasureEnded, kind=MeasureKind.IV_VOCATIONAL_MEASURE,
         result=MeasureResult.COMPLETED, cost_chf=800,
@@ -248,7 +263,7 @@ def test_identity_and_costs_are_withheld_unless_consented() -> None:
 def test_a_consent_covers_nothing_before_it_is_granted_or_outside_its_validity() -> None:
     w = writer()
     w.send("rav", CaseOpened)
-    w.send("iv", ParticipantJoined, institution="iv", role=PARTICIPANT, after=HOUR)
+    w.send("rav", ParticipantJoined, institution="iv", role=PARTICIPANT, after=HOUR)
     before = w.send("rav", MeasureStarted, kind=MeasureKind.COACHING, after=HOUR)
     consent(w, ["rav", "iv"], BASIC, valid_until=START.date() + 10 * DAY)
     inside = w.send("rav", MeasureStarted, kind=MeasureKind.COACHING, after=9 * DAY)
@@ -264,7 +279,7 @@ def test_a_consent_covers_nothing_before_it_is_granted_or_outside_its_validity()
 def test_the_business_date_is_the_date_in_zurich() -> None:
     w = writer()
     w.send("rav", CaseOpened)
-    w.send("iv", ParticipantJoined, institution="iv", role=PARTICIPANT, after=HOUR)
+    w.send("rav", ParticipantJoined, institution="iv", role=PARTICIPANT, after=HOUR)
     tomorrow = START.date() + DAY
     consent(w, ["rav", "iv"], BASIC, valid_from=tomorrow)
     late_evening = w.send("rav", MeasureStarted, kind=MeasureKind.COACHING, after=12 * HOUR)
@@ -276,6 +291,204 @@ def test_the_business_date_is_the_date_in_zurich() -> None:
     assert after_midnight.time.astimezone(dt.UTC).date() == START.date()
     assert key(late_evening, "iv") not in expected.deliveries
     assert key(after_midnight, "iv") in expected.deliveries
+
+
+# --- who vouches for health and identity (issue 15) -------------------------------------------
+
+
+def test_health_and_identity_leave_the_origin_only_once_it_confirmed_the_consent() -> None:
+    w = opened_with_iv([*BASIC, C.HEALTH, C.IDENTITY])
+    unconfirmed = w.send(
+        "iv", AssessmentCompleted, potential=Potential.MEDIUM, health_limitations="Keine Lasten"
+    )
+    health_measure = w.send(
+        "iv", MeasureStarted, kind=MeasureKind.IV_EARLY_INTERVENTION, datacategory=C.HEALTH
+    )
+    confirmation = confirm(w, "iv")
+    confirmed = w.send(
+        "iv", AssessmentCompleted, potential=Potential.MEDIUM, health_limitations="Keine Lasten"
+    )
+    from_the_recorder = w.send("rav", MeasureStarted, kind=MeasureKind.COACHING)
+
+    expected = model(w)
+
+    health_paths = {"health_limitations", "barriers[health]"}
+    assert expected.deliveries[key(unconfirmed, "rav")] == health_paths | IDENTITY_PATHS
+    assert key(health_measure, "rav") not in expected.deliveries
+    assert expected.deliveries[key(confirmation, "rav")] == frozenset()  # counts at its step
+    assert expected.deliveries[key(confirmed, "rav")] == frozenset()
+    assert expected.deliveries[key(from_the_recorder, "iv")] == frozenset()
+
+
+def test_a_confirmation_vouches_only_for_its_sender_and_its_consent() -> None:
+    w = writer()
+    w.send("rav", CaseOpened)
+    consent(w, ["rav", "iv", "assessmentcenter"], [*BASIC, C.IDENTITY])
+    w.send("rav", ParticipantJoined, institution="iv", role=PARTICIPANT, after=HOUR)
+    w.send("rav", ParticipantJoined, institution="assessmentcenter", role=PARTICIPANT)
+    confirm(w, "assessmentcenter")
+    confirmed_at = w.steps[-1].index
+    from_iv = w.send("iv", MeasureStarted, kind=MeasureKind.COACHING)
+    from_ac = w.send("assessmentcenter", MeasureStarted, kind=MeasureKind.COACHING)
+    consent(w, ["rav", "iv"], [*BASIC, C.IDENTITY])  # a second consent, unconfirmed
+    from_ac_again = w.send("assessmentcenter", MeasureStarted, kind=MeasureKind.COACHING)
+
+    expected = model(w)
+    confirmations = {c.consent_id: dict(c.confirmed) for c in w.script().consents}
+
+    assert expected.deliveries[key(from_iv, "rav")] == IDENTITY_PATHS
+    assert expected.deliveries[key(from_ac, "iv")] == frozenset()
+    assert expected.deliveries[key(from_ac_again, "rav")] == frozenset()
+    assert list(confirmations.values()) == [{"assessmentcenter": confirmed_at}, {}]
+
+
+def test_every_institution_a_consent_names_is_told_of_it_taking_part_or_not() -> None:
+    w = writer()
+    w.send("rav", CaseOpened)
+    with_identity = consent(w, ["rav", "iv", "assessmentcenter"], [*BASIC, C.IDENTITY])
+    tomorrow = consent(w, ["rav", "zif"], [*BASIC, C.IDENTITY], valid_from=START.date() + DAY)
+    without_identity = consent(w, ["rav", "berufsbildung"], BASIC)
+    unrelated = w.send("rav", MeasureStarted, kind=MeasureKind.COACHING)
+
+    expected = model(w)
+
+    for told in ("iv", "assessmentcenter"):
+        assert expected.deliveries[key(with_identity, told)] == frozenset()
+        assert with_identity.data.consent_id in expected.bases[key(with_identity, told)]
+    assert expected.deliveries[key(tomorrow, "zif")] == IDENTITY_PATHS  # not yet valid
+    assert expected.bases[key(tomorrow, "zif")] == {tomorrow.data.consent_id}
+    assert expected.deliveries[key(without_identity, "berufsbildung")] == IDENTITY_PATHS
+    assert key(with_identity, "zif") not in expected.deliveries  # not named in it
+    assert key(with_identity, "rav") not in expected.deliveries  # its own event
+    assert not [k for k in expected.deliveries if k[0] == key(unrelated, "")[0]]
+
+
+def test_the_health_barrier_is_removed_from_the_list_without_a_health_basis() -> None:
+    w = opened_with_iv([*BASIC, C.IDENTITY], confirmed=True)
+    assessment = w.send(
+        "iv", AssessmentCompleted, potential=Potential.LOW,
+        barriers=[Barrier.DEBTS, Barrier.HEALTH, Barrier.LANGUAGE],
+    )  # fmt: skip
+    expected = model(w)
+    minimised = delivered(expected, assessment, "rav")
+    leaking = delivered(expected, assessment, "rav", keep=frozenset({"barriers[health]"}))
+
+    assert expected.deliveries[key(assessment, "rav")] == {"health_limitations", "barriers[health]"}
+    assert json.loads(minimised.value)["barriers"] == ["debts", "language"]
+    assert content_findings(compare(expected, [minimised])) == []
+    assert compare(expected, [leaking]).not_withheld == [
+        (*key(assessment, "rav"), "barriers[health]")
+    ]
+
+
+def test_the_health_barrier_must_arrive_where_health_is_covered() -> None:
+    w = opened_with_iv([*BASIC, C.HEALTH, C.IDENTITY], confirmed=True)
+    assessment = w.send(
+        "iv", AssessmentCompleted, potential=Potential.LOW, barriers=[Barrier.HEALTH]
+    )
+    expected = model(w)
+    complete = delivered(expected, assessment, "rav")
+
+    result = compare(expected, [changed(complete, barriers=[])])
+
+    assert result.over_minimised == [(*key(assessment, "rav"), "barriers[health]")]
+    assert content_findings(compare(expected, [complete])) == []
+
+
+def content_findings(result: Reconciliation) -> list[Any]:
+    """What the comparison found about a delivery's content (not about missing ones)."""
+    return [*result.not_withheld, *result.identity_leaks, *result.over_minimised, *result.altered]
+
+
+# --- what coordination would refuse is not in a script -------------------------------------
+
+
+def test_a_script_cannot_let_an_institution_authorise_itself() -> None:
+    w = writer()
+    w.send("rav", CaseOpened)
+    with pytest.raises(RefusedInScriptError, match="participation_not_authorised"):
+        w.send("zif", ParticipantJoined, institution="zif", role=PARTICIPANT)
+    with pytest.raises(RefusedInScriptError, match="consent_recorder_not_named"):
+        consent(w, ["iv", "zif"], BASIC)  # recorded by the RAV, which it does not name
+    referral = w.send(
+        "rav", ReferralRequested, to_institution="zif",
+        purpose=ReferralPurpose.ZIF_FIRST_INTERVIEW, after=HOUR,
+    )  # fmt: skip
+    with pytest.raises(RefusedInScriptError, match="consent_recorder_not_taking_part"):
+        w.send(
+            "zif", ConsentGranted, consent_id=w.uuid(), institutions=["rav", "zif"],
+            categories=BASIC, valid_from=START.date(), document_ref="EINW-2",
+        )  # fmt: skip
+    w.send("zif", ReferralAccepted, referral_id=referral.data.referral_id)
+    w.send("zif", ParticipantJoined, institution="zif", role=PARTICIPANT)  # it takes part now
+    granted = consent(w, ["rav", "iv"], BASIC).data.consent_id
+    with pytest.raises(RefusedInScriptError, match="consent_not_naming_sender"):
+        w.send("zif", ConsentConfirmed, consent_id=granted)
+    with pytest.raises(RefusedInScriptError, match="consent_not_naming_sender"):
+        w.send("zif", ConsentRevoked, consent_id=granted)
+    with pytest.raises(RefusedInScriptError, match="consent_not_naming_sender"):
+        w.send("iv", ConsentConfirmed, consent_id=w.uuid())  # a consent nobody recorded
+
+
+def test_a_script_cannot_let_anyone_but_the_lead_close_the_case_or_remove_another() -> None:
+    w = writer()
+    w.send("rav", CaseOpened)
+    w.send("rav", ParticipantJoined, institution="iv", role=PARTICIPANT, after=HOUR)
+    for sender, cls, fields in (
+        ("zif", CaseClosed, {"outcome": CaseOutcome.OTHER}),  # not taking part
+        ("iv", CaseClosed, {"outcome": CaseOutcome.OTHER}),  # taking part, not leading
+        ("zif", ParticipantLeft, {"institution": "rav"}),
+        ("iv", ParticipantLeft, {"institution": "rav"}),
+        ("iv", ParticipantJoined, {"institution": "iv", "role": ParticipantRole.LEAD}),
+        ("iv", ParticipantJoined, {"institution": "rav", "role": PARTICIPANT}),
+        ("zif", ReferralRequested, {"to_institution": "iv", "purpose": ReferralPurpose.OTHER}),
+    ):
+        with pytest.raises(RefusedInScriptError, match="participation_not_authorised"):
+            w.send(sender, cls, after=HOUR, **fields)
+    w.send("rav", ParticipantJoined, institution="iv", role=ParticipantRole.LEAD, after=HOUR)
+    with pytest.raises(RefusedInScriptError, match="participation_not_authorised"):
+        w.send("rav", CaseClosed, outcome=CaseOutcome.OTHER, after=HOUR)  # iv leads now
+    w.send("iv", CaseClosed, outcome=CaseOutcome.OTHER, after=HOUR)
+
+
+def test_a_script_cannot_record_a_consent_id_twice() -> None:
+    w = writer()
+    w.send("rav", CaseOpened)
+    granted = consent(w, ["rav", "iv"], BASIC).data.consent_id
+    with pytest.raises(RefusedInScriptError, match="consent_already_recorded"):
+        w.send(
+            "rav", ConsentGranted, consent_id=granted, institutions=["rav", "zif"],
+            categories=BASIC, valid_from=START.date(), document_ref="EINW-2", after=HOUR,
+        )  # fmt: skip
+
+
+def test_of_early_revocations_the_ground_truth_keeps_the_earliest_by_a_named_institution() -> None:
+    w = writer()
+    w.send("rav", CaseOpened)
+    early = w.uuid()
+    w.send("zif", ConsentRevoked, consent_id=early, after=HOUR)
+    by_iv = w.send("iv", ConsentRevoked, consent_id=early, after=HOUR)
+    w.send(
+        "rav", ConsentGranted, consent_id=early, institutions=["rav", "iv"],
+        categories=BASIC, valid_from=START.date(), document_ref="EINW-1", after=HOUR,
+    )  # fmt: skip
+
+    [fact] = w.script().consents
+    assert fact.revoked_step == next(s.index for s in w.steps if s.event is by_iv)
+
+
+def test_a_second_case_cannot_be_opened_by_an_outsider_while_one_is_open() -> None:
+    w = writer()
+    w.send("rav", CaseOpened)
+    with pytest.raises(RefusedInScriptError, match="participation_not_authorised"):
+        w.send("iv", CaseOpened, after=HOUR)
+    with pytest.raises(RefusedInScriptError, match="participation_not_authorised"):
+        w.send(
+            "iv", ReferralRequested, to_institution="iv",
+            purpose=ReferralPurpose.IV_EARLY_DETECTION,
+        )  # fmt: skip
+    w.send("rav", CaseClosed, outcome=CaseOutcome.EMPLOYMENT)
+    w.send("iv", CaseOpened, after=HOUR)  # no case is open: anyone may open one
 
 
 # --- receipts ------------------------------------------------------------------------------
@@ -318,8 +531,7 @@ def delivered(
         data["person"]["sealed_ahv"] = "i1:gAAAA-sealed"
     if CLEAR_AHV in keep:
         data["person"]["ahv_number"] = ahv
-    for path in withheld - IDENTITY_PATHS:
-        data.pop(path, None)
+    data = without(data, withheld - IDENTITY_PATHS)
     bases = expected.bases.get((event_id, recipient), frozenset())
     headers = {
         "ce_consentref": ",".join(sorted(str(b) for b in bases)),
@@ -442,7 +654,7 @@ def test_the_comparison_finds_altered_content_and_a_missing_basis() -> None:
 
 
 def test_the_comparison_finds_authorised_fields_that_did_not_arrive() -> None:
-    w = opened_with_iv([*BASIC, C.HEALTH, C.IDENTITY])
+    w = opened_with_iv([*BASIC, C.HEALTH, C.IDENTITY], confirmed=True)
     assessment = w.send(
         "iv", AssessmentCompleted, potential=Potential.LOW, health_limitations="Keine Lasten"
     )

@@ -12,9 +12,14 @@ import pytest
 from schemas.ahv import AhvNumber
 from schemas.codec import from_kafka
 from schemas.errors import ContractError
-from schemas.events import CaseClosed, CaseOpened, ConsentGranted
+from schemas.events import CaseClosed, CaseOpened, ConsentConfirmed, ConsentGranted
 from schemas.origin import check_origin
 from schemas.registry import load_institutions
+from schemas.vocabulary import DataCategory
+from services.coordination.domain.authority import refusal_of
+from services.coordination.domain.case_file import CaseFile
+from services.coordination.domain.folding import fold, origin_of
+from services.coordination.domain.rules import RuleSettings
 from simulator import wire
 from simulator.population import PATHS, Population, build_population
 from simulator.script import ZURICH, Expect, Fault
@@ -32,6 +37,7 @@ VARIANTS = (
     "consent-from-tomorrow",
     "consent-expires",
     "re-entry",
+    "consent-confirmed",
 )
 
 
@@ -166,3 +172,48 @@ def test_a_few_persons_return_weeks_after_their_case_closed_with_a_new_case(
         (_, _), (_, closed_at), (reopened, reopened_at) = turns
         assert dt.timedelta(days=31) < reopened_at - closed_at < dt.timedelta(days=365)
         assert reopened.person.ahv_number.formatted() == person.ahv
+
+
+def test_no_event_of_the_population_is_one_coordination_would_refuse(
+    population: Population,
+) -> None:
+    """Cross-checked with coordination's own authority rules: no institution adds itself,
+    records a consent it is not named in or before it takes part, or confirms another's."""
+    refused = []
+    for person in population.persons:
+        file = CaseFile(pseudonym=person.person_id)
+        for position, step in enumerate(s for s in person.steps if s.on_bus):
+            reason = refusal_of(file, step.event.data, origin_of(step.event))
+            if reason is not None:
+                refused.append((person.person_id, step.index, step.event.type, reason))
+                continue
+            fold(file, step.event, position, RuleSettings())
+
+    assert refused == []
+
+
+def test_every_other_named_institution_confirms_a_consent_with_health_or_identity(
+    population: Population,
+) -> None:
+    vouched = {DataCategory.HEALTH, DataCategory.IDENTITY}
+    later = 0
+    for person in population.persons:
+        confirmations = {
+            (s.event.data.consent_id, s.origin): s.index
+            for s in person.steps
+            if s.on_bus and isinstance(s.event.data, ConsentConfirmed)
+        }
+        for consent in person.consents:
+            others = consent.institutions - {consent.recorded_by}
+            confirmed = {i: n for (c, i), n in confirmations.items() if c == consent.consent_id}
+            assert dict(consent.confirmed) == confirmed, person.person_id
+            assert all(consent.granted_step < n for n in confirmed.values())
+            if not consent.categories & vouched:
+                assert confirmed == {}
+            elif consent.revoked_step is None:
+                assert set(confirmed) == others, person.person_id
+            else:  # nobody confirms a consent once it is being revoked
+                assert set(confirmed) <= others
+                assert all(n < consent.revoked_step for n in confirmed.values())
+            later += sum(n > consent.granted_step + len(others) + 1 for n in confirmed.values())
+    assert later > 0, "every confirmation came at once: the delay was not exercised"
