@@ -174,6 +174,9 @@ class ServiceProcess:
         raise TimeoutError(f"{self.name} not ready within {within:.0f} s; see {self.log}")
 
 
+MIGRATION_URL_VARIABLE = "IIZ_MIGRATION_DATABASE_URL"
+
+
 class Services:
     """Intake's Kafka door, one or two coordination workers, notifications; each connects as
     its service's principal (``principals``: principal → its IIZ_KAFKA_USERNAME/PASSWORD; none
@@ -198,7 +201,10 @@ class Services:
         commands["notifications"] = ("services.notifications",)
         for name, args in commands.items():
             own = (principals or {}).get(SERVICE_PRINCIPALS[args[0].removeprefix("services.")])
-            process_env = {**env, **(own or {})}
+            # A service runs as the service role only: the owner's URL is for `migrate`.
+            process_env = {
+                k: v for k, v in {**env, **(own or {})}.items() if k != MIGRATION_URL_VARIABLE
+            }
             self.processes[name] = ServiceProcess(name, args, process_env, folder / f"{name}.log")
 
     def migrate(self) -> None:
