@@ -70,7 +70,7 @@ def test_the_rav_coordinator_sees_lanes_a_parallel_band_referrals_and_consents(
     assert "nicht eingeschlossen" in consents  # health is not covered
     # the caller's withheld field: named as withheld, its value nowhere on the page
     assert HEALTH_TEXT not in page.page_source
-    assert "Zurückgehalten: health_limitations" in text
+    assert "Zurückgehalten: barriers[health], health_limitations" in text
     assert "Teilzeitpensum prüfen" in text
     screenshot(page, "fall-rav")
 

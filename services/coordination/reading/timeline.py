@@ -47,7 +47,7 @@ class TimelinePage(BaseModel):
     )
 
 
-NEVER_IN_THE_TIMELINE = frozenset({"person.ahv_number"})
+NEVER_IN_THE_TIMELINE = frozenset({"person.ahv_number", "person.sealed_ahv"})
 
 
 def timeline_entry(row: Any, reader: str) -> TimelineEntry:
@@ -57,8 +57,10 @@ def timeline_entry(row: Any, reader: str) -> TimelineEntry:
     # The reader is told which of the type's fields it may not see: all of them, whether this
     # event carries them or not, so that the list says nothing about the person (a
     # ``health_limitations`` listed only when present would tell that there are some). The AHV
-    # number is never in the timeline at all, so it is not listed.
-    withheld = [] if own else [p for p in row["withheld"] or [] if p not in NEVER_IN_THE_TIMELINE]
+    # number is never in the timeline at all (neither clear nor sealed), so it is not listed.
+    # It is still taken out, should a row ever hold it.
+    taken_out = set() if own else set(row["withheld"] or [])
+    withheld = [p for p in row["withheld"] or [] if p in taken_out - NEVER_IN_THE_TIMELINE]
     return TimelineEntry(
         position=row["bus_offset"],
         event_id=row["event_id"],
@@ -73,7 +75,7 @@ def timeline_entry(row: Any, reader: str) -> TimelineEntry:
             articles=[] if own else list(row["articles"] or []),
         ),
         withheld=withheld,
-        data=without_fields(data, set(withheld)),
+        data=without_fields(data, taken_out),
     )
 
 

@@ -331,7 +331,7 @@ async def test_every_read_writes_exactly_one_audit_row(case: SharedCase, db: asy
     assert json.loads(timeline_row["detail"]) == {
         "outcome": "ok",
         "entries": 8,
-        "withheld_fields": 1,
+        "withheld_fields": 2,  # the assessment's barriers[health] and health_limitations
     }
     assert "consent " in timeline_row["basis"]
     assert (await audit.verify(db)).intact

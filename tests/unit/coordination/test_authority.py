@@ -691,3 +691,11 @@ def test_the_timeline_never_lists_the_ahv_number_which_it_never_holds() -> None:
     entry = timeline_entry(timeline_row(data, ["health_limitations", "person.ahv_number"]), "zif")
 
     assert entry.withheld == ["health_limitations"]
+
+
+def test_an_ahv_path_the_reader_may_not_see_is_still_taken_out_should_a_row_hold_it() -> None:
+    data = {"potential": "medium", "person": {"case_ref": "RAV-1", "sealed_ahv": "gAAAA-sealed"}}
+    entry = timeline_entry(timeline_row(data, ["person.sealed_ahv"]), "zif")
+
+    assert "sealed_ahv" not in entry.data["person"]
+    assert entry.withheld == []
