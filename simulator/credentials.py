@@ -24,6 +24,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.settings import CommonSettings
+from services.ops.credentials import password_file, read_password
 
 REPO = Path(__file__).resolve().parent.parent
 INFRA = REPO / "infra" / "local"
@@ -61,16 +62,13 @@ def credentials_folder(settings: CommonSettings) -> Path:
 
 
 def password_of(principal: str, folder: Path) -> SecretStr:
-    path = folder / f"{principal}.password"
-    try:
-        secret = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
+    secret = read_password(folder, principal)  # None when the file is missing or empty
+    if secret is None:
         raise SystemExit(
-            f"no Kafka password for {principal!r} in {folder} (expected {path.name}); "
+            f"no Kafka password for {principal!r} in {folder} (expected "
+            f"{password_file(folder, principal).name}, not empty); "
             "`infra/local up` creates them, or set IIZ_SIMULATOR_CREDENTIALS_DIR"
-        ) from None
-    if not secret:
-        raise SystemExit(f"{path} is empty")
+        )
     return SecretStr(secret)
 
 
