@@ -15,10 +15,14 @@ from services.common.kafka_clients import create_admin
 from services.common.logging import RedactingFormatter
 from services.common.settings import CommonSettings
 from tests.infra import Infra, replication_factor, resolve_infra
+from tests.oidc import take_provider_environment
 
 # Many services run side by side in one test session: each worker's health endpoints take a free
 # port instead of its service's fixed one.
 os.environ.setdefault("IIZ_HEALTH_PORT", "0")
+# `eval "$(infra/local env)"` also exports the identity provider's issuer, JWKS and clients: they
+# are kept for the tests that use Keycloak (tests/oidc.py), not left for every settings object.
+take_provider_environment()
 
 _MARKER_BY_FOLDER = {"unit": "unit", "integration": "integration", "e2e": "e2e"}
 

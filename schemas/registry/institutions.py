@@ -53,6 +53,12 @@ class Institution(_Frozen):
     id: str = Field(pattern=INSTITUTION_ID_PATTERN)
     kind: InstitutionKind
     name: str = Field(min_length=3)
+    short_name: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=30,
+        description="Optional: how narrow columns of the German pages name it (else: name).",
+    )
     bfs_number: int | None = Field(
         default=None, ge=2701, le=2895, description="BFS-Gemeindenummer (Basel-Landschaft)."
     )
@@ -61,6 +67,14 @@ class Institution(_Frozen):
         default=None,
         pattern=r"^[^@\s]+@[^@\s]+$",
         description="IIZ coordinator's address: coordinator alerts go there as an hourly digest.",
+    )
+    inbox_notice_email: str | None = Field(
+        default=None,
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        description=(
+            "Optional: an address told, at most once per digest period, that something new "
+            "waits in the institution's Posteingang (no personal data, no case number)."
+        ),
     )
 
     @model_validator(mode="after")
@@ -71,6 +85,11 @@ class Institution(_Frozen):
         if is_municipal and self.id != f"sozialhilfe-{self.bfs_number}":
             raise ValueError("a social service's id is sozialhilfe-<BFS number>")
         return self
+
+    @property
+    def short(self) -> str:
+        """The short name for narrow columns: ``short_name``, else ``name``."""
+        return self.short_name or self.name
 
     @property
     def source(self) -> str:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.document_seal import key_from_setting
 
 DEVELOPMENT_PSEUDONYM_KEY = "development-only-pseudonym-key-not-for-production"
 # A valid Fernet key that everyone can read: fine for development and tests, refused in production.
 DEVELOPMENT_IDENTITY_KEY = "ZGV2ZWxvcG1lbnQtb25seS1pZGVudGl0eS1rZXkhISE="
+# 32 bytes everyone can read (URL-safe base64): development and tests only, refused in production.
+DEVELOPMENT_DOCUMENT_KEY = "ZGV2ZWxvcG1lbnQtb25seS1kb2N1bWVudC1rZXkhISE="
 
 Environment = Literal["development", "test", "production"]
 KafkaSecurityProtocol = Literal["PLAINTEXT", "SASL_SSL"]
@@ -20,7 +24,13 @@ KafkaSaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256"]
 class CommonSettings(BaseSettings):
     """Connection and safety settings; each service subclasses it with its own fields."""
 
-    model_config = SettingsConfigDict(env_prefix="IIZ_", frozen=True, extra="ignore")
+    # A validation error must not echo the raw input: it holds the keys.
+    model_config = SettingsConfigDict(
+        env_prefix="IIZ_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
+    # Whether the commands of these settings talk to PostgreSQL (the ops commands do not): in
+    # production, IIZ_DATABASE_URL must then be set, never left at the development default.
+    uses_database: ClassVar[bool] = True
 
     environment: Environment = Field(
         default="development", description="production refuses development secrets"
@@ -66,11 +76,60 @@ class CommonSettings(BaseSettings):
         description="Fernet key sealing AHV numbers between intake and coordination",
     )
     identity_key_id: str = Field(default="i1", pattern=r"^[a-z0-9]{1,8}$")
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="the canton's OpenID Connect provider (its issuer URL, exactly as in its"
+        " tokens): staff sign in there; unset: no sign-in through a provider",
+    )
+    session_idle_minutes: float = Field(
+        default=30.0, gt=0, description="a signed-in session ends after this long unused"
+    )
+    session_max_hours: float = Field(
+        default=10.0, gt=0, le=24, description="and at the latest this long after signing in"
+    )
+    document_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_DOCUMENT_KEY),
+        description="AES-256-GCM key (32 bytes, URL-safe base64) sealing stored documents; intake"
+        " encrypts, coordination decrypts. Required in production",
+    )
+    document_key_id: str = Field(
+        default="d1",
+        pattern=r"^[a-z0-9]{1,8}$",
+        description="Id of document_key, prefixed to every sealed document (key rotation)",
+    )
+    document_db_schema: str = Field(
+        default="documents",
+        description="PostgreSQL schema of the document store (created by intake's migrations)",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_default_targets_in_production(self) -> CommonSettings:
+        # The defaults name a development broker and database; production names its own, so
+        # a forgotten variable stops the process instead of sending it somewhere else.
+        if self.environment == "production":
+            needed = ["kafka_bootstrap_servers"] + (["database_url"] if self.uses_database else [])
+            unset = [f"IIZ_{f.upper()}" for f in needed if f not in self.model_fields_set]
+            if unset:
+                raise ValueError(
+                    f"{' and '.join(unset)} must be set in production (the development"
+                    " defaults point at a local broker and database)"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _check_document_key(self) -> CommonSettings:
+        key_from_setting(self.document_key.get_secret_value())  # 32 bytes, URL-safe base64
+        return self
 
     @property
     def owner_database_url(self) -> str:
         """The URL migrations and owner-only operations connect with."""
         return self.migration_database_url or self.database_url
+
+    @field_validator("oidc_issuer", mode="before")
+    @classmethod
+    def _issuer_empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _refuse_development_secrets_in_production(self) -> CommonSettings:
@@ -90,4 +149,6 @@ class CommonSettings(BaseSettings):
                 raise ValueError("IIZ_PSEUDONYM_KEY must be at least 32 characters")
             if self.identity_key.get_secret_value() == DEVELOPMENT_IDENTITY_KEY:
                 raise ValueError("IIZ_IDENTITY_KEY must be set to a real Fernet key in production")
+            if self.document_key.get_secret_value() == DEVELOPMENT_DOCUMENT_KEY:
+                raise ValueError("IIZ_DOCUMENT_KEY must be set to a real key in production")
         return self

@@ -16,17 +16,20 @@ import argparse
 import asyncio
 import sys
 
-from services.common.database import database_label
+from services.common.banner import announce, health_address, load_settings
 from services.common.logging import configure_logging
 from services.intake.migrate import migrate
 from services.intake.settings import IntakeSettings
 
 
 def _migrate(settings: IntakeSettings) -> int:
-    print(
-        f"intake migrate: PostgreSQL {database_label(settings.owner_database_url)},"
-        f" schema {settings.intake_db_schema}",
-        flush=True,
+    announce(
+        "intake migrate",
+        settings,
+        kafka=False,
+        database=False,
+        owner=True,
+        schema=settings.intake_db_schema,
     )
     asyncio.run(migrate(settings))
     print(f"schema {settings.intake_db_schema} is at the newest revision")
@@ -41,10 +44,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("command", choices=["migrate", "kafka", "http"])
     args = parser.parse_args(argv)
-    settings = IntakeSettings()
+    settings = load_settings(IntakeSettings, f"intake {args.command}")
     configure_logging(settings.log_level, settings.log_json)
     if args.command == "migrate":
         return _migrate(settings)
+    announce(
+        f"intake {args.command} (instance {settings.intake_instance_id})",
+        settings,
+        schema=settings.intake_db_schema,
+        extra=f"health on {health_address(settings, 8091)}"
+        if args.command == "kafka"
+        else f"HTTP on 127.0.0.1:{settings.intake_http_port}",
+    )
     if args.command == "kafka":
         from services.intake.kafka_door import create_app
 
@@ -52,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from services.intake.http_door.app import main as serve_http
 
-    serve_http()
+    serve_http(settings)
     return 0
 
 

@@ -29,7 +29,8 @@ from sqlalchemy import bindparam, func, insert, update
 from sqlmodel import col, select
 
 from schemas.registry.institutions import Institution, InstitutionRegistry, load_institutions
-from services.common.database import create_pool, database_label
+from services.common.banner import announce, load_settings
+from services.common.database import create_pool
 from services.common.sql import asyncpg_query
 from services.intake import tables
 from services.intake.settings import IntakeSettings
@@ -182,11 +183,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _run(args: argparse.Namespace, settings: IntakeSettings) -> int:
-    if args.command != "list":  # say where it writes before it writes
-        print(
-            f"tokens: PostgreSQL {database_label(settings.database_url)},"
-            f" schema {settings.intake_db_schema}"
-        )
+    # Say where it reads and writes before it connects.
+    announce(
+        f"intake tokens {args.command}", settings, kafka=False, schema=settings.intake_db_schema
+    )
     pool = await create_pool(settings.database_url, settings.intake_db_schema, max_size=2)
     store = TokenStore(pool, load_institutions())
     try:
@@ -223,7 +223,8 @@ async def _run(args: argparse.Namespace, settings: IntakeSettings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return asyncio.run(_run(args, IntakeSettings()))
+    settings = load_settings(IntakeSettings, f"intake tokens {args.command}")
+    return asyncio.run(_run(args, settings))
 
 
 if __name__ == "__main__":

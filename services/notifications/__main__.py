@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import sys
 
+from services.common.banner import announce, health_address, load_settings
 from services.common.logging import configure_logging
 from services.notifications.settings import NotificationsSettings
 
@@ -30,17 +31,25 @@ def main(argv: list[str] | None = None) -> int:
         help="only dead letters written at or after this ISO time (replay)",
     )
     args = parser.parse_args(argv)
-    settings = NotificationsSettings()
+    if args.command == "replay" and not args.recipient:
+        parser.error("replay needs --recipient")
+    settings = load_settings(NotificationsSettings, f"notifications {args.command}")
     configure_logging(settings.log_level, settings.log_json)
     if args.command == "run":
         from services.notifications.app import create_app
 
+        announce(
+            "notifications run",
+            settings,
+            database=False,
+            extra=f"SMTP {settings.notifications_smtp_host}:{settings.notifications_smtp_port}"
+            f"; health on {health_address(settings, 8093)}",
+        )
         asyncio.run(create_app(settings).run())
         return 0
-    if not args.recipient:
-        parser.error("replay needs --recipient")
     from services.notifications.replay import replay_dead_letters
 
+    announce(f"notifications replay --recipient {args.recipient}", settings, database=False)
     count = asyncio.run(replay_dead_letters(settings, args.recipient, since=args.since))
     print(f"replayed {count} dead-lettered deliveries for {args.recipient}")
     return 0

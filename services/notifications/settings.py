@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -18,6 +19,8 @@ from services.common.settings import CommonSettings
 
 
 class NotificationsSettings(CommonSettings):
+    uses_database: ClassVar[bool] = False  # Kafka and SMTP only
+
     notifications_deliveries_topic: str = Field(
         default=DELIVERIES, description="what coordination authorised (other names only for tests)"
     )
@@ -58,4 +61,8 @@ class NotificationsSettings(CommonSettings):
     notifications_digest_check_seconds: float = Field(default=15.0, gt=0)
     notifications_case_page_url: str | None = Field(
         default="http://127.0.0.1:8082/fall", description="linked from the digest, per case number"
+    )
+    notifications_inbox_url: str | None = Field(
+        default="http://127.0.0.1:8082/posteingang",
+        description="the Posteingang, linked from the notice that something new waits there",
     )

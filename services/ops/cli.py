@@ -5,6 +5,8 @@
     python -m services.ops kafka bootstrap          # every missing credential + apply-acls
     python -m services.ops kafka apply-acls [--dry-run]
     python -m services.ops kafka acls [--all]       # the ACL plan as a Markdown table
+    python -m services.ops identity realm --credentials-dir DIR --import-dir DIR
+    python -m services.ops identity token <username>  # local Keycloak only (iiz-tests client)
 
 Every command connects as the ``IIZ_KAFKA_*`` settings say, which must be a super user (admin;
 ``eval "$(infra/local env)"``). ``credentials`` creates the principal's SCRAM credential, or
@@ -23,6 +25,7 @@ from pathlib import Path
 from confluent_kafka import KafkaException
 
 from schemas.registry.institutions import InstitutionRegistry, load_institutions
+from services.common.banner import announce, load_settings
 from services.ops.acl_plan import (
     SERVICES,
     Access,
@@ -32,6 +35,8 @@ from services.ops.acl_plan import (
     service_principal,
 )
 from services.ops.credentials import new_password, read_password, write_password
+from services.ops.identity_files import ensure_secrets, write_import
+from services.ops.identity_tokens import NoLocalProviderError, local_access_token
 from services.ops.kafka_admin import (
     admin_client,
     apply_acls,
@@ -188,17 +193,56 @@ def parser() -> argparse.ArgumentParser:
     ka.add_argument("--dry-run", action="store_true", help="only show what would change")
     kt = kafka_cmd.add_parser("acls", help="print the ACL plan as a Markdown table")
     kt.add_argument("--all", action="store_true", help="one row per institution")
+
+    identity = top.add_parser("identity", help="the local identity provider (Keycloak)")
+    identity_cmd = identity.add_subparsers(dest="command", required=True)
+    ir = identity_cmd.add_parser("realm", help="secrets (kept if present) and the realm JSON")
+    ir.add_argument("--credentials-dir", type=Path, required=True)
+    ir.add_argument("--import-dir", type=Path, required=True)
+    it = identity_cmd.add_parser("token", help="a local user's access token (password grant)")
+    it.add_argument("username", help="e.g. koordination-rav, ausschuss")
     return p
+
+
+def password_folder(settings: OpsSettings) -> str:
+    where = f"password files in {settings.credentials_dir}"
+    if settings.kafka_credentials_dir is None and settings.infra_home is None:
+        where += (
+            " (IIZ_KAFKA_CREDENTIALS_DIR and IIZ_INFRA_HOME not set: using the default"
+            " local infra's folder)"
+        )
+    return where
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     registry = load_institutions()
-    settings = OpsSettings()
-    if args.area == "kafka" and args.command == "acls":
+    if args.area == "identity" and args.command == "token":
+        try:
+            print(local_access_token(args.username))
+        except NoLocalProviderError as error:
+            _note(str(error))
+            return 1
+        return 0
+    if args.area == "identity":
+        written = write_import(
+            args.import_dir, registry, ensure_secrets(args.credentials_dir, registry)
+        )
+        _note(f"identity provider: {', '.join(p.name for p in written)} in {args.import_dir}")
+        return 0
+    command = f"ops {args.area} {args.command}"
+    settings = load_settings(OpsSettings, command)
+    if args.area == "kafka" and args.command == "acls":  # connects nowhere: only the plan
         plan = access_plan(registry, settings.service_names)
         sys.stdout.write(markdown_table(plan, all_institutions=args.all))
         return 0
+    writes_passwords = args.area != "kafka" or args.command == "bootstrap"
+    announce(
+        command,
+        settings,
+        database=False,
+        extra=password_folder(settings) if writes_passwords else None,
+    )
     try:
         if args.area == "partners":
             return credentials(

@@ -23,25 +23,32 @@ def password_file(directory: Path, principal: str) -> Path:
 
 
 def read_password(directory: Path, principal: str) -> str | None:
-    path = password_file(directory, principal)
-    try:
-        value = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
-    return value or None
+    return read_secret(password_file(directory, principal))
 
 
 def write_password(directory: Path, principal: str, password: str) -> Path:
     """Write it atomically with mode 0600 (the folder 0700)."""
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = password_file(directory, principal)
-    temporary = path.with_suffix(".password.tmp")
+    return write_private(password_file(directory, principal), f"{password}\n")
+
+
+def write_private(path: Path, text: str) -> Path:
+    """Write atomically with mode 0600 (the folder 0700)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(f".{path.name}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, f"{password}\n".encode())
+        os.write(fd, text.encode())
         os.fsync(fd)
     finally:
         os.close(fd)
     os.chmod(temporary, 0o600)
     os.replace(temporary, path)
     return path
+
+
+def read_secret(path: Path) -> str | None:
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return value or None

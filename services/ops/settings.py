@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -15,6 +16,8 @@ DEFAULT_NAMES = ServiceNames()
 
 
 class OpsSettings(CommonSettings):
+    uses_database: ClassVar[bool] = False  # Kafka only: no IIZ_DATABASE_URL needed
+
     kafka_credentials_dir: Path | None = Field(
         default=None,
         description="folder of the principals' password files (<principal>.password, 0600);"

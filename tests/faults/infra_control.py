@@ -70,6 +70,7 @@ class SuiteInfra:
             "IIZ_KAFKA_CONTROLLER_PORT": str(self.controller_port),
             "IIZ_PG_PORT": str(self.pg_port),
             "IIZ_KAFKA_BROKERS": str(self.brokers),
+            "IIZ_KEYCLOAK": "off",  # the fault suite needs no identity provider
         }
 
     def connection(self, principal: str = "admin") -> dict[str, str]:

@@ -16,6 +16,7 @@ import pytest
 from services.common.database import asyncpg_dsn
 from services.common.migrations import upgrade
 from tests.infra import REPO, Infra
+from tests.unit.common.test_banner import own_lines
 
 INTAKE = REPO / "services" / "intake" / "migrations"
 COORDINATION = REPO / "services" / "coordination" / "migrations"
@@ -56,7 +57,8 @@ async def test_two_migrators_started_together_on_a_fresh_schema_both_succeed(
     assert await _version(infra.migration_database_url, fresh_schema) is not None
 
 
-async def _run_cli(module: str, env: dict[str, str]) -> tuple[int | None, str, str]:
+async def _run_cli(module: str, env: dict[str, str]) -> tuple[int | None, str]:
+    """Exit code and what the command wrote, standard output and error in the order written."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -65,10 +67,10 @@ async def _run_cli(module: str, env: dict[str, str]) -> tuple[int | None, str, s
         cwd=REPO,
         env={**os.environ, **env},
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    return process.returncode, out.decode(), err.decode()
+    out, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    return process.returncode, out.decode()
 
 
 @pytest.mark.parametrize(
@@ -82,19 +84,24 @@ async def test_the_migrate_command_names_its_database_without_the_password_and_m
     infra: Infra, fresh_schema: str, module: str, schema_variable: str
 ) -> None:
     url = urlsplit(infra.migration_database_url)  # migrate connects as the schema owner
-    returncode, stdout, stderr = await _run_cli(
+    returncode, output = await _run_cli(
         module,
         {
             "IIZ_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
             "IIZ_DATABASE_URL": infra.database_url,
+            "IIZ_MIGRATION_DATABASE_URL": infra.migration_database_url,
             "IIZ_ENVIRONMENT": "test",
             schema_variable: fresh_schema,
         },
     )
 
-    assert returncode == 0, stderr
-    assert f"{url.hostname}:{url.port}/{url.path.lstrip('/')}" in stdout
-    assert fresh_schema in stdout
+    assert returncode == 0, output
+    # The first line, before alembic says anything: where it migrates, as whom.
+    first = own_lines(output)[0]
+    assert first.startswith(f"{module.split('.')[1]} migrate: PostgreSQL "), output
+    assert f"{url.hostname}:{url.port}{url.path} as {url.username} (schema owner)" in first
+    assert fresh_schema in first
+    assert "not set" not in first
     assert url.password is not None
-    assert url.password not in stdout + stderr
+    assert url.password not in output
     assert await _version(infra.migration_database_url, fresh_schema) is not None

@@ -23,9 +23,9 @@ import datetime as dt
 import sys
 
 import asyncpg
-import structlog
 
-from services.common.database import create_pool, database_label
+from services.common.banner import announce, health_address, load_settings
+from services.common.database import create_pool
 from services.common.logging import configure_logging
 from services.coordination.api.app import serve
 from services.coordination.ops.migrate import migrate
@@ -36,33 +36,29 @@ from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.consumer import create_app
 from services.coordination.worker.runtime import CoordinationRuntime
 
-log = structlog.get_logger("coordination")
 
-
-def _targets(command: str, settings: CoordinationSettings, *, kafka: bool = True) -> str:
-    """Where a command reads and writes: broker and database, never a password."""
-    broker = f"Kafka {settings.kafka_bootstrap_servers}, " if kafka else ""
-    return (
-        f"coordination {command}: {broker}PostgreSQL {database_label(settings.database_url)},"
-        f" schema {settings.coordination_db_schema}"
-    )
-
-
-def _log_targets(command: str, settings: CoordinationSettings) -> None:
-    """A long-running command says where it writes in its log, before it starts."""
-    log.info(
-        f"coordination {command} starting",
-        kafka=settings.kafka_bootstrap_servers,
-        database=database_label(settings.database_url),
+def _announce(
+    command: str, settings: CoordinationSettings, *, owner: bool = False, extra: str | None = None
+) -> None:
+    """Where a command reads and writes (broker and database, never a password), on stderr
+    before it connects."""
+    announce(
+        f"coordination {command}",
+        settings,
+        owner=owner,
         schema=settings.coordination_db_schema,
+        extra=extra,
     )
 
 
 def _migrate(settings: CoordinationSettings) -> int:
-    print(
-        f"coordination migrate: PostgreSQL {database_label(settings.owner_database_url)},"
-        f" schema {settings.coordination_db_schema}",
-        flush=True,
+    announce(
+        "coordination migrate",
+        settings,
+        kafka=False,
+        database=False,
+        owner=True,
+        schema=settings.coordination_db_schema,
     )
     asyncio.run(migrate(settings))
     print(f"schema {settings.coordination_db_schema} is at the newest revision")
@@ -70,11 +66,8 @@ def _migrate(settings: CoordinationSettings) -> int:
 
 
 async def _rebuild(settings: CoordinationSettings) -> int:
-    print(
-        _targets("rebuild", settings)
-        + "; the projections are emptied as the schema owner (IIZ_MIGRATION_DATABASE_URL)",
-        flush=True,
-    )
+    # The projections are emptied as the schema owner, then refilled as the service role.
+    _announce("rebuild", settings, owner=True)
     runtime = CoordinationRuntime(settings)
     await runtime.start()
     try:
@@ -89,10 +82,10 @@ async def _rebuild(settings: CoordinationSettings) -> int:
 
 
 async def _verify_audit(settings: CoordinationSettings) -> int:
-    print(
-        _targets("verify-audit (reads only)", settings)
-        + f", checkpoints {settings.coordination_audit_checkpoints_topic}",
-        flush=True,
+    _announce(
+        "verify-audit (reads only)",
+        settings,
+        extra=f"checkpoints {settings.coordination_audit_checkpoints_topic}",
     )
     pool = await create_pool(settings.database_url, settings.coordination_db_schema)
     try:
@@ -106,7 +99,7 @@ async def _verify_audit(settings: CoordinationSettings) -> int:
 
 
 async def _reconcile(settings: CoordinationSettings, since: dt.datetime, intake: str) -> int:
-    print(_targets("reconcile (reads only)", settings), flush=True)
+    _announce("reconcile (reads only)", settings)
     pool = await create_pool(settings.database_url, settings.coordination_db_schema)
     try:
         report = await reconcile_since(settings, pool, since, intake_schema=intake or None)
@@ -137,16 +130,16 @@ def main(argv: list[str] | None = None) -> int:
         help="reconcile: intake's schema, whose ledger is checked ('' skips that check)",
     )
     args = parser.parse_args(argv)
-    settings = CoordinationSettings()
+    settings = load_settings(CoordinationSettings, f"coordination {args.command}")
     configure_logging(settings.log_level, settings.log_json)
     if args.command == "migrate":
         return _migrate(settings)
     if args.command == "worker":
-        _log_targets("worker", settings)
+        _announce("worker", settings, extra=f"health on {health_address(settings, 8092)}")
         asyncio.run(create_app(settings).run())
         return 0
     if args.command == "api":
-        _log_targets("api", settings)
+        _announce("api", settings, extra=f"HTTP on 127.0.0.1:{settings.coordination_api_port}")
         serve(settings)
         return 0
     if args.command == "reconcile":

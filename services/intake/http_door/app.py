@@ -153,11 +153,11 @@ def _openapi_of(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return openapi
 
 
-def main() -> None:
+def main(settings: IntakeSettings | None = None) -> None:
     """``python -m services.intake http``: serve the app with uvicorn."""
     import uvicorn
 
-    settings = IntakeSettings()
+    settings = settings or IntakeSettings()
     app = create_http_app(settings)
     # Fenced by a successor with the same instance id: end this process (uvicorn shuts down
     # gracefully on SIGTERM) instead of answering 503 for ever.

@@ -17,11 +17,15 @@ PRODUCTION_SECRETS: dict[str, Any] = {
     "environment": "production",
     "pseudonym_key": "a-real-pseudonym-key-of-at-least-32-characters",
     "identity_key": Fernet.generate_key().decode(),
+    "document_key": Fernet.generate_key().decode(),
     "intake_session_secret": "a-real-session-secret-of-at-least-32-characters",
     # production refuses PLAINTEXT Kafka
     "kafka_security_protocol": "SASL_SSL",
     "kafka_username": "service-intake",
     "kafka_password": "a-password-from-the-credentials-command",
+    # production refuses the development broker and database defaults
+    "kafka_bootstrap_servers": "kafka.example:9093",
+    "database_url": "postgresql://iiz@db.example:5432/iiz",
 }
 
 
@@ -61,7 +65,7 @@ def test_in_production_an_instance_without_a_configured_id_refuses_to_start() ->
     with pytest.raises(ValidationError, match="IIZ_INTAKE_INSTANCE_ID must be set") as refused:
         IntakeSettings(**PRODUCTION_SECRETS)
 
-    secrets = ("pseudonym_key", "identity_key", "intake_session_secret")
+    secrets = ("pseudonym_key", "identity_key", "document_key", "intake_session_secret")
     assert not [s for s in secrets if PRODUCTION_SECRETS[s][-12:] in str(refused.value)]
 
 
