@@ -2,7 +2,8 @@
 
     python -m simulator --persons 200 --seed 7 [--concurrency 32]
 
-Needs intake (Kafka door and HTTP door) and the coordination worker running; settings come from
+Needs intake (Kafka door and HTTP door with its web form, where the municipalities register
+ZIF persons) and the coordination worker running; settings come from
 the environment (``IIZ_*``, see ``services.intake.settings.IntakeSettings``). The same seed gives
 the same population — and, against the same services, the same event ids, which intake then
 answers as duplicates; use a new seed for a new run.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import sys
 import time
 from collections import Counter
@@ -50,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 async def simulate(args: argparse.Namespace, settings: IntakeSettings) -> int:
     registry = load_institutions()
     seed = args.seed if args.seed is not None else time.time_ns() % 1_000_000
-    population = build_population(args.persons, seed)
+    population = build_population(args.persons, seed, form_start=dt.datetime.now(dt.UTC))
     print(f"Population: {len(population.persons)} persons, seed {seed}")
     for path, count in sorted(population.path_mix().items()):
         print(f"  {path:<28} {count:>5}")

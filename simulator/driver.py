@@ -1,8 +1,15 @@
 """Submits a population through the real doors and waits for every answer.
 
 Each person's steps go strictly in order — the next only after the previous step's receipt (on
-the sender's delivery topic for the Kafka door, in the HTTP answer for the HTTP door) — so the
-bus order of a person's events is the script's order. Many persons run at once (bounded).
+the sender's delivery topic for the Kafka door, in the HTTP answer for the HTTP door, on the
+receipt page and the sender's delivery topic for the web form) — so the bus order of a person's
+events is the script's order. Many persons run at once (bounded).
+
+The municipalities' ZIF registrations go through intake's web form (``simulator.web_form``),
+which makes the events' ids itself: what the partners learn of them (the receipt page shows the
+registration's, the consent's and the document's ids; the receipts the events' ids) replaces
+the script's placeholders in the later steps, and ``resolved`` gives the population as it was
+really sent, for the expected deliveries.
 """
 
 from __future__ import annotations
@@ -10,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -27,6 +35,7 @@ from simulator.credentials import PartnerSettings
 from simulator.partners import PartnerInboxes
 from simulator.population import Population
 from simulator.script import Door, PersonScript, Step
+from simulator.web_form import FormReceipt, WebForm
 
 Progress = Callable[[int, int], None]
 RETRY_STATUSES = (429, 503)
@@ -76,9 +85,11 @@ class SimulationDriver:
         receipt_timeout: float = 60.0,
         http_attempts: int = 20,
         as_partner: PartnerSettings | None = None,
+        form_concurrency: int = 8,
     ) -> None:
         """``as_partner``: each institution produces as its own principal (see
-        ``simulator.credentials.partner_settings``); without it all produce with ``settings``."""
+        ``simulator.credentials.partner_settings``); without it all produce with ``settings``.
+        ``form_concurrency``: web form submissions at once (each is several requests)."""
         self._settings = settings
         self._registry = registry
         self._inbox = inbox
@@ -89,6 +100,13 @@ class SimulationDriver:
         self._http_attempts = http_attempts
         self._as_partner = as_partner
         self._producers: dict[str, AIOKafkaProducer] = {}  # by institution
+        self._form = WebForm(http, tokens, inbox, receipt_timeout, concurrency=form_concurrency)
+        # What the partners learnt of the ids the form made: placeholder → real, per person;
+        # every step as it was really sent (the form's events as the form made them).
+        self._learned: dict[str, dict[str, str]] = {}
+        self._sent: dict[tuple[str, int], Step] = {}
+        self._form_answers: dict[tuple[str, int], dict[str, Any]] = {}
+        self._form_sent_at: dict[str, dt.datetime] = {}  # person → their last form's
 
     async def run(
         self, population: Population, progress: Progress | None = None
@@ -132,24 +150,79 @@ class SimulationDriver:
         for producer in producers.values():
             await producer.stop()
 
+    def resolved(self, population: Population) -> Population:
+        """The population as it was really sent: the form's events with the ids and the time
+        the form gave them, the later steps and the consents with the ids the partners learnt
+        (what the expected deliveries must be computed from after a run)."""
+        persons = []
+        for person in population.persons:
+            learned = self._learned.get(person.person_id, {})
+            steps = tuple(
+                self._sent.get((person.person_id, s.index)) or _substituted(s, learned)
+                for s in person.steps
+            )
+            consents = tuple(
+                replace(c, consent_id=uuid.UUID(learned.get(str(c.consent_id), str(c.consent_id))))
+                for c in person.consents
+            )
+            persons.append(replace(person, steps=steps, consents=consents))
+        return replace(population, persons=tuple(persons))
+
     async def _submit(self, person: PersonScript, step: Step) -> SubmissionRecord:
         submitted = dt.datetime.now(dt.UTC)
-        if step.door == "kafka":
-            answer = await self._over_kafka(step)
+        key = (person.person_id, step.index)
+        if step.door == "form":
+            if step.form_part == 0:
+                await self._submit_form(person, step)
+                self._form_sent_at[person.person_id] = submitted
+            submitted = self._form_sent_at[person.person_id]  # one submission, its events
+            answer = self._form_answers.pop(key, {})
+            sent = self._sent.get(key, step)
         else:
-            answer = await self._over_http(step)
+            sent = _substituted(step, self._learned.get(person.person_id, {}))
+            self._sent[key] = sent
+            if step.door == "kafka":
+                answer = await self._over_kafka(sent)
+            else:
+                answer = await self._over_http(sent)
         return SubmissionRecord(
             person_id=person.person_id,
             step=step.index,
             institution=step.origin,
             door=step.door,
-            original_id=str(step.event.id),
+            original_id=str(sent.event.id),
             submitted_at=submitted,
             answered_at=dt.datetime.now(dt.UTC) if answer else None,
             status=str(answer.get("status", "no-receipt")),
             reason=answer.get("reason"),
             canonical_id=answer.get("canonical_id"),
         )
+
+    async def _submit_form(self, person: PersonScript, first: Step) -> None:
+        """Fill in and send the web form of ``first`` and its following parts; learn the ids
+        the form made (receipt page, receipts) and keep each part's answer and event."""
+        parts = [s for s in person.steps[first.index :] if s.form is first.form]
+        submitted = await self._form.submit(first, len(parts))
+        if not isinstance(submitted, FormReceipt):
+            for part in parts:
+                self._form_answers[(person.person_id, part.index)] = submitted
+            return
+        learned = self._learned.setdefault(person.person_id, {})
+        for part in parts:
+            data = part.event.data
+            for name, real in (
+                ("referral_id", submitted.registration_id),
+                ("consent_id", submitted.consent_id),
+                ("document_id", submitted.document_id),
+            ):
+                if real is not None and isinstance(getattr(data, name, None), uuid.UUID):
+                    learned[str(getattr(data, name))] = real
+        for part, receipt in zip(parts, submitted.receipts, strict=True):
+            event = _substituted(part, learned).event.model_copy(
+                update={"id": uuid.UUID(str(receipt["original_id"])), "time": submitted.time}
+            )
+            self._sent[(person.person_id, part.index)] = replace(part, event=event)
+            self._form_answers[(person.person_id, part.index)] = receipt
 
     async def _over_kafka(self, step: Step) -> dict[str, Any]:
         producer = self._producers[step.origin]
@@ -187,6 +260,32 @@ class SimulationDriver:
         if isinstance(found.get("receipt"), dict):  # a single rejected event: problem + receipt
             return {**found["receipt"], "http_status": answer.status_code}
         return {"status": f"http-{answer.status_code}", "reason": found.get("reason")}
+
+
+def _substituted(step: Step, learned: Mapping[str, str]) -> Step:
+    """The step with the ids a partner learnt in place of the script's placeholders (in the
+    data and the correlation id)."""
+    if not learned:
+        return step
+    event = step.event
+    dumped = event.data.model_dump(mode="json", exclude_none=True)
+    data = type(event.data).model_validate(_replace_ids(dumped, learned))
+    correlation = learned.get(event.correlationid or "", event.correlationid)
+    if data == event.data and correlation == event.correlationid:
+        return step
+    return replace(
+        step, event=event.model_copy(update={"data": data, "correlationid": correlation})
+    )
+
+
+def _replace_ids(value: Any, learned: Mapping[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _replace_ids(v, learned) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_ids(v, learned) for v in value]
+    if isinstance(value, str):
+        return learned.get(value, value)
+    return value
 
 
 def _not_sent(person: PersonScript, step: Step) -> SubmissionRecord:

@@ -30,6 +30,7 @@ from services.common.settings import CommonSettings
 from simulator.credentials import PartnerSettings
 
 RECEIPT_TYPE = Receipt.cloud_event_type()
+FORM_CHANNEL = "http:formular/"
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,9 @@ class PartnerInboxes:
         self.deliveries: list[ReceivedDelivery] = []
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._unclaimed: dict[str, dict[str, Any]] = {}
+        # The receipts of web form submissions, by channel (``http:formular/<request>/<n>``):
+        # one submission makes several events, each answered with its own receipt.
+        self._form_receipts: dict[str, dict[str, Any]] = {}
         self._consumers: dict[str, AIOKafkaConsumer] = {}  # by topic
         self._tasks: list[asyncio.Task[None]] = []
         self._grouped: list[AIOKafkaConsumer] = []  # those that commit at stop
@@ -130,6 +134,31 @@ class PartnerInboxes:
         else:
             self._waiting[original_id] = future
         return future
+
+    async def form_receipts(
+        self, original_id: str, parts: int, *, within: float
+    ) -> list[dict[str, Any]] | None:
+        """The receipts of every event of the web form submission whose event ``original_id``
+        (shown on the form's receipt page) is one of ``parts`` events, in the form's order;
+        None if they do not all arrive ``within`` seconds."""
+
+        def found() -> list[dict[str, Any]] | None:
+            known = next(
+                (r for r in self._form_receipts.values() if r.get("original_id") == original_id),
+                None,
+            )
+            if known is None:
+                return None
+            submission = str(known["channel"]).rpartition("/")[0]
+            answers = [self._form_receipts.get(f"{submission}/{n}") for n in range(parts)]
+            return None if None in answers else [a for a in answers if a is not None]
+
+        async with self._arrived:
+            try:
+                await asyncio.wait_for(self._arrived.wait_for(lambda: found() is not None), within)
+            except TimeoutError:
+                return None
+        return found()
 
     def forget_receipt(self, original_id: str) -> None:
         self._waiting.pop(original_id, None)
@@ -193,6 +222,9 @@ class PartnerInboxes:
         )
         if record.topic in self.receipt_topics and received.header("ce_type") == RECEIPT_TYPE:
             answer = json.loads(received.value)
+            if str(answer.get("channel", "")).startswith(FORM_CHANNEL):
+                self._form_receipts[str(answer["channel"])] = answer
+                return
             original_id = str(answer.get("original_id"))
             future = self._waiting.pop(original_id, None)
             if future is None:

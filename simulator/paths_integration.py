@@ -13,6 +13,7 @@ from schemas.events import (
     MeasureEnded,
     MeasureStarted,
     ParticipantJoined,
+    ProjectAssigned,
     ReferralAccepted,
     ReferralCompleted,
     ReferralDeclined,
@@ -38,6 +39,7 @@ from simulator.traits import (
     grant_consent,
     revoke_consent,
 )
+from simulator.zif_form import register_with_zif
 
 EMPLOYMENT, BENEFITS = DataCategory.EMPLOYMENT, DataCategory.BENEFITS
 INTEGRATION, EDUCATION = DataCategory.INTEGRATION, DataCategory.EDUCATION
@@ -45,34 +47,50 @@ DOCUMENTS = DataCategory.DOCUMENTS
 
 
 def zif_integration(w: ScriptWriter, t: Traits) -> None:
-    """A provisionally admitted person or refugee: the municipality registers the ZIF first
-    interview and the potential assessment (Integrationsagenda), then a language course."""
+    """A provisionally admitted person or refugee: the municipality registers the person with
+    ZIF for the first interview and the potential assessment (Integrationsagenda) through
+    intake's web form, one form after the other, each with the signed consent uploaded; then a
+    language course. ZIF answers from its own application (Kafka door).
+
+    Both registrations come first: the form stamps its events with the real time, so what the
+    script has happen after them must come later in the script too."""
     sh = t.municipality
-    w.send(sh, CaseOpened, project_code="IAS-VAFL")
     extra = [EDUCATION] + ([DOCUMENTS] if w.rng.random() < 0.5 else [])
     cats = consent_categories(t, INTEGRATION, EMPLOYMENT, *extra)
-    consent = grant_consent(w, sh, [sh, "zif", "berufsbildung"], cats, t)
-    first = w.uuid()
-    w.send(
+    first = register_with_zif(
+        w,
+        t,
         sh,
-        ReferralRequested,
-        referral_id=first,
-        to_institution="zif",
-        purpose=ReferralPurpose.ZIF_FIRST_INTERVIEW,
+        ReferralPurpose.ZIF_FIRST_INTERVIEW,
+        cats,
+        institutions=("berufsbildung",),
+        open_case=True,
         note="Dolmetschen Tigrinya nötig",
         answer_due=w.today + dt.timedelta(days=14),
     )
-    w.send("zif", ReferralAccepted, referral_id=first, first_appointment=w.today + dt.timedelta(9))
-    w.send("zif", ReferralCompleted, referral_id=first, result="Erstgespräch geführt")
-    share_budget(w, sh, title="Aufenthaltsbewilligung_F.pdf")
-    assessment = w.uuid()
-    w.send(
+    # The municipality takes part now: the second form does not open the case again.
+    second = register_with_zif(
+        w,
+        t,
         sh,
-        ReferralRequested,
-        referral_id=assessment,
-        to_institution="zif",
-        purpose=ReferralPurpose.POTENTIAL_ASSESSMENT,
+        ReferralPurpose.POTENTIAL_ASSESSMENT,
+        cats,
+        institutions=("berufsbildung",),
+        open_case=False,
+        after=dt.timedelta(minutes=w.rng.randrange(3, 15)),
     )
+    first.confirm(w)
+    second.confirm(w)
+    w.send(sh, ProjectAssigned, project_code="IAS-VAFL")
+    w.send(
+        "zif",
+        ReferralAccepted,
+        referral_id=first.referral_id,
+        first_appointment=w.today + dt.timedelta(9),
+    )
+    w.send("zif", ReferralCompleted, referral_id=first.referral_id, result="Erstgespräch geführt")
+    share_budget(w, sh, title="Aufenthaltsbewilligung_F.pdf")
+    assessment = second.referral_id
     if t.decline:
         w.tags.add("declined")
         w.send("zif", ReferralDeclined, referral_id=assessment, reason=DeclineReason.NO_CAPACITY)
@@ -101,8 +119,9 @@ def zif_integration(w: ScriptWriter, t: Traits) -> None:
         title="Deutschkurs B1",
         datacategory=INTEGRATION,
     )
-    if t.revoke:
-        revoke_consent(w, sh, consent)
+    if t.revoke:  # the person withdraws the consent of both signed forms
+        revoke_consent(w, sh, first.consent_id)
+        revoke_consent(w, sh, second.consent_id)
     w.send(
         "zif",
         ReferralRequested,

@@ -31,6 +31,9 @@ PATHS: dict[str, tuple[PathWriter, int]] = {
     "vocational-case-management": (paths_integration.vocational_case_management, 16),
 }
 
+# Paths whose first step is a web form registration (see ``form_start``).
+FORM_PATHS = frozenset({"zif-integration"})
+
 
 @dataclass(frozen=True)
 class Population:
@@ -48,8 +51,9 @@ class Population:
         return Counter(tag for person in self.persons for tag in person.tags)
 
     def http_senders(self) -> set[str]:
-        """Institutions that submit over the HTTP door (they need an access token)."""
-        return {step.origin for step in self.steps if step.door == "http"}
+        """Institutions that submit over the HTTP door or the web form (they need an access
+        token; the form's login takes the same key)."""
+        return {step.origin for step in self.steps if step.door in ("http", "form")}
 
 
 def build_population(
@@ -59,8 +63,15 @@ def build_population(
     first_day: dt.date = FIRST_DAY,
     weeks: int = 4,
     registry: InstitutionRegistry | None = None,
+    form_start: dt.datetime | None = None,
 ) -> Population:
-    """``persons`` scripts, starting on office days spread over ``weeks`` from ``first_day``."""
+    """``persons`` scripts, starting on office days spread over ``weeks`` from ``first_day``.
+
+    The municipalities register ZIF persons through intake's web form, which stamps its events
+    with the real time: with ``form_start`` (the time the run begins) those persons' stories
+    begin then, so that what follows the registration comes after it; without it they begin
+    in the simulated weeks like the others (the form's events then carry the real time
+    nonetheless)."""
     registry = registry or load_institutions()
     rng = random.Random(seed)  # noqa: S311 - reproducible synthetic data, not secrets
     municipalities = sorted(
@@ -78,6 +89,8 @@ def build_population(
         start = dt.datetime.combine(
             day, dt.time(rng.randrange(7, 17), rng.randrange(60)), tzinfo=ZURICH
         )
+        if form_start is not None and path in FORM_PATHS:
+            start = form_start.astimezone(ZURICH)
         writer = ScriptWriter(
             person_id=f"P{number:05d}",
             path=path,

@@ -30,7 +30,7 @@ from schemas.vocabulary import DataCategory
 from simulator.ground_truth import ConsentFact, GroundTruth, Participation
 
 ZURICH = ZoneInfo("Europe/Zurich")
-Door = Literal["kafka", "http"]
+Door = Literal["kafka", "http", "form"]
 ConsentId = uuid.UUID  # (inside ScriptWriter, ``uuid`` is its method)
 
 
@@ -50,8 +50,31 @@ class Expect(StrEnum):
 
 
 @dataclass(frozen=True)
+class FormSubmission:
+    """What a municipality fills into one of intake's ZIF registration forms
+    (``/formular/<slug>``). The form builds the events itself — ``case.opened`` (if
+    ``open_case``), ``consent.granted``, ``referral.requested`` to ZIF, ``document.shared`` for
+    the signed consent form — with ids and a time of its own: the script's events are the plan,
+    their ids placeholders that the driver replaces by what the municipality observes."""
+
+    slug: str  # erstgespraech | potenzialabklaerung | re-assessment
+    open_case: bool
+    institutions: tuple[str, ...]  # ticked besides the municipality and ZIF
+    categories: tuple[str, ...]
+    signed_on: dt.date
+    valid_until: dt.date
+    answer_due: dt.date | None
+    note: str | None
+    document_name: str  # the signed consent form's file name
+    document: bytes  # … and its content (a PDF)
+
+
+@dataclass(frozen=True)
 class Step:
-    """One submission: who sends it, through which door, and the event as the partner has it."""
+    """One submission: who sends it, through which door, and the event as the partner has it.
+
+    Through the ``form`` door one submission makes several events: each is a step, with the
+    same ``form`` and its position in it (``form_part``); the first step submits the form."""
 
     index: int
     origin: str
@@ -59,6 +82,8 @@ class Step:
     event: CloudEvent[Any]
     fault: Fault | None = None
     expect: Expect = Expect.ACCEPTED
+    form: FormSubmission | None = None
+    form_part: int = 0
 
     @property
     def on_bus(self) -> bool:
@@ -192,6 +217,39 @@ class ScriptWriter:
             self._append(origin, event, expect=Expect.DUPLICATE)
         self.send_due_confirmations()
         return event
+
+    def submit_form(
+        self,
+        origin: str,
+        form: FormSubmission,
+        parts: list[tuple[type[EventData], dict[str, Any]]],
+        /,
+        *,
+        after: dt.timedelta | None = None,
+    ) -> list[CloudEvent[Any]]:
+        """One web form submission ``after`` the previous step, making the ``parts``' events in
+        their order at one time (no deliberate fault, no resend: the form answers at once)."""
+        if after is None and not self._pinned:
+            after = dt.timedelta(minutes=self.rng.randrange(20, 60 * 30))
+        self._now += after or dt.timedelta(0)
+        self._pinned = False
+        self._sends += 1
+        events = []
+        for part, (cls, fields) in enumerate(parts):
+            person = PersonRef(ahv_number=AhvNumber(self.ahv), case_ref=self.case_ref(origin))
+            data = cls(person=person, **fields)
+            reason = self.truth.refusal(origin, data)
+            if reason is not None:
+                raise RefusedInScriptError(f"{self.person_id}: {cls.name} from {origin} ({reason})")
+            event = new_event(
+                data, source=self._source(origin), time=self.clock, event_id=self.uuid()
+            )
+            step = Step(len(self.steps), origin, "form", event, form=form, form_part=part)
+            self.steps.append(step)
+            self.truth.follow(step.index, step.origin, step.event)
+            events.append(event)
+        self.send_due_confirmations()
+        return events
 
     # ----- confirmations (consent.confirmed, since 1.4.0) ---------------------------------
 

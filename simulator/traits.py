@@ -74,14 +74,27 @@ def grant_consent(
         valid_until=valid_until,
         document_ref=f"EINW-{w.case_ref(holder)}",
     )
+    confirm_by_the_others(w, holder, institutions, categories, consent_id)
+    if traits.night_edge:
+        w.at_night()
+    return consent_id
+
+
+def confirm_by_the_others(
+    w: ScriptWriter,
+    holder: str,
+    institutions: list[str],
+    categories: list[DataCategory],
+    consent_id: uuid.UUID,
+) -> None:
+    """When the consent names health or identity, every other institution it names confirms it
+    (each holds the person's AHV number and may hold health data, which leave it only under a
+    consent it vouches for): most within the hour, some only after a few more steps."""
     if {DataCategory.HEALTH, DataCategory.IDENTITY} & set(categories):
         for institution in sorted(set(institutions) - {holder}):
             after_sends = 0 if w.rng.random() < 0.6 else w.rng.randrange(1, 5)
             w.confirm_later(institution, consent_id, after_sends=after_sends)
         w.send_due_confirmations()
-    if traits.night_edge:
-        w.at_night()
-    return consent_id
 
 
 def revoke_consent(w: ScriptWriter, holder: str, consent_id: uuid.UUID) -> None:

@@ -103,9 +103,12 @@ def public_revocations(schema: str) -> list[str]:
     return [f'REVOKE ALL ON ALL ROUTINES IN SCHEMA "{checked_schema(schema)}" FROM PUBLIC']
 
 
-def _config(script_location: Path, schema: str) -> Config:
+def _config(
+    script_location: Path, schema: str, attributes: Mapping[str, str] | None = None
+) -> Config:
     config = Config()
     config.set_main_option("script_location", str(script_location))
+    config.attributes.update(attributes or {})
     config.attributes["schema"] = schema
     return config
 
@@ -115,10 +118,17 @@ async def upgrade(
     database_url: str,
     schema: str,
     grants: ServiceGrants | None = None,
+    *,
+    attributes: Mapping[str, str] | None = None,
+    other_schemas: Mapping[str, Privileges] | None = None,
 ) -> None:
     """Create the schema if needed, upgrade it to the newest revision and set the service
     role's privileges (``grants``; ``None``: leave privileges as they are). ``database_url`` is
-    the owner's."""
+    the owner's.
+
+    ``attributes`` are handed to the migrations (``context.config.attributes``), e.g. the name
+    of a further schema they create; ``other_schemas`` declares the service role's privileges in
+    such schemas, set anew like those of its own schema."""
     schema = checked_schema(schema)
     engine = create_async_engine(sqlalchemy_url(database_url))
     try:
@@ -130,12 +140,15 @@ async def upgrade(
             )
             await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             await conn.execute(text(f'SET search_path TO "{schema}"'))
-            await conn.run_sync(_run_upgrade, script_location, schema)
+            await conn.run_sync(_run_upgrade, script_location, schema, attributes)
             if grants is not None and grants.role is not None:
                 await _grant(conn, schema, grants.role, grants.privileges)
+                for other, privileges in (other_schemas or {}).items():
+                    await _grant(conn, other, grants.role, privileges)
             elif grants is not None:  # the service is the owner: still nobody else
-                for statement in public_revocations(schema):
-                    await conn.execute(text(statement))
+                for other in [schema, *(other_schemas or {})]:
+                    for statement in public_revocations(other):
+                        await conn.execute(text(statement))
     finally:
         await engine.dispose()
 
@@ -152,8 +165,13 @@ async def _grant(conn: AsyncConnection, schema: str, role: str, privileges: Priv
         await conn.execute(text(statement))
 
 
-def _run_upgrade(connection: Connection, script_location: Path, schema: str) -> None:
-    config = _config(script_location, schema)
+def _run_upgrade(
+    connection: Connection,
+    script_location: Path,
+    schema: str,
+    attributes: Mapping[str, str] | None = None,
+) -> None:
+    config = _config(script_location, schema, attributes)
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
 

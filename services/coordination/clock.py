@@ -17,3 +17,8 @@ def utc_now() -> dt.datetime:
 
 def swiss_now() -> dt.datetime:
     return dt.datetime.now(SWISS_TIME)
+
+
+def swiss_today(clock: Clock, fixed: dt.date | None = None) -> dt.date:
+    """Today in Europe/Zurich by ``clock``, unless a day is ``fixed`` (simulated time)."""
+    return fixed if fixed is not None else clock().astimezone(SWISS_TIME).date()

@@ -22,6 +22,7 @@ from services.coordination.checkpoints import (
 from services.coordination.domain.rules import RuleSettings
 
 DEVELOPMENT_JWT_SECRET = "development-only-jwt-signing-key-not-for-production"  # noqa: S105
+DEVELOPMENT_SESSION_SECRET = "development-only-pages-session-secret"  # noqa: S105
 DEFAULT_LEGAL_BASIS_FILE = Path(__file__).resolve().parent / "legal_basis.yaml"
 
 
@@ -61,6 +62,13 @@ class CoordinationSettings(CommonSettings):
             " Europe/Zurich); for demos and tests of simulated time only"
         ),
     )
+    coordination_today: dt.date | None = Field(
+        default=None,
+        description=(
+            "the day overdue, active and parallel are judged on (None: today in"
+            " Europe/Zurich by the clock); for demos running simulated time and tests only"
+        ),
+    )
     coordination_api_port: int = Field(default=8082, ge=1, le=65535)
     coordination_jwt_secret: SecretStr = Field(
         default=SecretStr(DEVELOPMENT_JWT_SECRET),
@@ -75,6 +83,13 @@ class CoordinationSettings(CommonSettings):
     coordination_jwt_audience: str | None = Field(
         default="iiz-coordination",
         description="every token's `aud` must name it; empty: not checked",
+    )
+    coordination_jwt_leeway_seconds: int = Field(
+        default=30,
+        ge=0,
+        le=300,
+        description="clock skew allowed between the identity provider and this service when"
+        " `exp`, `iat` and `nbf` are checked",
     )
     coordination_jwt_max_lifetime_hours: float = Field(
         default=12.0, gt=0, le=24, description="longest accepted `exp` - `iat` of a token"
@@ -122,6 +137,16 @@ class CoordinationSettings(CommonSettings):
     )
     coordination_run_audit_checkpoints: bool = Field(
         default=True, description="sign and publish audit checkpoints in the worker"
+    )
+    coordination_oidc_client_id: str = Field(
+        default="iiz-seiten", description="the pages' client at the OpenID Connect provider"
+    )
+    coordination_oidc_client_secret: SecretStr | None = Field(
+        default=None, description="its secret; with IIZ_OIDC_ISSUER: sign-in through the provider"
+    )
+    coordination_session_secret: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_SESSION_SECRET),
+        description="signs the pages' session cookie; a real one (>= 32 characters) in production",
     )
     coordination_cookie_secure: bool | None = Field(
         default=None,

@@ -104,6 +104,7 @@ class Cases(CoordinationTable, table=True):
             unique=True,
             postgresql_where=text("closed_at IS NULL"),
         ),
+        Index("cases_of_person", "pseudonym"),  # 0006: the worklist
     )
 
     case_key: uuid.UUID = Field(sa_column=Column(_uuid(), primary_key=True))
@@ -122,6 +123,7 @@ class Participants(CoordinationTable, table=True):
     """Periods of interest: who joined a person's file (or case) when, and left when."""
 
     __tablename__ = "participants"
+    __table_args__ = (Index("participants_of_institution", "institution", "pseudonym"),)
 
     pseudonym: str = Field(sa_column=Column(TEXT, primary_key=True))
     case_key: uuid.UUID | None = Field(default=None, sa_column=Column(_uuid()))
@@ -199,7 +201,22 @@ class Engagements(CoordinationTable, table=True):
 
 class Referrals(CoordinationTable, table=True):
     __tablename__ = "referrals"
-    __table_args__ = (Index("referrals_of_person", "pseudonym"),)
+    __table_args__ = (
+        Index("referrals_of_person", "pseudonym"),
+        # 0006: the deadlines list, from the open referrals to or from an institution
+        Index(
+            "referrals_open_to",
+            "to_institution",
+            "answer_due",
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index(
+            "referrals_open_from",
+            "from_institution",
+            "answer_due",
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
 
     referral_id: uuid.UUID = Field(sa_column=Column(_uuid(), primary_key=True))
     pseudonym: str = Field(sa_column=Column(TEXT, nullable=False))
@@ -321,6 +338,12 @@ class Deadlines(CoordinationTable, table=True):
     __tablename__ = "deadlines"
     __table_args__ = (
         Index("deadlines_due", "due_on", postgresql_where=text("status = 'pending'")),
+        Index(  # 0006: the deadlines list, per person
+            "deadlines_pending_of_person",
+            "pseudonym",
+            "due_on",
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BIGINT, primary_key=True))  # bigserial
@@ -412,6 +435,18 @@ class PublishedFigures(CoordinationTable, table=True):
     )
 
 
+class InboxReads(CoordinationTable, table=True):
+    """Which deliveries an institution marked read in its Posteingang (event id per recipient;
+    the first reader counts). A record: ``rebuild`` keeps it, nothing changes a row."""
+
+    __tablename__ = "inbox_reads"
+
+    institution: str = Field(sa_column=Column(TEXT, primary_key=True))
+    event_id: uuid.UUID = Field(sa_column=Column(_uuid(), primary_key=True))
+    read_by: str = Field(sa_column=Column(TEXT, nullable=False))
+    read_at: dt.datetime = Field(sa_column=Column(_timestamp(), nullable=False))
+
+
 # What ``rebuild`` empties and replays from the bus, and what it keeps.
 PROJECTIONS: tuple[type[CoordinationTable], ...] = (
     Persons,
@@ -435,4 +470,5 @@ RECORDS: tuple[type[CoordinationTable], ...] = (
     AuditCheckpoints,
     DeliveryOutcomes,
     PublishedFigures,
+    InboxReads,
 )

@@ -1,4 +1,5 @@
-"""``migrate``: create or upgrade intake's schema (submission ledger, HTTP access tokens).
+"""``migrate``: create or upgrade intake's schema (submission ledger, HTTP access tokens) and
+the document store's (``IIZ_DOCUMENT_DB_SCHEMA``).
 
 Serialised with other migrators by an advisory lock; connects as the schema owner
 (``IIZ_MIGRATION_DATABASE_URL``) and ends by granting the service role (the user of
@@ -17,6 +18,10 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 PRIVILEGES = Privileges(
     tables={"submission_ledger": "SELECT, INSERT", "access_tokens": "SELECT, INSERT, UPDATE"}
 )
+# The document store (its own schema, IIZ_DOCUMENT_DB_SCHEMA): sealed documents are only added.
+# Coordination reads it; with one service role today, that role's SELECT here is coordination's
+# too (a separate coordination role would be granted SELECT beside it).
+DOCUMENT_PRIVILEGES = Privileges(tables={"documents": "SELECT, INSERT"})
 
 
 def grants(settings: IntakeSettings) -> ServiceGrants:
@@ -25,5 +30,10 @@ def grants(settings: IntakeSettings) -> ServiceGrants:
 
 async def migrate(settings: IntakeSettings) -> None:
     await upgrade(
-        MIGRATIONS, settings.owner_database_url, settings.intake_db_schema, grants(settings)
+        MIGRATIONS,
+        settings.owner_database_url,
+        settings.intake_db_schema,
+        grants(settings),
+        attributes={"document_schema": settings.document_db_schema},
+        other_schemas={settings.document_db_schema: DOCUMENT_PRIVILEGES},
     )

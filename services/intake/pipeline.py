@@ -89,10 +89,10 @@ class IntakePipeline:
         self._clock = clock
         self._ledger_retry = ledger_retry or LedgerRetry()
 
-    async def process(
-        self, submissions: Sequence[Submission], consumed: ConsumedOffsets | None = None
-    ) -> list[Answered]:
-        outcomes = [
+    def assess(self, submissions: Sequence[Submission]) -> list[Outcome]:
+        """What ``process`` would decide about each submission, without publishing anything
+        (the web form checks a registration's events all together before it stores a document)."""
+        return [
             assess(
                 s,
                 registry=self._registry,
@@ -101,6 +101,11 @@ class IntakePipeline:
             )
             for s in submissions
         ]
+
+    async def process(
+        self, submissions: Sequence[Submission], consumed: ConsumedOffsets | None = None
+    ) -> list[Answered]:
+        outcomes = self.assess(submissions)
         answered = await self._mark_duplicates(outcomes)
         now = self._clock()
         writes: list[tuple[str, KafkaRecord]] = []

@@ -37,6 +37,14 @@ class IntakeSettings(CommonSettings):
         default=600, ge=1, description="HTTP events/min/institution"
     )
     intake_session_secret: SecretStr = Field(default=SecretStr(DEVELOPMENT_SESSION_SECRET))
+    intake_oidc_client_id: str = Field(
+        default="iiz-formular", description="the web form's client at the OpenID Connect provider"
+    )
+    intake_oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description="its secret; with IIZ_OIDC_ISSUER the form offers sign-in through the"
+        " provider beside the access key",
+    )
     intake_http_port: int = Field(default=8081, ge=1, le=65535, description="HTTP door port")
     intake_max_document_bytes: int = Field(
         default=20 * 1024 * 1024,

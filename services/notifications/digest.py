@@ -1,4 +1,8 @@
-"""Coordinator alerts grouped into one e-mail digest per address and Zurich hour (pure)."""
+"""Coordinator alerts grouped into one e-mail digest per address and Zurich hour (pure).
+
+The same book also collects the Posteingang notices (``Letter.INBOX_NOTICE``): one e-mail per
+address and period saying only that something new waits (``inbox_notice.render_notice``). The
+two letters never share an e-mail, even where they share an address."""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Generic, TypeVar
+from enum import StrEnum
+from typing import ClassVar, Generic, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -60,9 +65,18 @@ def period_of(at: dt.datetime, period: dt.timedelta = HOUR) -> dt.datetime:
     return (_utc(hour) + slices * period).astimezone(ZURICH)
 
 
+class Letter(StrEnum):
+    """Which e-mail an item goes into."""
+
+    ALERTS = "alerts"  # the coordinator digest
+    INBOX_NOTICE = "inbox-notice"  # "something new waits in your Posteingang"
+
+
 @dataclass(frozen=True)
 class DigestItem:
     """One coordinator alert as the digest shows it: no pseudonym, no person data."""
+
+    letter: ClassVar[Letter] = Letter.ALERTS
 
     delivery_id: str
     address: str
@@ -81,6 +95,31 @@ class DigestItem:
             raise ValueError("coordinator address is not a plain e-mail address")
         if self.at.utcoffset() is None:
             raise ValueError("alert time must be timezone-aware")
+
+
+@dataclass(frozen=True)
+class InboxNotice:
+    """A delivery to an institution that wants to be told of its Posteingang: only which
+    delivery (for de-duplication), the address, the institution and when. Nothing of the
+    delivery itself."""
+
+    letter: ClassVar[Letter] = Letter.INBOX_NOTICE
+
+    delivery_id: str
+    address: str
+    institution: str
+    at: dt.datetime
+
+    def __post_init__(self) -> None:
+        if not self.delivery_id:
+            raise ValueError("delivery id must not be empty")
+        if not _ADDRESS.match(self.address):
+            raise ValueError("notice address is not a plain e-mail address")
+        if self.at.utcoffset() is None:
+            raise ValueError("notice time must be timezone-aware")
+
+
+Filed = DigestItem | InboxNotice
 
 
 def item_from_alert(event: CloudEvent[Alert], *, address: str) -> DigestItem:
@@ -109,12 +148,17 @@ def _utc(at: dt.datetime) -> dt.datetime:
 
 @dataclass(frozen=True)
 class Digest:
-    """The alerts for one coordinator address in one Zurich hour."""
+    """The alerts (or Posteingang notices) for one address in one Zurich hour (or period)."""
 
     address: str
     hour: dt.datetime
-    items: tuple[DigestItem, ...]
+    items: tuple[Filed, ...]
     period: dt.timedelta = HOUR
+    letter: Letter = Letter.ALERTS
+
+    @property
+    def alerts(self) -> list[DigestItem]:
+        return [item for item in self.items if isinstance(item, DigestItem)]
 
     @property
     def hour_end(self) -> dt.datetime:
@@ -126,12 +170,14 @@ class Digest:
         recognised; a later follow-up for the same hour (late alerts) gets its own."""
         ids = ",".join(sorted(item.delivery_id for item in self.items))
         name = f"{self.address}|{_utc(self.hour).isoformat()}|{ids}"
+        if self.letter is not Letter.ALERTS:
+            name = f"{self.letter.value}|{name}"
         return f"<{uuid.uuid5(_MESSAGE_ID_NAMESPACE, name)}@{MESSAGE_ID_DOMAIN}>"
 
 
 LaneT = TypeVar("LaneT", bound=Hashable)
-_Key = tuple[str, dt.datetime]  # (address, hour start in UTC)
-_ItemKey = tuple[str, str]  # (address, delivery id)
+_Key = tuple[Letter, str, dt.datetime]  # (letter, address, hour start in UTC)
+_ItemKey = tuple[Letter, str, str]  # (letter, address, delivery id)
 
 
 class DigestBook(Generic[LaneT]):
@@ -147,14 +193,14 @@ class DigestBook(Generic[LaneT]):
     ) -> None:
         period_of(dt.datetime.now(dt.UTC), period)  # refuses a period that does not divide it
         self._period = period
-        self._buckets: dict[_Key, dict[str, DigestItem]] = {}
+        self._buckets: dict[_Key, dict[str, Filed]] = {}
         self._positions: dict[_ItemKey, set[tuple[LaneT, int]]] = {}
         self._sent: dict[_ItemKey, dt.datetime] = {}
         self._remember_sent = remember_sent
 
-    def add(self, item: DigestItem, *, position: tuple[LaneT, int] | None = None) -> bool:
+    def add(self, item: Filed, *, position: tuple[LaneT, int] | None = None) -> bool:
         """File an item; False if its delivery id is already open or was sent (a redelivery)."""
-        item_key = (item.address, item.delivery_id)
+        item_key = (item.letter, item.address, item.delivery_id)
         if item_key in self._sent:
             return False
         is_new = item_key not in self._positions
@@ -163,7 +209,7 @@ class DigestBook(Generic[LaneT]):
             positions.add(position)
         if is_new:
             bucket = self._buckets.setdefault(
-                (item.address, _utc(period_of(item.at, self._period))), {}
+                (item.letter, item.address, _utc(period_of(item.at, self._period))), {}
             )
             bucket[item.delivery_id] = item
         return is_new
@@ -175,19 +221,21 @@ class DigestBook(Generic[LaneT]):
             key: hour for key, hour in self._sent.items() if hour > cutoff - self._remember_sent
         }
         ready = sorted(
-            (hour, address) for address, hour in self._buckets if hour + self._period <= cutoff
+            (hour, letter, address)
+            for letter, address, hour in self._buckets
+            if hour + self._period <= cutoff
         )
-        return [self._digest(address, hour) for hour, address in ready]
+        return [self._digest(letter, address, hour) for hour, letter, address in ready]
 
     def mark_sent(self, digest: Digest) -> None:
         """Drop the digest's items (not ones added meanwhile) and release their positions."""
-        key = (digest.address, _utc(digest.hour))
+        key = (digest.letter, digest.address, _utc(digest.hour))
         bucket = self._buckets.get(key, {})
         for item in digest.items:
-            item_key = (item.address, item.delivery_id)
+            item_key = (item.letter, item.address, item.delivery_id)
             bucket.pop(item.delivery_id, None)
             self._positions.pop(item_key, None)
-            self._sent[item_key] = key[1]
+            self._sent[item_key] = key[2]
         if not bucket:
             self._buckets.pop(key, None)
 
@@ -195,7 +243,7 @@ class DigestBook(Generic[LaneT]):
         """Drop the digest's items and release their positions without remembering them as
         sent (they were dead-lettered; a replay of them must be filed again)."""
         for item in digest.items:
-            self._drop((item.address, item.delivery_id))
+            self._drop((item.letter, item.address, item.delivery_id))
 
     def pending(self) -> int:
         """Number of items not yet sent."""
@@ -229,23 +277,25 @@ class DigestBook(Generic[LaneT]):
 
     def _drop(self, item_key: _ItemKey) -> int:
         del self._positions[item_key]
-        address, delivery_id = item_key
-        for key in [k for k in self._buckets if k[0] == address]:
+        letter, address, delivery_id = item_key
+        for key in [k for k in self._buckets if k[:2] == (letter, address)]:
             if self._buckets[key].pop(delivery_id, None) is not None:
                 if not self._buckets[key]:
                     del self._buckets[key]
                 return 1
         return 0
 
-    def _digest(self, address: str, hour_utc: dt.datetime) -> Digest:
+    def _digest(self, letter: Letter, address: str, hour_utc: dt.datetime) -> Digest:
         items = sorted(
-            self._buckets[(address, hour_utc)].values(), key=lambda i: (_utc(i.at), i.delivery_id)
+            self._buckets[(letter, address, hour_utc)].values(),
+            key=lambda i: (_utc(i.at), i.delivery_id),
         )
         return Digest(
             address=address,
             hour=hour_utc.astimezone(ZURICH),
             items=tuple(items),
             period=self._period,
+            letter=letter,
         )
 
 
@@ -302,7 +352,7 @@ def _case_section(
 def render_body(digest: Digest, *, case_page_url: str | None) -> str:
     """The German plain-text body: the alerts per IIZ case number, then a footer."""
     by_case: dict[str | None, list[DigestItem]] = {}
-    for item in digest.items:
+    for item in digest.alerts:
         by_case.setdefault(item.case_number, []).append(item)
     # Cases in the order of their first alert; alerts without case number last.
     ordered = sorted(by_case, key=lambda case: case is None)
@@ -325,8 +375,7 @@ def render_body(digest: Digest, *, case_page_url: str | None) -> str:
         " ausser IIZ-Fallnummern und Ihren eigenen Fallreferenzen keine Personendaten."
         f" Einzelheiten sehen Sie nach Anmeldung {where} der IIZ-Koordination."
     )
-    lines += ["-- ", *textwrap.wrap(footer, width=76, break_on_hyphens=False)]
-    return "\n".join(lines) + "\n"
+    return with_footer(lines, footer)
 
 
 def render(
@@ -339,15 +388,33 @@ def render(
     """The digest as an e-mail; ``date`` defaults to the end of the digest's hour."""
     if not digest.items:
         raise ValueError("an empty digest is not sent")
+    return email_message(
+        digest,
+        sender=sender,
+        subject=f"IIZ-Hinweise: {_count(len(digest.items))} ({hour_label(digest.hour)})",
+        body=render_body(digest, case_page_url=case_page_url),
+        date=date,
+    )
+
+
+def with_footer(lines: list[str], footer: str) -> str:
+    """A plain-text body: the lines, then the signature separator and the wrapped footer."""
+    lines = [*lines, "-- ", *textwrap.wrap(footer, width=76, break_on_hyphens=False)]
+    return "\n".join(lines) + "\n"
+
+
+def email_message(
+    digest: Digest, *, sender: str, subject: str, body: str, date: dt.datetime | None
+) -> EmailMessage:
+    """A letter of the book as an automatic e-mail; ``date`` defaults to the end of its period."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = digest.address
-    message["Subject"] = f"IIZ-Hinweise: {_count(len(digest.items))} ({hour_label(digest.hour)})"
+    message["Subject"] = subject
     message["Date"] = format_datetime((date or digest.hour_end).astimezone(ZURICH))
     message["Message-ID"] = digest.message_id
     message["Auto-Submitted"] = "auto-generated"
     # Quoted-printable: plain ASCII on the wire, for relays without 8BITMIME.
-    body = render_body(digest, case_page_url=case_page_url)
     message.set_content(body, charset="utf-8", cte="quoted-printable")
     message["Content-Language"] = "de-CH"  # after set_content, which resets Content-* headers
     return message

@@ -7,6 +7,10 @@ item whose digest was not sent yet, so a crash re-reads exactly the unsent items
 the server refuses for good, or that fails ``attempts`` times, is dead-lettered item by item.
 The digest's Message-ID is derived from address and hour: a digest re-sent after a crash between
 sending and committing carries the same Message-ID, which mail systems de-duplicate.
+
+The Posteingang notices (``inbox_notice``) travel the same queue and book as their own letter:
+one e-mail per address and period, no outcome report (the delivery itself is reported by its
+own lane), dead-lettered like a digest when the server refuses it for good.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from schemas.envelope import CloudEvent
 from schemas.outcomes import DeliveryChannel, OutcomeStatus
 from services.common.kafka_clients import create_consumer
 from services.common.outages import log_failure
-from services.notifications.digest import Digest, DigestBook, item_from_alert, render
+from services.notifications.digest import Digest, DigestBook, Letter, item_from_alert, render
+from services.notifications.inbox_notice import is_notice, notice_from_record, render_notice
 from services.notifications.mailer import Mailer, MailNotSentError
 from services.notifications.reports import dead_letter, outcome_record
 from services.notifications.settings import NotificationsSettings
@@ -76,6 +81,7 @@ class DigestWorker:
         period = dt.timedelta(minutes=self._settings.notifications_digest_minutes)
         self.book: DigestBook[TopicPartition] = DigestBook(period=period)
         self._deliveries: dict[str, Delivery] = {}
+        self._notices: dict[str, KafkaRecord] = {}  # delivery id → queued notice record
         self._failures: dict[tuple[str, dt.datetime], int] = {}  # (address, hour) → failed sends
         self._next_try: dict[tuple[str, dt.datetime], dt.datetime] = {}
         self._read_up_to: dict[TopicPartition, int] = {}
@@ -137,6 +143,10 @@ class DigestWorker:
     async def _file(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         for record in records:
             raw = KafkaRecord(record.key, record.value or b"", tuple(record.headers))
+            queued_at = dt.datetime.fromtimestamp(record.timestamp / 1000, dt.UTC)
+            if is_notice(raw):
+                await self._file_notice(tp, record.offset, raw, queued_at)
+                continue
             try:
                 delivery = read_delivery(raw)
                 event = ALERT_ENVELOPE.model_validate(
@@ -145,7 +155,6 @@ class DigestWorker:
                 address = raw.header("iiz_digest_address")
                 if address is None:
                     raise UnroutableError("missing-address", "iiz_digest_address")
-                queued_at = dt.datetime.fromtimestamp(record.timestamp / 1000, dt.UTC)
                 item = item_from_alert(event, address=address.decode())
                 item = dataclasses.replace(item, at=queued_at)
             except (UnroutableError, ValidationError, ValueError) as error:
@@ -163,6 +172,19 @@ class DigestWorker:
                 self.book.add(item, position=(tp, record.offset))
             self._read_up_to[tp] = record.offset + 1
 
+    async def _file_notice(
+        self, tp: TopicPartition, offset: int, raw: KafkaRecord, queued_at: dt.datetime
+    ) -> None:
+        try:
+            notice = notice_from_record(raw, queued_at)
+        except ValueError as error:  # also a JSON error
+            bad = dead_letter(raw, "malformed", error=type(error).__name__, attempts=0)
+            await self._publish([(self._dead_letters, bad)])
+        else:
+            self._notices[notice.delivery_id] = raw
+            self.book.add(notice, position=(tp, offset))
+        self._read_up_to[tp] = offset + 1
+
     async def flush(self) -> None:
         """Send every digest whose period is over (plus grace)."""
         grace = dt.timedelta(seconds=self._settings.notifications_digest_grace_seconds)
@@ -173,9 +195,16 @@ class DigestWorker:
 
     async def _send(self, digest: Digest) -> None:
         s = self._settings
-        message = render(
-            digest, sender=s.notifications_smtp_sender, case_page_url=s.notifications_case_page_url
-        )
+        if digest.letter is Letter.INBOX_NOTICE:
+            message = render_notice(
+                digest, sender=s.notifications_smtp_sender, inbox_url=s.notifications_inbox_url
+            )
+        else:
+            message = render(
+                digest,
+                sender=s.notifications_smtp_sender,
+                case_page_url=s.notifications_case_page_url,
+            )
         try:
             await self._mailer.send(message)
         except MailNotSentError as error:
@@ -201,7 +230,7 @@ class DigestWorker:
             (
                 self._dead_letters,
                 dead_letter(
-                    self._deliveries[i.delivery_id].record,
+                    self._record_of(digest.letter, i.delivery_id),
                     "mail-not-sent",
                     error=error,
                     attempts=attempts,
@@ -216,9 +245,16 @@ class DigestWorker:
         self._next_try.pop(key, None)
         self._forget(digest, sent=False)  # a replay of these alerts must be mailed, not skipped
 
+    def _record_of(self, letter: Letter, delivery_id: str) -> KafkaRecord:
+        if letter is Letter.INBOX_NOTICE:
+            return self._notices[delivery_id]
+        return self._deliveries[delivery_id].record
+
     async def _report(
         self, digest: Digest, status: OutcomeStatus, attempt: int, error: str | None
     ) -> None:
+        if digest.letter is Letter.INBOX_NOTICE:
+            return  # the delivery's outcome is its own lane's; a notice only points to it
         at = self._clock()
         await self._publish(
             [
@@ -243,7 +279,10 @@ class DigestWorker:
         else:
             self.book.abandon(digest)
         for item in digest.items:
-            self._deliveries.pop(item.delivery_id, None)
+            if digest.letter is Letter.INBOX_NOTICE:
+                self._notices.pop(item.delivery_id, None)
+            else:
+                self._deliveries.pop(item.delivery_id, None)
 
     async def _commit(self, consumer: AIOKafkaConsumer) -> None:
         safe = self.book.safe_commit_offsets(self._read_up_to)

@@ -2,8 +2,9 @@
 
 - The **router** (group ``<prefix>-router``) publishes Kafka-channel deliveries to the recipient's
   ``iiz.deliver.<id>.v1``, queues coordinator alerts for the e-mail digest (keyed by the
-  coordinator's address, so one address is always on one partition) and dead-letters what it
-  cannot route. It skips webhook deliveries.
+  coordinator's address, so one address is always on one partition), queues a Posteingang notice
+  for an institution with ``inbox_notice_email`` (``inbox_notice``; any lane) and dead-letters
+  what it cannot route. It skips webhook deliveries otherwise.
 - The **webhook lane** (group ``<prefix>-webhooks``) POSTs webhook deliveries, in order per
   recipient and concurrently across recipients, so a slow partner never delays Kafka deliveries.
 
@@ -30,6 +31,7 @@ from schemas.registry.institutions import Institution, InstitutionRegistry
 from schemas.topics import DELIVERY_OUTCOMES, DIGEST_QUEUE, NOTIFICATIONS_DEAD_LETTERS
 from services.common.identity_seal import IdentitySeal
 from services.notifications.breaker import BreakerState, CircuitBreakers
+from services.notifications.inbox_notice import notice_record, wants_notice
 from services.notifications.reports import dead_letter, outcome_record
 from services.notifications.shaping import (
     Delivery,
@@ -86,6 +88,8 @@ class Lanes:
                     queued = queued_for_digest(delivery, lane.institution)
                     effects.append((self.digest_topic, queued))
                     self.handled[Lane.DIGEST] += 1
+                if wants_notice(delivery, lane.institution):  # Posteingang notice, any lane
+                    effects.append((self.digest_topic, notice_record(delivery, lane.institution)))
             except Exception as error:  # one poison record must not stop the lane
                 reason = error.reason if isinstance(error, UnroutableError) else "undeliverable"
                 effects.append(self._dead(record, reason, type(error).__name__, attempts=0))

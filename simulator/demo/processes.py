@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -93,6 +94,7 @@ class Services:
     intake: IntakeSettings
     coordination: CoordinationSettings
     logs: Path
+    today: dt.date | None = None  # the last simulated day: the API judges overdue on it
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(self, *, registry_file: Path, webhook_secret: str, smtp_port: int) -> None:
@@ -115,9 +117,12 @@ class Services:
         }
         coordination_env = {"IIZ_COORDINATION_SCHEDULER_INTERVAL_SECONDS": str(SCHEDULER_SECONDS)}
         for name, args in commands.items():
-            extra = {"notifications": notifications_env, "coordination": coordination_env}.get(
-                name, {}
-            )
+            api_env = {"IIZ_COORDINATION_TODAY": self.today.isoformat()} if self.today else {}
+            extra = {
+                "notifications": notifications_env,
+                "coordination": coordination_env,
+                "coordination-api": api_env,
+            }.get(name, {})
             principal = SERVICE_PRINCIPALS[name.split("-")[0]]  # e.g. service-intake
             extra = {**extra, **principal_environment(self.intake, principal)}
             self.processes[name] = self._spawn(args, self.logs / f"{name}.log", extra)

@@ -11,10 +11,9 @@ from collections.abc import Callable, Sequence
 
 from schemas.alerts import Alert
 from services.common.database import create_pool
-from services.coordination.api.auth import mint_token
 from services.coordination.ops.reconciliation import Reconciliation
-from services.coordination.reading.caller import Role
 from services.coordination.settings import CoordinationSettings
+from simulator.demo.sign_in import curl_authorization, print_sign_in
 from simulator.driver import SubmissionRecord
 from simulator.mailbox import LocalSmtpServer
 from simulator.partners import ReceivedDelivery
@@ -147,20 +146,17 @@ async def where_to_look(
     print(f"  timeline API (running): {base}/docs")
     if case is not None:
         lead = case["opened_by"]
-        token = mint_token(
-            settings, "demo-coordinator", lead, Role.COORDINATOR, dt.timedelta(hours=8)
-        )
+        authorization = curl_authorization(settings, f"koordination-{lead}", lead)
         engaged = case["engaged"]
         print(f"  example case {case['case_number']} ({engaged} institutions engaged), as {lead}:")
-        print(
-            f"  curl -s {base}/v1/cases/{case['case_number']}/timeline"
-            f' -H "Authorization: Bearer {token}"'
-        )
-    committee = mint_token(settings, "demo-ausschuss", "ksa", Role.COMMITTEE, dt.timedelta(hours=8))
-    print(f"  pages (German): sign in at {base}/anmelden with a token, then")
+        print(f"  curl -s {base}/v1/cases/{case['case_number']}/timeline {authorization}")
+    print("  pages (German), once signed in:")
     if case is not None:
         print(f"    {base}/fall/{case['case_number']}   (the case on a time axis, as above)")
-    print(f"    {base}/ausschuss   (committee figures; committee token: {committee})")
+    print(f"    {base}/faelle   (Meine Fälle: the cases your institution takes part in)")
+    print(f"    {base}/fristen   (Fristen: overdue or due this week)")
+    print(f"    {base}/posteingang   (Posteingang: what the bus delivered to you)")
+    print(f"    {base}/ausschuss   (committee figures: sign in as ausschuss)")
     print("  partner topics: iiz.deliver.<institution>.v1")
     print("  dead letters:   iiz.notifications.dead-letters.v1")
     print("    (send again: python -m services.notifications replay --recipient <institution>)")
@@ -168,3 +164,4 @@ async def where_to_look(
     window = since.isoformat(timespec="seconds") if since is not None else "<ISO time>"
     print("    reconcile against the canonical topic (this run and anything since):")
     print(f"    python -m services.coordination reconcile --since {window}")
+    print_sign_in(settings, base, case["opened_by"] if case is not None else None)

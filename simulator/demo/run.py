@@ -23,6 +23,7 @@ import httpx
 
 from schemas.registry import load_institutions
 from services.common.database import create_pool
+from services.coordination.domain.working_days import SWISS_TIME
 from services.coordination.ops.reconcile import reconcile
 from services.coordination.ops.reconciliation import Reconciliation
 from services.coordination.settings import CoordinationSettings
@@ -60,7 +61,9 @@ async def run_demo(persons: int, seed: int) -> None:
     await check_infrastructure(intake)
     await migrate_schemas(intake)  # the services never migrate on start-up
     registry = load_institutions()
-    population = build_population(persons, seed)
+    # The municipalities register ZIF persons through the web form, which stamps the real time:
+    # those persons' stories begin now (the others in the simulated weeks).
+    population = build_population(persons, seed, form_start=dt.datetime.now(dt.UTC))
     print(f"\nSimulation: {len(population.persons)} persons, seed {seed} (IIZ_DEMO_SEED={seed})")
     for path, count in sorted(population.path_mix().items()):
         print(f"  {path:<30} {count:>4}")
@@ -70,8 +73,11 @@ async def run_demo(persons: int, seed: int) -> None:
         as_of = dt.date(last.year + 1, 1, 1).isoformat()
         os.environ.setdefault("IIZ_COORDINATION_METRICS_AS_OF", as_of)
         print(f"  committee figures as of {os.environ['IIZ_COORDINATION_METRICS_AS_OF']}")
+    today = last.astimezone(SWISS_TIME).date() if last is not None else None
+    if today is not None:
+        print(f"  overdue and active judged on {today:%d.%m.%Y} (the last simulated day)")
     async with serve_webhooks(WEBHOOK_SECRET) as berufsbildung, LocalSmtpServer() as mailbox:
-        services = Services(intake, coordination, LOGS)
+        services = Services(intake, coordination, LOGS, today=today)
         services.start(
             registry_file=registry_with_webhook(LOGS / "demo-registry.yaml", berufsbildung.url),
             webhook_secret=WEBHOOK_SECRET,
@@ -108,10 +114,14 @@ async def run_demo(persons: int, seed: int) -> None:
         except BaseException:
             services.stop()
             raise
-        services.stop(keep=("coordination-api",))
+        # The pages, the web form and the worker between them keep running, so that a person
+        # can walk the ZIF flow by hand after the demo.
+        services.stop(keep=("coordination-api", "coordination", "intake-http"))
     print(f"\n  logs: {LOGS}")
-    print("  the timeline API keeps running for you to look around;")
-    print("  stop it and the infrastructure with: make infra-down")
+    print(f"  web form for municipal social services (running): {base}/formular")
+    print("    (sign in as koordination-sozialhilfe-2829; ZIF reads it as koordination-zif)")
+    print("  the pages, the timeline API, the web form and the coordination worker keep running")
+    print("  for you to look around; stop them and the infrastructure with: make infra-down")
 
 
 async def settle(settings: CoordinationSettings, accepted: list[str]) -> Reconciliation:

@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,32 +103,36 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def served(coordination_settings: CoordinationSettings) -> Iterator[str]:
-    """The coordination API (with its pages) on a free loopback port, in its own thread and
-    event loop: the browser's requests must not wait for the test's loop."""
+@contextmanager
+def serve_in_thread(app: Any, name: str) -> Iterator[str]:
+    """An ASGI app under uvicorn on a free loopback port, in its own thread and event loop
+    (the browser's requests must not wait for the test's loop); its base URL."""
     port = _free_port()
     config = uvicorn.Config(
-        create_api(coordination_settings),
-        host="127.0.0.1",
-        port=port,
-        log_config=None,
-        lifespan="on",
-        proxy_headers=False,
+        app, host="127.0.0.1", port=port, log_config=None, lifespan="on", proxy_headers=False
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="coordination-api", daemon=True)
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()
     deadline = time.monotonic() + READY_SECONDS
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise AssertionError(f"the coordination API did not start on port {port}")
+            raise AssertionError(f"{name} did not start on port {port}")
         time.sleep(0.05)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+@pytest.fixture
+def served(coordination_settings: CoordinationSettings) -> Iterator[str]:
+    """The coordination API (with its pages), served in its own thread."""
+    # Development: the tests sign in by pasting a token, a page that exists only there.
+    development = coordination_settings.model_copy(update={"environment": "development"})
+    with serve_in_thread(create_api(development), "coordination-api") as base:
+        yield base
 
 
 def mint(settings: CoordinationSettings, institution: str, role: str, user: str) -> str:

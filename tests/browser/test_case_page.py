@@ -26,7 +26,7 @@ def lanes(driver: webdriver.Chrome) -> list[str]:
     ]
 
 
-def test_signing_in_keeps_the_token_in_an_httponly_strict_cookie_never_in_the_url(
+def test_signing_in_keeps_the_session_in_an_httponly_lax_cookie_never_in_the_url(
     story_case: StoryCase, page: webdriver.Chrome
 ) -> None:
     page.get(f"{story_case.base}/fall/{story_case.number}")
@@ -39,9 +39,10 @@ def test_signing_in_keeps_the_token_in_an_httponly_strict_cookie_never_in_the_ur
 
     [cookie] = [c for c in page.get_cookies() if c["name"] == "iiz_sitzung"]
     assert cookie["httpOnly"] is True
-    assert cookie["sameSite"] == "Strict"
+    assert cookie["sameSite"] == "Lax"  # Lax: it must come back from the identity provider
+    assert token not in cookie["value"]  # the session names the caller, it keeps no token
     assert token not in page.current_url
-    assert "Angemeldet: anna (rav, coordinator)" in page.page_source
+    assert page.find_element(By.CSS_SELECTOR, ".wer").text == "Angemeldet: anna (RAV, Koordination)"
 
 
 def test_the_rav_coordinator_sees_lanes_a_parallel_band_referrals_and_consents(
@@ -61,16 +62,17 @@ def test_the_rav_coordinator_sees_lanes_a_parallel_band_referrals_and_consents(
     text = page.find_element(By.TAG_NAME, "main").text
     assert "Parallel\nJa" in text or "Ja: mehrere Institutionen" in text
     deadlines = page.find_element(By.CSS_SELECTOR, "table.fristen").text
-    assert "Antwort auf Anmeldung an assessmentcenter" in deadlines
+    assert "Antwort auf Anmeldung an Assessmentcenter" in deadlines
     assert "überfällig" in deadlines
     assert "Geplantes Ende der Massnahme" in deadlines
     consents = page.find_element(By.CSS_SELECTOR, "table.einwilligungen").text
     assert "gültig" in consents
-    assert "iv, rav" in consents
+    assert "IV-Stelle, RAV" in consents
     assert "nicht eingeschlossen" in consents  # health is not covered
     # the caller's withheld field: named as withheld, its value nowhere on the page
     assert HEALTH_TEXT not in page.page_source
-    assert "Zurückgehalten: barriers[health], health_limitations" in text
+    withheld = "Zurückgehalten: Hindernisse (Gesundheit), Gesundheitliche Einschränkungen"
+    assert withheld in text
     assert "Teilzeitpensum prüfen" in text
     screenshot(page, "fall-rav")
 

@@ -25,7 +25,15 @@ from services.common.database import create_pool
 from services.common.kafka_clients import create_producer
 from services.common.logging import configure_logging
 from services.common.problems import problem, problem_response, with_problem_schema
-from services.coordination.api import audit_routes, case_routes, metrics_routes, note_routes
+from services.coordination.api import (
+    answer_routes,
+    audit_routes,
+    case_routes,
+    inbox_api,
+    metrics_routes,
+    note_routes,
+    worklist_routes,
+)
 from services.coordination.api.auth import TokenVerifier
 from services.coordination.api.context import ApiContext
 from services.coordination.api.problems import Problem, install_problem_handlers
@@ -33,6 +41,7 @@ from services.coordination.clock import Clock, utc_now
 from services.coordination.domain.policy import World
 from services.coordination.legal_basis import load_legal_basis
 from services.coordination.pages.routes import register_pages
+from services.coordination.pages.sign_in import install_sign_in
 from services.coordination.settings import CoordinationSettings
 
 READINESS_TIMEOUT_SECONDS = 3.0
@@ -48,7 +57,14 @@ DESCRIPTION = (
 TAGS = [
     {"name": "cases", "description": "Finding a case and reading its summary."},
     {"name": "timeline", "description": "The shared timeline, minimised per institution."},
+    {
+        "name": "worklist",
+        "description": "The caller's institution's cases and deadlines, judged on today.",
+    },
     {"name": "notes", "description": "Coordination notes, published to the bus."},
+    {"name": "referrals", "description": "The addressee answers a referral (to the bus)."},
+    {"name": "inbox", "description": "What the bus delivered to your institution (Posteingang)."},
+    {"name": "documents", "description": "Documents announced to you, downloaded by reference."},
     {"name": "audit", "description": "Who read or received a person's data."},
     {"name": "operations", "description": "Liveness and readiness probes."},
 ]
@@ -69,9 +85,18 @@ def create_api(settings: CoordinationSettings | None = None, clock: Clock = utc_
     )
     app.state.token_verifier = TokenVerifier(settings, registry)
     install_problem_handlers(app)
-    for routes in (case_routes, note_routes, audit_routes, metrics_routes):
+    for routes in (
+        case_routes,
+        note_routes,
+        answer_routes,
+        inbox_api,
+        audit_routes,
+        metrics_routes,
+        worklist_routes,
+    ):
         app.include_router(routes.router)
     register_pages(app)
+    install_sign_in(app, settings)
     app.include_router(operations)
     app.openapi = partial(_openapi, app)  # type: ignore[method-assign]
     return app
@@ -100,6 +125,7 @@ def _lifespan(
                 ),
                 rules=rules,
                 clock=clock,
+                fixed_today=settings.coordination_today,
                 settings=settings,
                 registry=registry,
                 producer=producer,

@@ -18,7 +18,12 @@ configured issuer and audience (each checked when configured). The claims ``sub`
 ``institution`` and ``role`` name the caller; the institution must be in the registry.
 
 Refusals are 401 problems with ``token_missing``, ``token_expired`` (only a token that was
-valid and has expired) or ``token_invalid`` (every other rule; the detail names which). When
+valid and has expired), ``token_wrong_issuer`` (``iss`` missing or not the configured issuer:
+another realm or provider; judged before the signature, whose key another issuer's token does
+not name), ``token_no_institution`` (a good token whose ``institution`` claim is missing or names
+no registered institution: a user the provider has not assigned) or ``token_invalid`` (every other
+rule; the detail names which). Expiry allows ``IIZ_COORDINATION_JWT_LEEWAY_SECONDS`` of clock
+skew (default 30). When
 the identity provider's keys cannot be read the answer is 503 ``unavailable``: the caller's
 token may well be good.
 """
@@ -50,17 +55,19 @@ from services.coordination.settings import CoordinationSettings
 SHARED_SECRET_ALGORITHM = "HS256"  # noqa: S105 (an algorithm name, not a secret)
 # The algorithms of the identity provider's tokens and the key type (JWK ``kty``) each needs.
 KEY_ALGORITHMS = {"RS256": "RSA", "ES256": "EC"}
-LEEWAY_SECONDS = 30  # clock skew between the identity provider and this service
 JWKS_CACHE_SECONDS = 300.0  # how long a fetched key set is used before it is fetched again
 JWKS_COOLDOWN_SECONDS = 30.0  # an unknown kid fetches the set again at most this often
 JWKS_TIMEOUT_SECONDS = 5.0
 USER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+DISPLAY_NAME_MAX = 100
 
 
 class TokenReason(StrEnum):
     MISSING = "token_missing"
     INVALID = "token_invalid"
     EXPIRED = "token_expired"
+    WRONG_ISSUER = "token_wrong_issuer"
+    NO_INSTITUTION = "token_no_institution"
 
 
 class AuthError(ApiError):
@@ -203,8 +210,14 @@ class TokenVerifier:
             )
         self._max_lifetime = dt.timedelta(hours=settings.coordination_jwt_max_lifetime_hours)
 
+    @property
+    def registry(self) -> InstitutionRegistry:
+        """The registry the callers' institutions are checked against."""
+        return self._registry
+
     def verify(self, token: str) -> Caller:
         s = self._settings
+        self._check_issuer(token)
         key, algorithm = self._key_for(token)
         required = ["exp", "iat", "sub"]
         required += ["iss"] if s.coordination_jwt_issuer else []
@@ -216,7 +229,7 @@ class TokenVerifier:
                 algorithms=[algorithm],
                 audience=s.coordination_jwt_audience,
                 issuer=s.coordination_jwt_issuer,
-                leeway=LEEWAY_SECONDS,
+                leeway=s.coordination_jwt_leeway_seconds,
                 options={
                     "require": required,
                     "verify_aud": s.coordination_jwt_audience is not None,
@@ -264,6 +277,21 @@ class TokenVerifier:
             raise _invalid("the token's algorithm does not match its key")
         return key, algorithm
 
+    def _check_issuer(self, token: str) -> None:
+        """Another issuer's token is told apart before its signature is checked: its key is
+        not in this provider's set. Only ever a refusal, so the unverified claim may decide it."""
+        expected = self._settings.coordination_jwt_issuer
+        if expected is None:
+            return
+        try:
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.InvalidTokenError:
+            raise _invalid("the token is not a JWT") from None
+        if unverified.get("iss") != expected:
+            raise AuthError(
+                TokenReason.WRONG_ISSUER, "the token is not issued by this service's provider"
+            )
+
     def _check_lifetime(self, claims: dict[str, Any]) -> None:
         # decode() has checked that both are numbers, iat not in the future, exp not past.
         lifetime = dt.timedelta(seconds=float(claims["exp"]) - float(claims["iat"]))
@@ -277,11 +305,25 @@ class TokenVerifier:
         user, institution, role = claims.get("sub"), claims.get("institution"), claims.get("role")
         if not isinstance(user, str) or not USER_PATTERN.match(user):
             raise _invalid("the token names no valid user")
-        if not isinstance(institution, str) or institution not in self._registry.by_id:
-            raise _invalid("the token names no registered institution")
+        if not isinstance(institution, str) or not institution:
+            raise AuthError(TokenReason.NO_INSTITUTION, "the token names no institution")
+        if institution not in self._registry.by_id:
+            raise AuthError(TokenReason.NO_INSTITUTION, "the token names no registered institution")
         if not isinstance(role, str) or role not in {r.value for r in Role}:
             raise _invalid("the token names no known role")
-        return Caller(user=user, institution=institution, role=Role(role))
+        return Caller(
+            user=user, institution=institution, role=Role(role), display_name=display_name(claims)
+        )
+
+
+def display_name(claims: dict[str, Any]) -> str | None:
+    """The name the pages show for the caller: ``preferred_username``, else ``name`` (trimmed,
+    at most 100 characters); None without either. Only ever shown; the audit uses ``sub``."""
+    for claim in ("preferred_username", "name"):
+        value = claims.get(claim)
+        if isinstance(value, str) and value.strip():
+            return " ".join(value.split())[:DISPLAY_NAME_MAX]
+    return None
 
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT issued for the IIZ coordination API.")

@@ -54,7 +54,9 @@ async def read_case(
     case_number: str, caller: CurrentCaller, api: Api, purpose: Purpose = DEFAULT_PURPOSE
 ) -> CaseSummary:
     """Participants, current engagements, whether institutions work in parallel, the consents
-    naming the caller, and open referrals (overdue relative to the newest event)."""
+    naming the caller, open referrals and expected benefit exhaustion: judged on today in
+    Europe/Zurich (``judged_on``; ``IIZ_COORDINATION_TODAY`` fixes it for simulated time), a
+    closed case on its closing date, with nothing overdue."""
     return visible(await case_reading.read_summary(api, caller, case_number, "read-case", purpose))
 
 
@@ -72,7 +74,8 @@ async def read_state(
     as_of: Annotated[int, Query(ge=0, description="Bus position (offset) to look back to.")],
     purpose: Purpose = DEFAULT_PURPOSE,
 ) -> CaseSummary:
-    """The person's events up to ``as_of`` are folded afresh and summarised like ``/cases/…``."""
+    """The person's events up to ``as_of`` are folded afresh and summarised like ``/cases/…``,
+    judged on the business date of the newest event up to that position."""
     return visible(
         await case_reading.read_summary(
             api, caller, case_number, "read-state", purpose, as_of=as_of

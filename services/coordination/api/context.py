@@ -21,7 +21,7 @@ from services.coordination.settings import CoordinationSettings
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ApiContext(ReadStore):
     """The read store, plus what only the HTTP edge needs; built in the app's lifespan."""
 

@@ -10,32 +10,21 @@ from __future__ import annotations
 
 import uuid
 
-import structlog
-from aiokafka.errors import KafkaError
 from fastapi import APIRouter
 
 from schemas.ahv import contains_ahv_number
-from schemas.codec import to_kafka
-from schemas.envelope import new_event
-from schemas.events import NoteAdded, PersonRef
-from schemas.topics import CASE_EVENTS
+from schemas.events import NoteAdded
 from services.common.problems import problem_response
 from services.coordination.api.auth import CurrentCaller
 from services.coordination.api.context import AUTH, NOT_FOUND, Api, visible
 from services.coordination.api.input_checks import STORABLE_PARAMETERS
 from services.coordination.api.models import NoteAccepted, NoteRequest
-from services.coordination.api.problems import (
-    AhvInTextError,
-    RoleNotAllowedError,
-    UnavailableError,
-)
+from services.coordination.api.problems import AhvInTextError
+from services.coordination.api.publishing import check_author, person_ref, publish_case_event
 from services.coordination.reading.access import audit_entry
-from services.coordination.reading.caller import Role
 from services.coordination.reading.case_reading import note_target
 
-log = structlog.get_logger("coordination.api")
 NOTE_NAMESPACE = uuid.UUID("0f6b5c1e-3a7d-4e2b-9c8f-1d2e3f4a5b6c")
-NOTE_ROLES = frozenset({Role.COORDINATOR, Role.CASEWORKER})
 
 router = APIRouter(prefix="/v1", responses=AUTH, dependencies=STORABLE_PARAMETERS)
 
@@ -61,36 +50,21 @@ async def add_note(
 ) -> NoteAccepted:
     """Publishes a canonical ``coordination.note.added`` event (202: accepted by the bus, in
     the timeline once coordination has processed it)."""
-    # The committee is answered like an outsider (404) by the access check below.
-    if caller.role is not Role.COMMITTEE and caller.role not in NOTE_ROLES:
-        raise RoleNotAllowedError("only coordinators and case workers add notes")
+    check_author(caller, "only coordinators and case workers add notes")
     if contains_ahv_number(body.text):
         raise AhvInTextError("a note must not contain an AHV number")
     target = visible(await note_target(api, caller, case_number, body.purpose))
     case = target.case
     note_id = body.note_id or uuid.uuid4()
-    event = new_event(
-        NoteAdded(
-            person=PersonRef(case_ref=target.case_ref or case.case_number),
-            note_id=note_id,
-            text=body.text,
-        ),
-        source=api.registry.by_id[caller.institution].source,
-        time=api.clock(),
-        event_id=uuid.uuid5(NOTE_NAMESPACE, f"{caller.institution}|{note_id}"),
-        subject=case.pseudonym,
-        partitionkey=case.pseudonym,
+    event_id = uuid.uuid5(NOTE_NAMESPACE, f"{caller.institution}|{note_id}")
+    await publish_case_event(
+        api,
+        caller,
+        case,
+        NoteAdded(person=person_ref(case, target.case_ref), note_id=note_id, text=body.text),
+        event_id,
+        unavailable="the note could not be published; send it again with the same note_id",
     )
-    record = to_kafka(event)
-    try:
-        await api.producer.send_and_wait(
-            CASE_EVENTS, value=record.value, key=record.key, headers=list(record.headers)
-        )
-    except KafkaError as error:
-        log.warning("publishing a note failed", error_type=type(error).__name__)
-        raise UnavailableError(
-            "the note could not be published; send it again with the same note_id"
-        ) from None
     await api.record(
         audit_entry(
             caller,
@@ -99,7 +73,7 @@ async def add_note(
             subject=case.pseudonym,
             case_number=case.case_number,
             outcome="ok",
-            event_id=str(event.id),
+            event_id=str(event_id),
         )
     )
-    return NoteAccepted(event_id=event.id, note_id=note_id)
+    return NoteAccepted(event_id=event_id, note_id=note_id)

@@ -32,8 +32,10 @@ class Problem(problems.Problem):
     reason: str = Field(
         description=(
             "Stable reason code: token_missing, token_invalid, token_expired, "
-            "role_not_allowed, case_not_found, invalid_ahv, ahv_in_text, invalid_request, "
-            "not_found, method_not_allowed, unavailable, internal_error."
+            "token_wrong_issuer, token_no_institution, "
+            "role_not_allowed, case_not_found, referral_not_found, referral_not_open, "
+            "invalid_ahv, ahv_in_text, invalid_request, not_found, method_not_allowed, "
+            "unavailable, internal_error."
         )
     )
 
@@ -51,6 +53,26 @@ class CaseNotFoundError(ApiError):
 
     def __init__(self) -> None:
         super().__init__("no case with this number or person is visible to you")
+
+
+class ReferralNotFoundError(ApiError):
+    """No referral with this id addressed to the caller in the case (one to another
+    institution is answered the same way: only the addressee answers)."""
+
+    status = 404
+    reason = "referral_not_found"
+    title = "Referral not found"
+
+    def __init__(self) -> None:
+        super().__init__("no referral with this id is addressed to your institution in this case")
+
+
+class ReferralNotOpenError(ApiError):
+    """The referral was answered otherwise already (accepted, declined or completed)."""
+
+    status = 409
+    reason = "referral_not_open"
+    title = "Referral not open"
 
 
 class RoleNotAllowedError(ApiError):

@@ -2,14 +2,21 @@
 parallel, which consents name it, which referrals wait for an answer.
 
 Minimisation: every involved institution sees who takes part (without the others' own case
-references) and whether institutions work in parallel; the engagements and open referrals it
-sees are its own or those of institutions whose category (benefits for a benefit, employment
-for a measure, case-admin for a referral) a consent or the law lets it see at the file's newest
-position — the same rule as for deliveries, without the period of interest.
+references) and whether institutions work in parallel; the engagements, open referrals and
+expected benefit exhaustions it sees are its own or those of institutions whose category
+(benefits for a benefit, employment for a measure, case-admin for a referral) a consent or the
+law lets it see after the file's newest position on the day of reading — the same rule as for
+deliveries, without the period of interest.
+
+Judged when: a summary is read on a day (``read_on``: today for the current state, the business
+date of the newest event for a state refolded up to a past bus position). Consents' status and
+what the reader may see are judged on that day. Who is active, whether institutions work in
+parallel and what is overdue are judged on it too — unless the case shown is closed: then on
+its closing date (what was active at closing), and nothing is overdue.
 
 Pure: the file (current, or refolded up to a past bus position), the business date of its
-newest event and the legal-basis world are passed in. The case number is issued outside the
-domain; the caller fills it.
+newest event, the day of reading and the legal-basis world are passed in. The case number is
+issued outside the domain; the caller fills it.
 """
 
 from __future__ import annotations
@@ -92,7 +99,19 @@ class ReferralView(BaseModel):
     purpose: str
     requested_at: dt.datetime
     answer_due: dt.date
-    overdue: bool = Field(description="Unanswered after its due date (by the newest event).")
+    overdue: bool = Field(
+        description="Unanswered after its due date, judged on judged_on; never in a closed case."
+    )
+
+
+class ExhaustionView(BaseModel):
+    benefit_id: uuid.UUID
+    institution: str = Field(description="The institution paying the benefit.")
+    expected_on: dt.date = Field(description="The forecast date of benefit exhaustion.")
+    overdue: bool = Field(
+        description="The date has passed (judged on judged_on) and the benefit has not ended;"
+        " never in a closed case."
+    )
 
 
 class CaseSummary(BaseModel):
@@ -103,17 +122,36 @@ class CaseSummary(BaseModel):
     )
     position: int = Field(description="Bus position of the newest event folded in.")
     last_event_on: dt.date | None = Field(description="Business date of the newest event.")
+    read_on: dt.date | None = Field(
+        default=None,
+        description="The day of reading: today (Europe/Zurich) for the current state, the newest"
+        " event's date for a past state. Consents' status and visibility are judged on it.",
+    )
+    judged_on: dt.date | None = Field(
+        default=None,
+        description="The day active, parallel and overdue are judged on: read_on, or the closing"
+        " date when the case shown is closed.",
+    )
     participants: list[ParticipantView]
     current_engagements: list[EngagementView] = Field(
-        description="Active on last_event_on: own ones and those a consent or the law shows."
+        description="Active on judged_on: own ones and those a consent or the law shows."
     )
     parallel: bool = Field(
-        description="Two or more institutions active on last_event_on (all are counted)."
+        description="Two or more institutions active on judged_on (all are counted)."
     )
     consents: list[ConsentView] = Field(description="Only consents naming the reader.")
     open_referrals: list[ReferralView] = Field(
         description="Unanswered referrals to the reader, or from an institution it may see."
     )
+    expected_exhaustions: list[ExhaustionView] = Field(
+        default_factory=list,
+        description="Forecasts of benefit exhaustion of benefits not ended, of the reader or of"
+        " an institution whose benefits it may see.",
+    )
+
+    @property
+    def closed(self) -> bool:
+        return self.case is not None and not self.case.open
 
 
 def summarise(
@@ -123,32 +161,49 @@ def summarise(
     *,
     case_key: uuid.UUID | None = None,
     last_event_on: dt.date | None = None,
+    today: dt.date | None = None,
     world: World = NO_LAW,
 ) -> CaseSummary:
     """The summary of ``file`` for institution ``visible_to``.
 
     ``case_key`` picks the case shown (default: the open one, else the latest);
     ``last_event_on`` is the business date of the newest event (default: the newest date the
-    file itself knows); ``world`` brings registry kinds and the legal-basis matrix (default:
-    none, so only consents authorise).
+    file itself knows); ``today`` is the day of reading (default: ``last_event_on``, as for a
+    past state); ``world`` brings registry kinds and the legal-basis matrix (default: none, so
+    only consents authorise).
     """
-    today = last_event_on or latest_date(file)
-    may_see = _visibility(file, visible_to, today, world)
+    newest = last_event_on or latest_date(file)
+    read_on = today or newest
+    case = _pick_case(file, case_key)
+    judged_on = _judged_on(case, read_on)
+    closed = case is not None and not case.is_open
+    may_see = _visibility(file, visible_to, read_on, world)
     return CaseSummary(
-        case=_case_view(_pick_case(file, case_key)),
+        case=_case_view(case),
         as_of_position=as_of_position,
         position=file.last_position,
-        last_event_on=today,
+        last_event_on=newest,
+        read_on=read_on,
+        judged_on=judged_on,
         participants=_participants(file, visible_to),
-        current_engagements=_engagements(file, today, may_see) if today else [],
-        parallel=today is not None and len(file.engaged_on(today)) >= 2,
+        current_engagements=_engagements(file, judged_on, may_see) if judged_on else [],
+        parallel=judged_on is not None and len(file.engaged_on(judged_on)) >= 2,
         consents=[
-            _consent_view(c, file.last_position, today)
+            _consent_view(c, file.last_position, read_on)
             for c in file.consents
             if visible_to in c.institutions
         ],
-        open_referrals=_open_referrals(file, visible_to, today, may_see),
+        open_referrals=_open_referrals(file, visible_to, None if closed else judged_on, may_see),
+        expected_exhaustions=_exhaustions(file, None if closed else judged_on, may_see),
     )
+
+
+def _judged_on(case: Case | None, read_on: dt.date | None) -> dt.date | None:
+    """The day of reading, or the closing date of a closed case (if that was earlier)."""
+    if case is None or case.closed_at is None:
+        return read_on
+    closed_on = business_date(case.closed_at)
+    return closed_on if read_on is None else min(read_on, closed_on)
 
 
 def _participants(file: CaseFile, reader: str) -> list[ParticipantView]:
@@ -193,9 +248,29 @@ def _open_referrals(
     ]
 
 
+def _exhaustions(file: CaseFile, today: dt.date | None, may_see: MaySee) -> list[ExhaustionView]:
+    """The newest forecast of each benefit that has not ended (``today`` None: none overdue)."""
+    ended = {
+        str(e.ref_id)
+        for e in file.engagements
+        if e.kind is EngagementKind.BENEFIT and e.ended_on is not None
+    }
+    shown = [
+        ExhaustionView(
+            benefit_id=uuid.UUID(benefit),
+            institution=origin,
+            expected_on=dt.date.fromisoformat(expected),
+            overdue=today is not None and dt.date.fromisoformat(expected) < today,
+        )
+        for benefit, (origin, expected) in file.forecasts.items()
+        if benefit not in ended and may_see(origin, DataCategory.BENEFITS)
+    ]
+    return sorted(shown, key=lambda e: (e.expected_on, e.institution))
+
+
 def _visibility(file: CaseFile, reader: str, today: dt.date | None, world: World) -> MaySee:
-    """Whether ``reader`` may see facts of ``origin``'s ``category`` now: after the newest
-    event, so a revocation that was the newest event already counts."""
+    """Whether ``reader`` may see facts of ``origin``'s ``category`` on ``today``: after the
+    newest event, so a revocation that was the newest event already counts."""
     consents = World(
         kinds=world.kinds, consents=file.consent_records(), matrix=world.matrix, grace=world.grace
     )

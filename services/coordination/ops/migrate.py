@@ -37,6 +37,7 @@ PRIVILEGES = Privileges(
         "deadlines": _CLAIMED,
         "delivery_outcomes": _RECORD,
         "published_figures": _RECORD,
+        "inbox_reads": _RECORD,
         # The chain: rows are appended (a trigger checks that they continue the head and moves
         # it); the head is read, and locked only through audit_lock_head().
         "audit_log": "SELECT, INSERT",

@@ -10,7 +10,14 @@ from typing import Any
 
 from services.coordination.domain.summary import CaseSummary
 from services.coordination.domain.working_days import business_date
-from services.coordination.pages.wording import event_label, event_name
+from services.coordination.pages.wording import (
+    NO_NAMES,
+    InstitutionNames,
+    details,
+    event_label,
+    event_name,
+    field_label,
+)
 from services.coordination.reading.timeline import TimelineEntry
 
 HIDDEN_KEYS = frozenset({"person"})  # the partner's own reference and the sealed AHV number
@@ -32,19 +39,27 @@ class EventRow:
     case_number: str | None
     details: list[tuple[str, str]]
     withheld: list[str]
+    document_id: str | None = None  # a document.shared: its download link
 
 
-def deadlines(summary: CaseSummary, entries: Sequence[TimelineEntry]) -> list[Deadline]:
-    """Answers due for open referrals, planned ends of measures, expected benefit exhaustion."""
-    today = summary.last_event_on
+def deadlines(
+    summary: CaseSummary, entries: Sequence[TimelineEntry], names: InstitutionNames = NO_NAMES
+) -> list[Deadline]:
+    """Answers due for open referrals, planned ends of measures, expected benefit exhaustion;
+    overdue as the summary judged it (on today; never in a closed case)."""
+    today = None if summary.closed else summary.judged_on
     found = [
         Deadline(
             r.answer_due,
-            f"Antwort auf Anmeldung an {r.to_institution}",
+            f"Antwort auf Anmeldung an {names.short(r.to_institution)}",
             r.to_institution,
             r.overdue,
         )
         for r in summary.open_referrals
+    ]
+    found += [
+        Deadline(e.expected_on, "Voraussichtliche Aussteuerung", e.institution, e.overdue)
+        for e in summary.expected_exhaustions
     ]
     ended = {
         str(e.data.get("measure_id")) for e in entries if event_name(e.type) == "measure.ended"
@@ -54,11 +69,6 @@ def deadlines(summary: CaseSummary, entries: Sequence[TimelineEntry]) -> list[De
         due = _date(data.get("planned_end") if name == "measure.started" else None)
         if due and str(data.get("measure_id")) not in ended:
             found.append(_deadline(due, "Geplantes Ende der Massnahme", entry.origin, today))
-        forecast = _date(
-            data.get("expected_end") if name == "benefit.exhaustion.expected" else None
-        )
-        if forecast:
-            found.append(_deadline(forecast, "Voraussichtliche Aussteuerung", entry.origin, today))
     return sorted(found, key=lambda d: (d.due, d.institution))
 
 
@@ -73,30 +83,27 @@ def _date(value: Any) -> dt.date | None:
         return None
 
 
-def event_rows(entries: Sequence[TimelineEntry]) -> list[EventRow]:
-    """The caller's entries, newest first, with the fields the API returned to it."""
+def event_rows(
+    entries: Sequence[TimelineEntry], names: InstitutionNames = NO_NAMES
+) -> list[EventRow]:
+    """The caller's entries, newest first, with the fields the API returned to it (German
+    labels, readable values) and the fields withheld from it (by their German labels)."""
     return [
         EventRow(
             on=business_date(e.time),
             origin=e.origin,
             label=event_label(e.type),
             case_number=e.case_number,
-            details=list(_flatten(e.data)),
-            withheld=list(e.withheld),
+            details=details(event_name(e.type), e.data, names, skip=HIDDEN_KEYS),
+            withheld=[field_label(path) for path in e.withheld],
+            document_id=_document_id(e),
         )
         for e in reversed(entries)
     ]
 
 
-def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    shown: list[tuple[str, str]] = []
-    for key, value in data.items():
-        if (not prefix and key in HIDDEN_KEYS) or key.endswith("_id"):
-            continue  # identifiers mean nothing to a reader
-        if isinstance(value, dict):
-            shown += _flatten(value, f"{prefix}{key}.")
-        elif isinstance(value, list):
-            shown.append((prefix + key, ", ".join(str(v) for v in value)))
-        elif value is not None:
-            shown.append((prefix + key, str(value)))
-    return shown
+def _document_id(entry: TimelineEntry) -> str | None:
+    if event_name(entry.type) != "document.shared":
+        return None
+    found = entry.data.get("document_id")
+    return str(found) if found else None

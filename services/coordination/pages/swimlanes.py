@@ -14,7 +14,15 @@ from typing import Any
 
 from services.coordination.domain.summary import CaseSummary
 from services.coordination.domain.working_days import business_date
-from services.coordination.pages.wording import BAR_KINDS, DASH, event_name
+from services.coordination.pages.wording import (
+    BAR_KINDS,
+    BENEFIT_KINDS,
+    DASH,
+    MEASURE_KINDS,
+    InstitutionNames,
+    event_name,
+    purpose_label,
+)
 from services.coordination.reading.timeline import TimelineEntry
 
 WIDTH = 960
@@ -76,6 +84,7 @@ class Lane:
     institution: str
     name: str
     y: float
+    short: str = ""  # the lane's bold label (the registry's short name)
     bars: list[DrawnBar] = field(default_factory=list)
 
 
@@ -116,7 +125,8 @@ def bars_from(entries: Iterable[TimelineEntry]) -> list[Bar]:
         ref = str(data.get(_ID_FIELD.get(name, ""), entry.event_id))
         match name:
             case "measure.started":
-                begin("measure", ref, entry.origin, on, str(data.get("kind", "")))
+                kind = str(data.get("kind", ""))
+                begin("measure", ref, entry.origin, on, MEASURE_KINDS.get(kind, kind))
             case "measure.ended":
                 finish("measure", ref, entry.origin, on)
             case "benefit.granted":
@@ -125,7 +135,8 @@ def bars_from(entries: Iterable[TimelineEntry]) -> list[Bar]:
                 finish("benefit", ref, entry.origin, _date(data.get("end"), on))
             case "referral.requested":
                 target = str(data.get("to_institution", entry.origin))
-                begin("waiting", ref, target, on, str(data.get("purpose", "")))
+                purpose = data.get("purpose")
+                begin("waiting", ref, target, on, purpose_label(purpose) if purpose else "")
             case "referral.accepted":
                 finish("waiting", ref, entry.origin, on)
                 begin("referral", ref, entry.origin, on, "angenommen")
@@ -157,7 +168,8 @@ def _date(value: Any, default: dt.date) -> dt.date:
 
 
 def _kind(data: Mapping[str, Any]) -> str:
-    return str(data.get("kind", ""))
+    kind = str(data.get("kind", ""))
+    return BENEFIT_KINDS.get(kind, kind)
 
 
 def parallel_periods(bars: Sequence[Bar], today: dt.date) -> list[Period]:
@@ -206,11 +218,13 @@ def lane_order(summary: CaseSummary, bars: Sequence[Bar]) -> list[str]:
 def layout(
     summary: CaseSummary,
     entries: Sequence[TimelineEntry],
-    names: Mapping[str, str],
+    names: InstitutionNames | Mapping[str, str],
     *,
     width: float = WIDTH,
 ) -> CaseChart:
     """The whole chart: lanes, bars, parallel bands and the date axis, in SVG units."""
+    if not isinstance(names, InstitutionNames):
+        names = InstitutionNames(names, names)
     bars = bars_from(entries)
     days = [business_date(e.time) for e in entries] + [b.start for b in bars]
     days += [b.end for b in bars if b.end] + [p.since.date() for p in summary.participants]
@@ -223,7 +237,10 @@ def layout(
     lanes = []
     for index, institution in enumerate(institutions):
         lane = Lane(
-            institution, names.get(institution, institution), AXIS_HEIGHT + index * LANE_HEIGHT
+            institution,
+            names.get(institution),
+            AXIS_HEIGHT + index * LANE_HEIGHT,
+            short=names.short(institution),
         )
         lane.bars = [_draw(b, scale, lane.y, today) for b in bars if b.institution == institution]
         lanes.append(lane)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -13,11 +13,18 @@ class Role(StrEnum):
     COMMITTEE = "committee"  # IIZ-Ausschuss: aggregates only, never a case
 
 
+# Who works on cases: adds notes, answers referrals, reads the institution's Posteingang.
+CASE_WORK_ROLES = frozenset({Role.COORDINATOR, Role.CASEWORKER})
+
+
 @dataclass(frozen=True)
 class Caller:
-    user: str
+    user: str  # the token's ``sub``: stable, the audit log's name for the caller
     institution: str
     role: Role
+    # How the pages greet the caller (``preferred_username``, else ``name``); never audited and
+    # never part of the caller's identity (not compared, not hashed).
+    display_name: str | None = field(default=None, compare=False)
 
     @property
     def actor(self) -> str:

@@ -213,6 +213,7 @@ def _summary(
         caller.institution,
         case_key=granted.case.case_key,
         last_event_on=newest,
+        today=store.today() if as_of is None else None,  # a past state: judged back then
         world=store.world,
     ).model_copy(update={"case_number": granted.case.case_number})
 

@@ -3,6 +3,7 @@ row each read leaves, in a transaction of its own and stamped by the injected cl
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -10,19 +11,25 @@ from dataclasses import dataclass
 import asyncpg
 
 from services.coordination import audit
-from services.coordination.clock import Clock
+from services.coordination.clock import Clock, swiss_today
 from services.coordination.domain.policy import World
 from services.coordination.domain.rules import RuleSettings
 
 
 @dataclass(frozen=True)
 class ReadStore:
-    """What reading a case needs: the pool, the policy's world, the rules and a clock."""
+    """What reading a case needs: the pool, the policy's world, the rules and a clock (and the
+    day fixed for simulated time, if any)."""
 
     pool: asyncpg.Pool
     world: World  # registry kinds and legal-basis matrix (consents come from each file)
     rules: RuleSettings
     clock: Clock
+    fixed_today: dt.date | None = None  # IIZ_COORDINATION_TODAY
+
+    def today(self) -> dt.date:
+        """The day reads judge overdue, active and parallel on (Europe/Zurich)."""
+        return swiss_today(self.clock, self.fixed_today)
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[asyncpg.Connection]:
@@ -33,8 +40,8 @@ class ReadStore:
         ):
             yield conn
 
-    async def record(self, entry: audit.AuditEntry) -> None:
-        """Append one audit row in its own transaction (never inside a read snapshot: a request
-        holds at most one connection at a time)."""
+    async def record(self, *entries: audit.AuditEntry) -> None:
+        """Append a read's audit rows (a list's: one per person) in one transaction of their
+        own (never inside a read snapshot: a request holds at most one connection at a time)."""
         async with self.pool.acquire() as conn, conn.transaction():
-            await audit.append(conn, [entry], at=self.clock())
+            await audit.append(conn, entries, at=self.clock())

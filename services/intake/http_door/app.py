@@ -16,9 +16,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
-from starlette.middleware.sessions import SessionMiddleware
 
 from services.common.logging import configure_logging
+from services.common.oidc_sign_in import SessionCookies, over_https
 from services.common.problems import install_problem_handlers, problem_response, with_problem_schema
 from services.intake.http_door.events import post_events
 from services.intake.http_door.events_openapi import (
@@ -67,14 +67,14 @@ def create_http_app(settings: IntakeSettings | None = None) -> FastAPI:
             {"name": "operations", "description": "Liveness and readiness probes."},
         ],
     )
+    production = settings.environment == "production"
     app.add_middleware(
-        SessionMiddleware,
+        SessionCookies,  # Lax: the browser must bring it back from the identity provider
         secret_key=settings.intake_session_secret.get_secret_value(),
-        session_cookie="iiz_formular",
-        max_age=8 * 60 * 60,
+        cookie="iiz_formular",
+        max_age=int(settings.session_max_hours * 60 * 60),
         path="/formular",
-        same_site="strict",
-        https_only=settings.environment == "production",
+        secure=lambda scope: production or over_https(scope),
     )
     install_problem_handlers(app, refuse_invalid_request, REASONS_BY_HTTP_STATUS)
     app.add_api_route(

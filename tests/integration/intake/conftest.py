@@ -43,6 +43,7 @@ async def intake_settings(infra: Infra) -> AsyncIterator[IntakeSettings]:
         intake_db_schema=f"intake_{suffix}",
         intake_group_id=f"iiz-intake-test-{suffix}",
         intake_instance_id=f"test-{suffix}",
+        document_db_schema=f"documents_{suffix}",
         log_json=True,
     )
     await migrate(settings)  # as the owner; the service role is granted its privileges
@@ -51,6 +52,7 @@ async def intake_settings(infra: Infra) -> AsyncIterator[IntakeSettings]:
     yield settings
     conn = await asyncpg.connect(asyncpg_dsn(settings.owner_database_url))
     await conn.execute(f'DROP SCHEMA "{settings.intake_db_schema}" CASCADE')
+    await conn.execute(f'DROP SCHEMA "{settings.document_db_schema}" CASCADE')
     await conn.close()
 
 

@@ -19,6 +19,7 @@ from services.intake.settings import IntakeSettings
 from services.intake.submission import canonical_id
 from tests.factories import sample_event, valid_ahv
 from tests.integration.intake.conftest import HttpApp
+from tests.integration.intake.form_fields import consent_fields, signed_form
 from tests.kafka_tools import Record, end_offsets, read_until
 
 PROBLEM = "application/problem+json"
@@ -224,7 +225,9 @@ async def test_a_nul_character_in_the_form_note_is_explained_in_german_and_not_p
             "ahv_number": valid_ahv(311),
             "case_ref": "SH-2026-311",
             "note": "Bitte um Rückruf\x00 am Vormittag",
+            **consent_fields(),
         },
+        files=signed_form(),
     )
 
     assert response.status_code == 422
@@ -245,7 +248,13 @@ async def test_a_nul_character_in_the_form_case_number_is_explained_in_german(
 
     response = await http_door.client.post(
         "/formular/potenzialabklaerung",
-        data={"csrf_token": csrf, "ahv_number": valid_ahv(312), "case_ref": "SH\x00312"},
+        data={
+            "csrf_token": csrf,
+            "ahv_number": valid_ahv(312),
+            "case_ref": "SH\x00312",
+            **consent_fields(),
+        },
+        files=signed_form(),
     )
 
     assert response.status_code == 422

@@ -22,7 +22,7 @@ from services.coordination.domain.folding import fold, origin_of
 from services.coordination.domain.rules import RuleSettings
 from simulator import wire
 from simulator.population import PATHS, Population, build_population
-from simulator.script import ZURICH, Expect, Fault
+from simulator.script import ZURICH, Expect, Fault, Step
 
 REGISTRY = load_institutions()
 VARIANTS = (
@@ -94,7 +94,8 @@ def test_every_path_kind_and_variant_occurs_in_200_persons(population: Populatio
 
 def test_business_times_increase_along_each_persons_script(population: Population) -> None:
     for person in population.persons:
-        on_bus = [s.event.time for s in person.steps if s.on_bus]
+        # The events of one web form submission share its time.
+        on_bus = [s.event.time for s in person.steps if s.on_bus and s.form_part == 0]
         every = [s.event.time for s in person.steps]
         assert all(a < b for a, b in itertools.pairwise(on_bus)), person.person_id
         assert all(a <= b for a, b in itertools.pairwise(every)), person.person_id
@@ -127,10 +128,46 @@ def test_every_good_step_passes_the_contract_and_every_bad_one_fails_as_planned(
 
 def test_social_services_use_the_http_door_and_everyone_else_kafka(population: Population) -> None:
     for step in population.steps:
-        assert step.door == ("http" if step.origin.startswith("sozialhilfe-") else "kafka")
+        municipal = step.origin.startswith("sozialhilfe-")
+        assert step.door in (("http", "form") if municipal else ("kafka",))
         body = wire.structured(step)
         assert body["source"] == REGISTRY.by_id[step.origin].source
         assert json.dumps(body)  # plain JSON, as the HTTP door takes it
+
+
+def test_municipalities_register_zif_persons_through_the_web_form_in_its_order(
+    population: Population,
+) -> None:
+    """case.opened (with the first registration) → consent.granted → referral.requested to
+    ZIF → document.shared (the signed consent form), one submission, one time."""
+    forms = [s for s in population.steps if s.door == "form"]
+    assert forms
+    by_form: dict[int, list[Step]] = {}
+    for step in forms:
+        assert step.form is not None
+        by_form.setdefault(id(step.form), []).append(step)
+    for steps in by_form.values():
+        form = steps[0].form
+        assert form is not None
+        opening = ["CaseOpened"] if form.open_case else []
+        assert [type(s.event.data).__name__ for s in steps] == [
+            *opening, "ConsentGranted", "ReferralRequested", "DocumentShared"
+        ]  # fmt: skip
+        assert [s.form_part for s in steps] == list(range(len(steps)))
+        assert len({s.event.time for s in steps}) == 1
+        consent, referral, document = (s.event.data for s in steps[-3:])
+        assert referral.to_institution == "zif"
+        assert consent.document_ref == str(document.document_id)
+        assert form.document.startswith(b"%PDF-1.")
+        assert b"%%EOF" in form.document[-1024:]
+
+
+def test_a_form_start_begins_the_zif_persons_then() -> None:
+    start = dt.datetime(2027, 3, 2, 10, 30, tzinfo=ZURICH)
+    population = build_population(60, seed=20260901, form_start=start)
+    zif = [p for p in population.persons if p.path == "zif-integration"]
+    assert zif
+    assert all(p.steps[0].event.time == start and p.steps[0].door == "form" for p in zif)
 
 
 def test_a_resent_step_repeats_the_accepted_event_and_must_be_a_duplicate(
@@ -171,6 +208,7 @@ def test_a_few_persons_return_weeks_after_their_case_closed_with_a_new_case(
         assert kinds == [CaseOpened, CaseClosed, CaseOpened], person.person_id
         (_, _), (_, closed_at), (reopened, reopened_at) = turns
         assert dt.timedelta(days=31) < reopened_at - closed_at < dt.timedelta(days=365)
+        assert reopened.person.ahv_number is not None
         assert reopened.person.ahv_number.formatted() == person.ahv
 
 

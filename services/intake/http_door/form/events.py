@@ -1,27 +1,27 @@
-"""What each form submits: the four forms, and the CloudEvent in structured mode each builds.
+"""What each form submits: the four forms, and the CloudEvents in structured mode they build.
 
-Uploaded documents are only hashed: their content is neither stored nor forwarded
-(``document.shared`` carries metadata and the hash).
+A ZIF registration builds, in this order: ``case.opened`` (unless the municipality says it
+already takes part in the person's case), ``consent.granted`` (its ``document_ref`` is the id of
+the signed form), ``referral.requested`` to ZIF and ``document.shared`` announcing the signed
+form. Coordination decides each at its bus position: the opening makes the municipality take
+part, so it may record the consent and refer; the consent is active before the referral, which
+invites ZIF; the announcement after the referral reaches ZIF under the consent (if it lists
+``documents``). An uploaded document is stored sealed before any of them is published
+(``uploads``); the events carry its id, type, size and hash, never its bytes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import mimetypes
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.datastructures import UploadFile
-
-from schemas.events import DocumentShared, ReferralRequested
+from schemas.events import CaseOpened, ConsentGranted, DocumentShared, ReferralRequested
 from schemas.registry.institutions import Institution
 from schemas.vocabulary import ReferralPurpose
-
-ZIF = "zif"
-_HASH_CHUNK = 64 * 1024
+from services.intake.http_door.form.consent import ZIF, ConsentChoice
+from services.intake.http_door.form.uploads import Upload
 
 
 @dataclass(frozen=True)
@@ -68,53 +68,6 @@ FORMS: dict[str, FormKind] = {
 }
 
 
-_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"%PDF-", "application/pdf"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-    (b"II*\x00", "image/tiff"),
-    (b"MM\x00*", "image/tiff"),
-)
-
-
-def media_type_of(head: bytes, filename: str) -> str:
-    """The media type from the content's first bytes, else from the file name's extension."""
-    for magic, media_type in _MAGIC:
-        if head.startswith(magic):
-            return media_type
-    guessed, _ = mimetypes.guess_type(filename, strict=False)
-    return guessed or "application/octet-stream"
-
-
-def _title_of(filename: str) -> str:
-    name = re.split(r"[\\/]", filename)[-1]
-    name = re.sub(r"\s+", " ", name).strip()
-    return (name or "Dokument")[:200]
-
-
-@dataclass(frozen=True)
-class Digest:
-    sha256: str
-    size: int
-    media_type: str
-    title: str
-
-
-async def digest_of(upload: UploadFile) -> Digest:
-    """Hash the upload in chunks; the content itself is dropped."""
-    hasher, size, head = hashlib.sha256(), 0, b""
-    while chunk := await upload.read(_HASH_CHUNK):
-        if not head:
-            head = chunk[:16]
-        hasher.update(chunk)
-        size += len(chunk)
-    await upload.close()
-    filename = upload.filename or ""
-    return Digest(hasher.hexdigest(), size, media_type_of(head, filename), _title_of(filename))
-
-
 def _envelope(
     institution: Institution, type_: str, dataschema: str, data: dict[str, Any]
 ) -> dict[str, Any]:
@@ -134,7 +87,7 @@ def referral_event(
     institution: Institution, purpose: ReferralPurpose, values: dict[str, str], ahv: str
 ) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "person": {"ahv_number": ahv, "case_ref": values["case_ref"]},
+        "person": _person(values, ahv),
         "referral_id": str(uuid.uuid4()),
         "to_institution": ZIF,
         "purpose": purpose.value,
@@ -148,16 +101,48 @@ def referral_event(
     )
 
 
-def document_event(
-    institution: Institution, digest: Digest, values: dict[str, str], ahv: str
+def _person(values: dict[str, str], ahv: str) -> dict[str, Any]:
+    return {"ahv_number": ahv, "case_ref": values["case_ref"]}
+
+
+def case_opened_event(
+    institution: Institution, reason: str, values: dict[str, str], ahv: str
+) -> dict[str, Any]:
+    data = {"person": _person(values, ahv), "reason": reason[:500]}
+    return _envelope(institution, CaseOpened.cloud_event_type(), CaseOpened.dataschema(), data)
+
+
+def consent_event(
+    institution: Institution,
+    consent: ConsentChoice,
+    values: dict[str, str],
+    ahv: str,
+    signed_form: Upload,
 ) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "person": {"ahv_number": ahv, "case_ref": values["case_ref"]},
-        "document_id": str(uuid.uuid4()),
-        "title": digest.title,
-        "media_type": digest.media_type,
-        "size_bytes": digest.size,
-        "sha256": digest.sha256,
+        "person": _person(values, ahv),
+        "consent_id": str(uuid.uuid4()),
+        "institutions": consent.institutions,
+        "categories": [c.value for c in consent.categories],
+        "valid_from": consent.valid_from.isoformat(),
+        "valid_until": consent.valid_until.isoformat(),
+        "document_ref": str(signed_form.document_id),
+    }
+    return _envelope(
+        institution, ConsentGranted.cloud_event_type(), ConsentGranted.dataschema(), data
+    )
+
+
+def document_event(
+    institution: Institution, upload: Upload, values: dict[str, str], ahv: str
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "person": _person(values, ahv),
+        "document_id": str(upload.document_id),
+        "title": upload.title,
+        "media_type": upload.media_type,
+        "size_bytes": upload.size,
+        "sha256": upload.sha256,
         "held_by": institution.id,
     }
     return _envelope(

@@ -43,7 +43,17 @@ def _field_message(location: str, values: dict[str, str]) -> tuple[str, str] | N
         return "answer_due", "Bitte ein gültiges Datum angeben."
     if location in ("data.title", "data.media_type", "data.size_bytes", "data.sha256"):
         return "document", "Diese Datei kann nicht gemeldet werden (Dateiname zu lang?)."
-    return None
+    return _CONSENT_FIELDS.get(location)
+
+
+# The consent section of the ZIF registrations (the form checks these first; kept for safety).
+_CONSENT_FIELDS = {
+    "data.institutions": ("consent_institutions", "Bitte die beteiligten Stellen prüfen."),
+    "data.categories": ("consent_categories", "Bitte die Datenkategorien prüfen."),
+    "data.valid_from": ("consent_signed_on", "Bitte das Datum der Unterschrift prüfen."),
+    "data.valid_until": ("consent_valid_until", "Bitte das Ende der Gültigkeit prüfen."),
+    "data.document_ref": ("consent_document", "Das unterschriebene Formular fehlt."),
+}
 
 
 # Text PostgreSQL cannot store (e.g. a NUL character pasted from another program).

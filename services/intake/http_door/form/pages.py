@@ -1,5 +1,6 @@
 """The web form's pages and session: rendering with safe headers, the CSRF token, and who is
-logged in (checked against the token store on every request)."""
+logged in (signed in at the identity provider, or with an access key checked against the token
+store on every request)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from starlette.datastructures import FormData
 
 from schemas.registry.institutions import Institution
 from schemas.vocabulary import InstitutionKind
+from services.intake.http_door.form.provider_session import signed_in_institution
 from services.intake.http_door.state import intake_of
 
 PREFIX = "/formular"
@@ -41,7 +43,10 @@ def csrf_ok(request: Request, form: FormData) -> bool:
 
 
 async def logged_in(request: Request) -> Institution | None:
-    """The municipality of this session, if its token is still valid; clears stale sessions."""
+    """The municipality of this session, if its sign-in or token is still valid; clears stale
+    sessions."""
+    if (signed_in := signed_in_institution(request)) is not None:
+        return signed_in
     hashed, institution_id = request.session.get("token_hash"), request.session.get("institution")
     if not isinstance(hashed, str) or not isinstance(institution_id, str):
         return None
@@ -60,6 +65,7 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     """A page of the form: never cached, never framed, no scripts."""
     context.setdefault("csrf_token", csrf_token(request))
     context.setdefault("institution", None)
+    context.setdefault("provider_login", getattr(request.app.state, "form_relying_party", None))
     response: HTMLResponse = TEMPLATES.TemplateResponse(
         request, template, context, status_code=status_code
     )

@@ -18,21 +18,31 @@ import datetime as dt
 import math
 import secrets
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 
 from schemas.codec import record_from_structured
 from schemas.registry.institutions import Institution
 from schemas.storable import replace_unstorable
 from schemas.vocabulary import InstitutionKind
+from services.common import document_store
+from services.intake.http_door.form.consent import (
+    CATEGORY_LABELS,
+    consent_values,
+    optional_institutions,
+    read_consent,
+    today,
+)
 from services.intake.http_door.form.events import (
     FORMS,
     FormKind,
-    digest_of,
+    case_opened_event,
+    consent_event,
     document_event,
     referral_event,
 )
@@ -46,10 +56,16 @@ from services.intake.http_door.form.pages import (
     page,
     to_login,
 )
+from services.intake.http_door.form.sign_in import (
+    install_provider_sign_in,
+    refusal_for,
+    sign_out,
+)
 from services.intake.http_door.form.upload_limit import FormBodyLimit
-from services.intake.http_door.state import intake_of
+from services.intake.http_door.form.uploads import Upload, document_seal, read_upload
+from services.intake.http_door.state import HttpIntake, intake_of
 from services.intake.settings import IntakeSettings
-from services.intake.submission import Accepted, Submission
+from services.intake.submission import Accepted, Rejected, Submission
 from services.intake.tokens import token_hash
 
 log = structlog.get_logger("intake.web_form")
@@ -72,7 +88,8 @@ async def overview(request: Request) -> Response:
 async def login_page(request: Request) -> Response:
     if await logged_in(request) is not None:
         return RedirectResponse(PREFIX, status_code=303)
-    return page(request, "anmelden.html")
+    signed_out = "Sie sind abgemeldet." if request.query_params.get("abgemeldet") else None
+    return page(request, "anmelden.html", message=signed_out)
 
 
 async def login(request: Request) -> Response:
@@ -93,11 +110,7 @@ async def login(request: Request) -> Response:
             request,
             "anmelden.html",
             403,
-            error=(
-                f"Das Onlineformular steht nur den Sozialdiensten der Gemeinden offen. "
-                f"{institution.name} übermittelt Ereignisse über die Schnittstelle "
-                "(Kafka oder HTTP), nicht über dieses Formular."
-            ),
+            error=refusal_for(institution),
         )
     request.session.clear()
     request.session.update(
@@ -108,8 +121,10 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
+    """Ends the session; one begun at the identity provider ends there too."""
+    at_provider = await sign_out(request)
     request.session.clear()
-    return page(request, "anmelden.html", message="Sie sind abgemeldet.")
+    return at_provider or page(request, "anmelden.html", message="Sie sind abgemeldet.")
 
 
 def _unknown_form(request: Request, institution: Institution) -> Response:
@@ -149,7 +164,14 @@ def _form(
         errors=errors or {},
         general_error=general_error,
         max_document_mb=max(1, settings.intake_max_document_bytes // (1024 * 1024)),
+        first_view=values is None,
+        consent_options=optional_institutions(intake_of(request).runtime.registry, institution),
+        category_labels=CATEGORY_LABELS,
+        today=today().isoformat(),
     )
+
+
+MAX_FORM_FIELDS = 60  # the registration's fields with the consent section's checkboxes
 
 
 async def submit_form(request: Request) -> Response:
@@ -159,7 +181,7 @@ async def submit_form(request: Request) -> Response:
     kind = FORMS.get(request.path_params["slug"])
     if kind is None:
         return _unknown_form(request, institution)
-    form = await request.form(max_files=1, max_fields=10)
+    form = await request.form(max_files=1, max_fields=MAX_FORM_FIELDS)
     if not csrf_ok(request, form):
         return csrf_refused(request, institution)
     values = {
@@ -167,10 +189,12 @@ async def submit_form(request: Request) -> Response:
         "answer_due": _text(form, "answer_due", 40),
         "note": _text(form, "note", 2000),
     }
+    if not kind.is_document:
+        values.update(consent_values(form))
     ahv = _text(form, "ahv_number", 40)
-    event = await _event_of(request, kind, institution, form, values, ahv)
-    if isinstance(event, Response):
-        return event
+    prepared = await _prepare(request, kind, institution, form, values, ahv)
+    if isinstance(prepared, Response):
+        return prepared
     wait = intake_of(request).limiter.take(institution.id, 1)
     if wait is not None:
         return error_page(
@@ -181,74 +205,144 @@ async def submit_form(request: Request) -> Response:
             "dann erneut.",
             institution=institution,
         )
-    return await _submit(request, kind, institution, event, values, ahv)
+    return await _submit(request, kind, institution, prepared, values, ahv)
 
 
-async def _event_of(
+@dataclass(frozen=True)
+class Prepared:
+    """A submission's events, in bus order, and the document they announce."""
+
+    events: list[dict[str, Any]]
+    upload: Upload
+    main: int  # index of the event the receipt names (the registration, or the document)
+
+
+async def _prepare(
     request: Request,
     kind: FormKind,
     institution: Institution,
     form: FormData,
     values: dict[str, str],
     ahv: str,
-) -> dict[str, Any] | Response:
-    """The form's CloudEvent, or the form again when the document is missing or empty."""
-    if kind.purpose is not None:
-        return referral_event(institution, kind.purpose, values, ahv)
-    upload = form.get("document")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        return _form(
-            request, kind, institution, 422, values, {"document": "Bitte eine Datei auswählen."}
-        )
-    digest = await digest_of(upload)
-    if digest.size == 0:
-        return _form(request, kind, institution, 422, values, {"document": "Die Datei ist leer."})
-    return document_event(institution, digest, values, ahv)
+) -> Prepared | Response:
+    """The form's events, or the form again with German messages next to the fields."""
+    max_bytes = intake_of(request).settings.intake_max_document_bytes
+    if kind.purpose is None:
+        upload = await read_upload(form, "document", max_bytes)
+        if isinstance(upload, str):
+            return _form(request, kind, institution, 422, values, {"document": upload})
+        return Prepared([document_event(institution, upload, values, ahv)], upload, 0)
+    registry = intake_of(request).runtime.registry
+    consent = read_consent(form, institution, registry, today())
+    signed_form = await read_upload(form, "consent_document", max_bytes)
+    errors = dict(consent) if isinstance(consent, dict) else {}
+    if isinstance(signed_form, str):
+        errors["consent_document"] = signed_form
+    if errors or isinstance(consent, dict) or isinstance(signed_form, str):
+        return _form(request, kind, institution, 422, values, errors)
+    events = (
+        [case_opened_event(institution, kind.title, values, ahv)] if values["open_case"] else []
+    )
+    events += [
+        consent_event(institution, consent, values, ahv, signed_form),
+        referral_event(institution, kind.purpose, values, ahv),
+        document_event(institution, signed_form, values, ahv),
+    ]
+    return Prepared(events, signed_form, len(events) - 2)
 
 
 async def _submit(
     request: Request,
     kind: FormKind,
     institution: Institution,
-    event: dict[str, Any],
+    prepared: Prepared,
     values: dict[str, str],
     ahv: str,
 ) -> Response:
+    """Check every event, store the document sealed, then publish the events in one call."""
     request_id = str(uuid.uuid4())
-    submission = Submission(
-        sender=institution,
-        record=record_from_structured(event),
-        channel=f"http:formular/{request_id}",
-    )
+    intake = intake_of(request)
+    submissions = [
+        Submission(
+            sender=institution,
+            record=record_from_structured(event),
+            channel=f"http:formular/{request_id}/{index}",
+        )
+        for index, event in enumerate(prepared.events)
+    ]
+    checked = intake.pipeline.assess(submissions)
+    refused = [
+        s for s, outcome in zip(submissions, checked, strict=True) if isinstance(outcome, Rejected)
+    ]
+    announcement = checked[-1]
     try:
-        [answered] = await intake_of(request).process([submission])
+        if refused:  # answered (receipt, dead letter); the rest is neither stored nor published
+            answered = await intake.process(refused)
+        else:
+            assert isinstance(announcement, Accepted)
+            await _store(intake, institution, prepared.upload, announcement)
+            answered = await intake.process(submissions)
     except Exception:
-        log.exception("publishing a form submission failed", request_id=request_id)
+        log.exception("storing or publishing a form submission failed", request_id=request_id)
         return error_page(
             request,
             503,
             "Übermittlung im Moment nicht möglich",
-            "Die Angaben konnten nicht übermittelt werden; es wurde nichts gespeichert. Bitte "
-            "versuchen Sie es in einigen Minuten erneut.",
+            "Die Angaben konnten nicht übermittelt werden. Bitte versuchen Sie es in einigen "
+            "Minuten erneut.",
             institution=institution,
         )
-    outcome = answered.outcome
-    if not isinstance(outcome, Accepted):
-        errors, general = field_errors(outcome.error, {**values, "ahv_number": ahv})
+    rejected = next((a.outcome for a in answered if isinstance(a.outcome, Rejected)), None)
+    if rejected is not None:
+        errors, general = field_errors(rejected.error, {**values, "ahv_number": ahv})
         return _form(request, kind, institution, 422, values, errors, general)
-    status = "duplicate" if answered.duplicate else "accepted"
+    main = answered[prepared.main]
+    assert isinstance(main.outcome, Accepted)
+    status = "duplicate" if main.duplicate else "accepted"
     request.session["quittung"] = {
         "form": kind.title,
-        "canonical_id": str(outcome.event.id),
-        "original_id": str(event["id"]),
+        "canonical_id": str(main.outcome.event.id),
+        "original_id": str(prepared.events[prepared.main]["id"]),
         "status": STATUS_GERMAN[status],
         "case_ref": values["case_ref"],
         "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "document": event["data"].get("title"),
-        "sha256": event["data"].get("sha256"),
+        "document": prepared.upload.title,
+        "sha256": prepared.upload.sha256,
+        "consent": not kind.is_document,
+        # What staff quote to ZIF, and need to withdraw the consent later on.
+        "registration_id": _data_id(prepared, "referral_id"),
+        "consent_id": _data_id(prepared, "consent_id"),
+        "document_id": str(prepared.upload.document_id),
     }
-    log.info("form submission", institution=institution.id, form=kind.slug, status=status)
+    log.info(
+        "form submission",
+        institution=institution.id,
+        form=kind.slug,
+        status=status,
+        events=len(answered),
+    )
     return RedirectResponse(f"{PREFIX}/quittung", status_code=303)
+
+
+def _data_id(prepared: Prepared, field: str) -> str | None:
+    """The id ``field`` of the submission's event that has one (None if none has)."""
+    return next((str(e["data"][field]) for e in prepared.events if field in e["data"]), None)
+
+
+async def _store(
+    intake: HttpIntake, institution: Institution, upload: Upload, announcement: Accepted
+) -> None:
+    """Store the document sealed under its id (with the person's pseudonym, from the checked
+    announcement), before any event names it."""
+    pseudonym = announcement.event.subject
+    assert pseudonym is not None
+    assert intake.runtime.pool is not None
+    settings = intake.settings
+    await document_store.store(
+        intake.runtime.pool,
+        settings.document_db_schema,
+        upload.stored(document_seal(settings), pseudonym, institution.id),
+    )
 
 
 async def receipt_page(request: Request) -> Response:
@@ -280,5 +374,6 @@ def install_web_form(app: FastAPI, settings: IntakeSettings) -> None:
             include_in_schema=False,
             response_class=HTMLResponse,
         )
+    install_provider_sign_in(app, settings)
     # A little headroom for the other form fields around the file.
     app.add_middleware(FormBodyLimit, limit=settings.intake_max_document_bytes + 64 * 1024)

@@ -12,15 +12,17 @@ from fastapi import FastAPI
 from schemas.registry import load_institutions
 from services.coordination.api.auth import TokenVerifier
 from services.coordination.pages.routes import CSRF_COOKIE, register_pages
+from services.coordination.pages.sign_in import install_sign_in
 from services.coordination.settings import CoordinationSettings
 from tests.tokens import jwks_url, mint_token
 
 
 def pages() -> FastAPI:
     """The pages alone, with what the API's lifespan would provide for signing in."""
-    settings = CoordinationSettings(environment="test", coordination_jwks_url=jwks_url())
+    settings = CoordinationSettings(environment="development", coordination_jwks_url=jwks_url())
     app = FastAPI()
     register_pages(app)
+    install_sign_in(app, settings)
     app.state.api = SimpleNamespace(settings=settings)
     app.state.token_verifier = TokenVerifier(settings, load_institutions())
     return app

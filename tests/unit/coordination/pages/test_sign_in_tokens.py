@@ -16,10 +16,11 @@ from schemas.registry import load_institutions
 from services.coordination.api.auth import TokenVerifier, token_claims
 from services.coordination.api.auth import mint_token as mint_development_token
 from services.coordination.pages.routes import CSRF_COOKIE, TOKEN_COOKIE, register_pages
+from services.coordination.pages.sign_in import install_sign_in
 from services.coordination.settings import CoordinationSettings
 from tests.tokens import identity_provider, jwks_url, mint_token
 
-SETTINGS = CoordinationSettings(environment="test", coordination_jwks_url=jwks_url())
+SETTINGS = CoordinationSettings(environment="development", coordination_jwks_url=jwks_url())
 HOUR = dt.timedelta(hours=1)
 
 
@@ -27,6 +28,7 @@ def pages() -> FastAPI:
     """The pages alone, with what the API's lifespan would provide for signing in."""
     app = FastAPI()
     register_pages(app)
+    install_sign_in(app, SETTINGS)
     app.state.api = SimpleNamespace(settings=SETTINGS)
     app.state.token_verifier = TokenVerifier(SETTINGS, load_institutions())
     return app

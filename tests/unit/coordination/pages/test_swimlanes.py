@@ -17,6 +17,7 @@ from services.coordination.pages.swimlanes import (
     month_ticks,
     parallel_periods,
 )
+from services.coordination.pages.wording import InstitutionNames
 from services.coordination.reading.timeline import Basis, TimelineEntry
 
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -149,7 +150,7 @@ def test_layout_places_one_lane_per_institution_and_bands_inside_the_plot() -> N
 def test_bars_get_german_titles() -> None:
     chart = layout(summary(dt.date(2026, 3, 20), "rav", "iv"), story(), {})
     titles = [d.title for lane in chart.lanes for d in lane.bars]
-    assert any(t.startswith("Massnahme coaching: 08.03.2026") for t in titles)
+    assert any(t.startswith("Massnahme Coaching: 08.03.2026") for t in titles)
     assert any("läuft" in t for t in titles)
 
 
@@ -174,3 +175,20 @@ def test_an_empty_timeline_still_draws_the_participants_lanes() -> None:
     assert [lane.institution for lane in chart.lanes] == ["rav"]
     assert chart.bands == []
     assert chart.ticks
+
+
+def test_lanes_and_bars_name_institutions_and_purposes_in_german() -> None:
+    names = InstitutionNames({"zif": "Zentrum Integrationsförderung (ZIF)"}, {"zif": "ZIF"})
+    asked = entry(
+        1,
+        "rav",
+        "referral.requested",
+        referral_id="r1",
+        to_institution="zif",
+        purpose="zif-first-interview",
+    )
+    chart = layout(summary(dt.date(2026, 3, 20), "rav"), [asked], names)
+    lane = next(lane for lane in chart.lanes if lane.institution == "zif")
+    assert (lane.short, lane.name) == ("ZIF", "Zentrum Integrationsförderung (ZIF)")
+    [drawn] = lane.bars
+    assert drawn.title.startswith("Anmeldung (bis Antwort) Erstgespräch ZIF: ")

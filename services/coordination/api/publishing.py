@@ -1,0 +1,71 @@
+"""Publishing what a signed-in caller authors (a note, a referral answer) as a canonical event.
+
+Like intake publishes: to ``iiz.case-events.v1``, source the caller's institution, subject and
+key the person's pseudonym, the data naming the person by the caller's own case reference. The
+event id is the caller's to derive, so a retried request is the same event. Coordination then
+folds, decides and delivers it like any other event.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+from aiokafka.errors import KafkaError
+
+from schemas.codec import to_kafka
+from schemas.envelope import new_event
+from schemas.events import PersonRef
+from schemas.events.base import EventData
+from schemas.topics import CASE_EVENTS
+from services.coordination.api.context import ApiContext
+from services.coordination.api.problems import RoleNotAllowedError, UnavailableError
+from services.coordination.reading.caller import CASE_WORK_ROLES, Caller, Role
+from services.coordination.reading.queries import CaseRow
+
+log = structlog.get_logger("coordination.api")
+
+
+def check_author(caller: Caller, refusal: str) -> None:
+    """Only case workers and coordinators author case events (``RoleNotAllowedError`` with
+    ``refusal``); the committee is answered like an outsider (404) by the access check after."""
+    if caller.role is not Role.COMMITTEE and caller.role not in CASE_WORK_ROLES:
+        raise RoleNotAllowedError(refusal)
+
+
+def person_ref(case: CaseRow, case_ref: str | None) -> PersonRef:
+    """The person as the caller's institution knows them (the case number if it has no ref)."""
+    return PersonRef(case_ref=case_ref or case.case_number)
+
+
+async def publish_case_event(
+    api: ApiContext,
+    caller: Caller,
+    case: CaseRow,
+    data: EventData,
+    event_id: uuid.UUID,
+    *,
+    unavailable: str,
+) -> None:
+    """Send the caller's event and wait for Kafka; a Kafka failure is ``UnavailableError``
+    with the ``unavailable`` detail (what the caller should do: send it again)."""
+    event = new_event(
+        data,
+        source=api.registry.by_id[caller.institution].source,
+        time=api.clock(),
+        event_id=event_id,
+        subject=case.pseudonym,
+        partitionkey=case.pseudonym,
+    )
+    record = to_kafka(event)
+    try:
+        await api.producer.send_and_wait(
+            CASE_EVENTS, value=record.value, key=record.key, headers=list(record.headers)
+        )
+    except KafkaError as error:
+        log.warning(
+            "publishing a case event failed",
+            event_type=event.type,
+            error_type=type(error).__name__,
+        )
+        raise UnavailableError(unavailable) from None
