@@ -58,12 +58,12 @@ generate: setup ## Regenerate the JSON Schemas and the AsyncAPI document
 check: lint typecheck test ## Everything CI runs
 
 .PHONY: infra-up
-infra-up: setup ## Start Kafka and PostgreSQL locally (no Docker needed)
+infra-up: setup ## Start Kafka, PostgreSQL and Keycloak locally (no Docker needed)
 	@infra/local up
 
 .PHONY: infra-down
-infra-down: ## Stop the local Kafka and PostgreSQL (and a timeline API the demo left running)
-	@for f in .infra/demo-*.pid; do [ -f "$$f" ] && kill "$$(cat $$f)" 2>/dev/null; rm -f "$$f"; done; true
+infra-down: ## Stop the local infrastructure (and the services the demo left running)
+	@for f in "$${IIZ_INFRA_HOME:-.infra}"/demo-*.pid; do [ -f "$$f" ] && kill "$$(cat $$f)" 2>/dev/null; rm -f "$$f"; done; true
 	@infra/local down
 
 .PHONY: infra-status

@@ -54,8 +54,11 @@ def print_sign_in(settings: CoordinationSettings, base: str, lead: str | None) -
     print(f"\nSign in (German pages): {base}/anmelden  → the local Keycloak's login page")
     print("  demo users (every institution <id> of the registry has koordination-<id> and")
     print("  fallfuehrung-<id>):")
-    users = DEMO_USERS if lead is None else (*DEMO_USERS, (f"koordination-{lead}", "lead"))
-    for username, who in dict(users).items():
+    users = dict(DEMO_USERS)
+    if lead is not None:
+        lead_user = f"koordination-{lead}"
+        users[lead_user] = f"{users.get(lead_user, 'Koordination')} (lead of the example case)"
+    for username, who in users.items():
         print(f"    {username:<32} {who}")
     print(f"  passwords (generated for this machine, not printed): {folder}/users/<user>.password")
     print(f"    e.g. cat {folder}/users/koordination-zif.password")
