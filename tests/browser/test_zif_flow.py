@@ -128,7 +128,7 @@ def register_for_first_interview(page: webdriver.Chrome, form: str, ahv: str, si
     set_value(page, "consent_valid_until", (today + dt.timedelta(days=365)).isoformat())
     page.find_element(By.ID, "consent_document").send_keys(str(signed))
     screenshot(page, "zif-anmeldung-formular")
-    page.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    page.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
     wait_for(page, "p[role=status]")
 
 
@@ -191,7 +191,7 @@ async def test_a_municipality_registers_a_person_with_zif_and_reads_zifs_answer_
     assert hashlib.sha256(signed_form).hexdigest() in receipt
     assert ahv not in page.page_source
     screenshot(page, "zif-anmeldung-quittung")
-    page.find_element(By.LINK_TEXT, "Abmelden").click()
+    page.find_element(By.CSS_SELECTOR, "form.abmelden button").click()
     wait_for(page, "p[role=status]")
 
     # Coordination folds the registration: ZIF takes part and may see it under the consent.

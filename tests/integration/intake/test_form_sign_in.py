@@ -5,6 +5,7 @@ way in (test_web_form.py)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -105,7 +106,10 @@ async def test_signing_out_ends_the_session_here_and_at_keycloak(
 ) -> None:
     await sign_in(form, keycloak, "koordination-sozialhilfe-2829")
 
-    signed_out = await form.get("/formular/abmelden")
+    overview = await form.get("/formular")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', overview.text)
+    assert csrf is not None
+    signed_out = await form.post("/formular/abmelden", data={"csrf_token": csrf.group(1)})
     assert signed_out.status_code == 303
     assert "/protocol/openid-connect/logout?" in signed_out.headers["location"]
     back = await keycloak.get(signed_out.headers["location"])

@@ -270,11 +270,27 @@ async def test_a_revoked_token_ends_the_form_session(http_door: HttpApp) -> None
 
 async def test_logging_out_ends_the_session(http_door: HttpApp) -> None:
     await _login(http_door)
+    overview = await http_door.client.get("/formular")
 
-    logged_out = await http_door.client.get("/formular/abmelden")
+    logged_out = await http_door.client.post(
+        "/formular/abmelden", data={"csrf_token": _csrf(overview.text)}
+    )
 
     assert "Sie sind abgemeldet." in logged_out.text
     assert (await http_door.client.get("/formular/erstgespraech")).status_code == 303
+
+
+async def test_no_other_site_can_log_anyone_out(http_door: HttpApp) -> None:
+    """Signing out is a POST with the session's CSRF token: a link or a forged form elsewhere
+    does nothing."""
+    await _login(http_door)
+
+    by_link = await http_door.client.get("/formular/abmelden")
+    forged = await http_door.client.post("/formular/abmelden", data={"csrf_token": "forged"})
+
+    assert by_link.status_code == 404  # no page of that name: only the POST signs out
+    assert forged.status_code == 403
+    assert (await http_door.client.get("/formular/erstgespraech")).status_code == 200
 
 
 async def test_a_document_over_the_size_limit_is_refused_413_in_german(

@@ -71,8 +71,13 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     )
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
+    # The sign-out form leads on to the identity provider (Chromium applies form-action to a
+    # form's redirects too).
+    party = getattr(request.app.state, "form_relying_party", None)
+    provider = f" {party.provider_origin}" if party is not None else ""
     response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+        f"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'{provider}; "
+        "frame-ancestors 'none'"
     )
     return response
 

@@ -121,7 +121,11 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    """Ends the session; one begun at the identity provider ends there too."""
+    """Ends the session (a POST with the session's CSRF token, so that no other site can sign
+    anyone out); one begun at the identity provider ends there too."""
+    form = await request.form(max_files=0, max_fields=2)
+    if not csrf_ok(request, form):
+        return csrf_refused(request)
     at_provider = await sign_out(request)
     request.session.clear()
     return at_provider or page(request, "anmelden.html", message="Sie sind abgemeldet.")
@@ -361,7 +365,7 @@ def install_web_form(app: FastAPI, settings: IntakeSettings) -> None:
         ("", overview, ["GET"]),
         ("/anmelden", login_page, ["GET"]),
         ("/anmelden", login, ["POST"]),
-        ("/abmelden", logout, ["GET"]),
+        ("/abmelden", logout, ["POST"]),
         ("/quittung", receipt_page, ["GET"]),
         ("/{slug}", form_page, ["GET"]),
         ("/{slug}", submit_form, ["POST"]),
