@@ -92,7 +92,7 @@ kc_pid() {  # prints the process group id of our running Keycloak
   pgid="$( { cat "$KC_PIDFILE" 2>/dev/null || true; } | tr -dc '0-9')"
   [ -n "$pgid" ] || return 1
   # a process of that group that runs from this state folder's distribution
-  ps -eo pgid=,args= 2>/dev/null | awk -v g="$pgid" -v h="$KC_HOME/" '$1 == g && index($0, h) { found = 1 } END { exit !found }' \
+  ps -ww -eo pgid=,args= 2>/dev/null | awk -v g="$pgid" -v h="$KC_HOME/" '$1 == g && index($0, h) { found = 1 } END { exit !found }' \
     || return 1
   echo "$pgid"
 }
@@ -141,9 +141,12 @@ kc_up() {
       --http-management-host="$KC_HOST" --http-management-port="$KC_MANAGEMENT_PORT" \
       >"$KC_LOG" 2>&1 </dev/null &
   CHANGED=1
-  local deadline=$(( $(date +%s) + KC_READY_TIMEOUT ))
+  local deadline=$(( $(date +%s) + KC_READY_TIMEOUT )) missing=0
   until kc_ready; do
-    if [ -s "$KC_PIDFILE" ] && ! kc_pid >/dev/null; then
+    # Gone only when missed three polls running: kc.sh replaces itself by the server's java
+    # after its build step, and a look at that moment can find neither.
+    if [ -s "$KC_PIDFILE" ] && ! kc_pid >/dev/null; then missing=$((missing + 1)); else missing=0; fi
+    if [ "$missing" -ge 3 ]; then
       tail -n 30 "$KC_LOG" >&2
       die "keycloak stopped during start (log: $KC_LOG)"
     fi
