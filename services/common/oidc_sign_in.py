@@ -20,6 +20,7 @@ back from the provider, a cross-site navigation); the apps protect every POST wi
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import time
 import warnings
 from collections.abc import Callable
@@ -253,3 +254,17 @@ class SessionCookies:
 
 def over_https(scope: Scope) -> bool:
     return bool(scope.get("scheme") in ("https", "wss"))
+
+
+def session_signing_secret(configured: str, development_default: str, environment: str) -> str:
+    """The key that signs a session cookie. The development default is public (it is in the
+    repository), so it signs only in development; anywhere else without a configured secret
+    (production refuses to start without one) each process signs with a random key of its own:
+    a forged cookie never passes, and sessions end when the process restarts."""
+    if configured != development_default or environment == "development":
+        return configured
+    log.warning(
+        "no session secret configured: sessions are signed with a key of this process only",
+        environment=environment,
+    )
+    return secrets.token_urlsafe(32)

@@ -177,7 +177,7 @@ def summarise(
     case = _pick_case(file, case_key)
     judged_on = _judged_on(case, read_on)
     closed = case is not None and not case.is_open
-    may_see = _visibility(file, visible_to, read_on, world)
+    may_see = visibility(file, visible_to, read_on, world)
     return CaseSummary(
         case=_case_view(case),
         as_of_position=as_of_position,
@@ -268,7 +268,7 @@ def _exhaustions(file: CaseFile, today: dt.date | None, may_see: MaySee) -> list
     return sorted(shown, key=lambda e: (e.expected_on, e.institution))
 
 
-def _visibility(file: CaseFile, reader: str, today: dt.date | None, world: World) -> MaySee:
+def visibility(file: CaseFile, reader: str, today: dt.date | None, world: World) -> MaySee:
     """Whether ``reader`` may see facts of ``origin``'s ``category`` on ``today``: after the
     newest event, so a revocation that was the newest event already counts."""
     consents = World(

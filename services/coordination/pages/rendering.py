@@ -74,5 +74,7 @@ def cookie_secure(request: Request) -> bool:
     """``coordination_cookie_secure`` when set (behind a proxy that terminates TLS the app sees
     http); otherwise whether the request came over https."""
     api = getattr(request.app.state, "api", None)
+    if api is not None and api.settings.environment == "production":
+        return True
     forced: bool | None = api.settings.coordination_cookie_secure if api is not None else None
     return request.url.scheme == "https" if forced is None else forced

@@ -91,12 +91,19 @@ def install_sign_in(app: FastAPI, settings: CoordinationSettings) -> None:
     app.state.paste_sign_in = settings.environment == "development"
     forced = settings.coordination_cookie_secure
 
+    production = settings.environment == "production"
+
     def secure(scope: Scope) -> bool:
-        return oidc.over_https(scope) if forced is None else forced
+        # Production always (behind a proxy that ends TLS the app sees http).
+        return production or (oidc.over_https(scope) if forced is None else forced)
 
     app.add_middleware(
         oidc.SessionCookies,
-        secret_key=settings.coordination_session_secret.get_secret_value(),
+        secret_key=oidc.session_signing_secret(
+            settings.coordination_session_secret.get_secret_value(),
+            DEVELOPMENT_SESSION_SECRET,
+            settings.environment,
+        ),
         cookie=SESSION_COOKIE,
         path="/",
         max_age=int(settings.session_max_hours * 3600),

@@ -3,7 +3,8 @@
 A document is handed out only to an institution that may see its announcement: the
 ``document.shared`` with that id, published by the institution that holds the document, in the
 person's timeline, and visible to the caller exactly as the timeline shows entries (its own
-event, or one the policy allowed it; category ``documents``; the committee never). An unknown
+event, or one the policy allowed it; category ``documents``; the committee never), and only
+while a basis still holds today (a consent revoked or expired since ends it). An unknown
 document and one the caller may not see are the same ``None`` (the doors answer the identical
 404). The bytes are opened with the document key and checked against the announced SHA-256; a
 document that fails the check is ``Damaged``, never handed out. Every download leaves exactly
@@ -22,6 +23,8 @@ from schemas.events import DocumentShared
 from schemas.vocabulary import DataCategory
 from services.common import document_store
 from services.common.document_seal import DocumentSeal, DocumentSealError
+from services.coordination.domain.summary import visibility
+from services.coordination.reading import queries
 from services.coordination.reading.access import Access, audit_entry, check_person_access, shown
 from services.coordination.reading.caller import Caller
 from services.coordination.reading.read_store import ReadStore
@@ -66,6 +69,17 @@ async def _announcement(
     )
 
 
+async def _basis_holds_today(
+    conn: asyncpg.Connection, store: ReadStore, doc: document_store.StoredDocument, reader: str
+) -> bool:
+    """The announcement was allowed when it was published; the bytes are handed out only while
+    a basis still holds today (a consent revoked or expired since ends the right to download,
+    as it ends every later delivery)."""
+    file, _ = await queries.current_file(conn, doc.pseudonym)
+    may_see = visibility(file, reader, store.today(), store.world)
+    return may_see(doc.held_by, DataCategory.DOCUMENTS)
+
+
 def _parsed(raw: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(raw)
@@ -92,6 +106,10 @@ async def download(
         if doc is not None:
             access = await check_person_access(conn, caller, doc.pseudonym)
             row = await _announcement(conn, doc, caller.institution) if access.granted else None
+            if row is not None and not await _basis_holds_today(
+                conn, store, doc, caller.institution
+            ):
+                row = None
     entry = timeline_entry(row, caller.institution) if row is not None else None
     detail: dict[str, Any] = {"document_id": shown(asked)}
     if (

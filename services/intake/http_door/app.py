@@ -18,7 +18,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 
 from services.common.logging import configure_logging
-from services.common.oidc_sign_in import SessionCookies, over_https
+from services.common.oidc_sign_in import SessionCookies, over_https, session_signing_secret
 from services.common.problems import install_problem_handlers, problem_response, with_problem_schema
 from services.intake.http_door.events import post_events
 from services.intake.http_door.events_openapi import (
@@ -39,7 +39,7 @@ from services.intake.http_door.reasons import (
 )
 from services.intake.http_door.state import HttpIntake, intake_of
 from services.intake.runtime import IntakeRuntime
-from services.intake.settings import IntakeSettings
+from services.intake.settings import DEVELOPMENT_SESSION_SECRET, IntakeSettings
 from services.intake.tokens import TokenStore
 
 DESCRIPTION = (
@@ -70,7 +70,11 @@ def create_http_app(settings: IntakeSettings | None = None) -> FastAPI:
     production = settings.environment == "production"
     app.add_middleware(
         SessionCookies,  # Lax: the browser must bring it back from the identity provider
-        secret_key=settings.intake_session_secret.get_secret_value(),
+        secret_key=session_signing_secret(
+            settings.intake_session_secret.get_secret_value(),
+            DEVELOPMENT_SESSION_SECRET,
+            settings.environment,
+        ),
         cookie="iiz_formular",
         max_age=int(settings.session_max_hours * 60 * 60),
         path="/formular",

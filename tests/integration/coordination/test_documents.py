@@ -37,6 +37,7 @@ from services.coordination.api.app import create_api
 from services.coordination.ops.migrate import migrate as migrate_coordination
 from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.consumer import create_app
+from services.intake.http_door.form.consent import today
 from services.intake.migrate import migrate as migrate_intake
 from services.intake.settings import IntakeSettings
 from tests.factories import valid_ahv
@@ -307,3 +308,32 @@ async def test_nothing_of_the_document_goes_onto_any_topic(bus: Bus) -> None:
     for record in records:
         blobs = [record.value or b"", record.key or b"", *(v for _, v in record.headers)]
         assert not any(n in blob for n in needles for blob in blobs), record.topic
+
+
+async def test_once_the_consent_has_expired_the_signed_form_is_no_longer_handed_out(
+    bus: Bus,
+) -> None:
+    """The announcement was allowed under the consent; the download is an act of today and needs
+    the consent today: the day after it expired, ZIF gets the 404 of an unknown document."""
+    content = pdf()
+    await _register(bus, 604, content, valid_days=1)
+    document_id = await _processed(bus)
+    expired = bus.coordination.model_copy(
+        update={"coordination_today": today() + dt.timedelta(days=2)}
+    )
+
+    async with (
+        LifespanManager(create_api(expired)) as later,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=later.app), base_url="http://testserver"
+        ) as client,
+    ):
+        after_expiry = await client.get(f"/v1/documents/{document_id}", headers=bus.headers("zif"))
+    while_valid = await bus.api.get(f"/v1/documents/{document_id}", headers=bus.headers("zif"))
+
+    assert after_expiry.status_code == 404
+    assert after_expiry.json()["reason"] == "document_not_found"
+    assert while_valid.status_code == 200
+    assert while_valid.content == content
+    outcomes = [r["detail"] for r in await _downloads(bus)]
+    assert ['"outcome": "denied"' in d for d in outcomes] == [True, False]

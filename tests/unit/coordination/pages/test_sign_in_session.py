@@ -5,22 +5,26 @@ to start without the provider's settings."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import re
 import socket
+import time
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import itsdangerous
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from pydantic import SecretStr
 
 from schemas.registry import load_institutions
 from services.coordination.api.auth import TokenVerifier
 from services.coordination.pages.routes import CSRF_COOKIE, register_pages
-from services.coordination.pages.sign_in import SESSION_COOKIE, install_sign_in
-from services.coordination.settings import CoordinationSettings
+from services.coordination.pages.sign_in import SESSION_COOKIE, install_sign_in, page_caller
+from services.coordination.settings import DEVELOPMENT_SESSION_SECRET, CoordinationSettings
 from tests.tokens import jwks_url, mint_token
 
 BASE = "http://127.0.0.1:8082"
@@ -166,3 +170,39 @@ def test_production_with_the_providers_settings_starts() -> None:
 
     assert app.state.relying_party is not None
     assert app.state.paste_sign_in is False
+
+
+def forged_session_cookie(secret: str) -> str:
+    """A session cookie as Starlette signs it, naming an institution the bearer chose."""
+    now = time.time()
+    data = {
+        "anmeldung": {
+            "who": {"user": "mallory", "institution": "rav", "role": "coordinator"},
+            "id_token": None,
+            "since": now,
+            "seen": now,
+        },
+        "csrf": "chosen",
+    }
+    payload = base64.b64encode(json.dumps(data).encode())
+    return itsdangerous.TimestampSigner(secret).sign(payload).decode()
+
+
+@pytest.mark.parametrize(("environment", "accepted"), [("development", True), ("test", False)])
+async def test_the_public_development_secret_signs_sessions_only_in_development(
+    environment: str, accepted: bool
+) -> None:
+    """The development secret is in the repository: outside development a cookie signed with it
+    is nobody's session, even with the provider configured and no secret set."""
+    app = pages(environment, **provider_down())
+    cookie = forged_session_cookie(DEVELOPMENT_SESSION_SECRET)
+
+    @app.get("/wer")
+    async def who(request: Request) -> dict[str, str | None]:
+        caller = await page_caller(request)
+        return {"actor": None if caller is None else caller.actor}
+
+    async with client(app) as c:
+        answer = await c.get("/wer", cookies={SESSION_COOKIE: cookie})
+
+    assert answer.json()["actor"] == ("rav/coordinator/mallory" if accepted else None)
