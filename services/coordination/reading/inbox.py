@@ -42,7 +42,9 @@ _ITEMS = (
 _PAGE = (
     _ITEMS  # noqa: S608 - constant SQL, joined
     + " AND ($2::uuid IS NULL OR (t.occurred_at, t.event_id) <"
-    " (SELECT b.occurred_at, b.event_id FROM timeline b WHERE b.event_id = $2))"
+    " (SELECT b.occurred_at, b.event_id FROM timeline b JOIN decisions bd"
+    " ON bd.event_id = b.event_id AND bd.recipient = $1 AND bd.allowed"
+    " WHERE b.event_id = $2))"
     " AND (NOT $3 OR r.event_id IS NULL)"
     " ORDER BY t.occurred_at DESC, t.event_id DESC LIMIT $4"
 )

@@ -1,11 +1,12 @@
 """The web form for municipal social services (like the ZIF online form: no e-mail for data).
 
-Staff log in with an access token issued for their municipality (``python -m
-services.intake.tokens create --institution sozialhilfe-<BFS> ...``); only institutions of kind
-``social-services`` may use the form. The session cookie is signed (Starlette's
-``SessionMiddleware`` with ``IIZ_INTAKE_SESSION_SECRET``), HttpOnly and SameSite=Strict, and is
-checked against the token store on every request, so a revoked token ends its sessions at once.
-Every POST carries a per-session CSRF token.
+Staff sign in through the identity provider (``form/sign_in.py``) or, for scripts, with an
+access key issued for their municipality (``python -m services.intake.tokens create
+--institution sozialhilfe-<BFS> ...``); only institutions of kind ``social-services`` may use the
+form. The session cookie is signed (``IIZ_INTAKE_SESSION_SECRET``), HttpOnly and SameSite=Lax
+(the browser must bring it back from the provider); a key-based session is checked against the
+token store on every request, so a revoked key ends its sessions at once. Every POST, the
+sign-out included, carries a per-session CSRF token.
 
 Each form builds a CloudEvent in structured mode and sends it through the same conversion
 (``schemas.codec``) and the same pipeline as ``POST /v1/events``: validation is identical, and a

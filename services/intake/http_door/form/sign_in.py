@@ -28,6 +28,9 @@ from services.intake.settings import IntakeSettings
 log = structlog.get_logger("intake.web_form")
 
 CALLBACK_PATH = f"{PREFIX}/anmelden/rueckruf"
+# Who submits for a municipality: its case workers and coordinators (not an auditor or the
+# committee, whom the same provider also signs in).
+FORM_ROLES = frozenset({"caseworker", "coordinator"})
 SIGNED_OUT_PATH = f"{PREFIX}/anmelden?abgemeldet=1"
 
 
@@ -119,6 +122,14 @@ async def callback(request: Request) -> Response:
         )
     if institution.kind is not InstitutionKind.SOCIAL_SERVICES:
         return page(request, "anmelden.html", 403, error=refusal_for(institution))
+    if signed_in.claims.get("role") not in FORM_ROLES:
+        return page(
+            request,
+            "anmelden.html",
+            403,
+            error="Mit Ihrer Rolle können Sie keine Anmeldungen und Unterlagen übermitteln. Bitte"
+            " wenden Sie sich an das Kantonale Sozialamt.",
+        )
     user = signed_in.claims.get("preferred_username") or signed_in.claims.get("sub")
     oidc.begin(request.session, {"institution": institution.id, "user": user}, signed_in.id_token)
     request.session.update(csrf=secrets.token_urlsafe(32), institution=institution.id)
