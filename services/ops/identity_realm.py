@@ -9,7 +9,8 @@ What the realm holds (docs/trust-boundary.md says what a canton's own provider m
 
 - the claims ``institution`` (registry id) and ``role`` (coordination's roles) in every access and
   ID token, from user attributes that only an administrator may edit (declarative user profile);
-- the audience ``iiz-timeline-api`` in every access token (audience mapper);
+- the audience ``iiz-timeline-api`` in the access tokens of the clients that call the API (all
+  but the web form's; audience mapper);
 - the clients ``iiz-seiten`` (coordination's pages) and ``iiz-formular`` (intake's form):
   confidential, authorization code with PKCE S256, callbacks on the loopback interface;
   ``iiz-tests`` and ``iiz-tests-kurz`` (password grant, local realm only; the second issues
@@ -125,9 +126,10 @@ def _attribute_mapper(name: str) -> dict[str, Any]:
     }
 
 
-def _mappers() -> list[dict[str, Any]]:
+def _mappers(api_audience: bool = True) -> list[dict[str, Any]]:
     """On each client (a realm-level ``clientScopes`` list would replace Keycloak's built-in
-    scopes, and tokens would lose ``sub``)."""
+    scopes, and tokens would lose ``sub``). The timeline API's audience only on the clients that
+    call the API: a token the web form obtained is no key to the API."""
     audience = {
         "name": f"audience-{AUDIENCE}",
         "protocol": "openid-connect",
@@ -139,10 +141,13 @@ def _mappers() -> list[dict[str, Any]]:
             "introspection.token.claim": "true",
         },
     }
-    return [_attribute_mapper("institution"), _attribute_mapper("role"), audience]
+    claims = [_attribute_mapper("institution"), _attribute_mapper("role")]
+    return [*claims, audience] if api_audience else claims
 
 
-def _client(client_id: str, name: str, secret: str, **flows: Any) -> dict[str, Any]:
+def _client(
+    client_id: str, name: str, secret: str, api_audience: bool = True, **flows: Any
+) -> dict[str, Any]:
     attributes = {
         "access.token.signed.response.alg": "RS256",
         "id.token.signed.response.alg": "RS256",
@@ -163,17 +168,20 @@ def _client(client_id: str, name: str, secret: str, **flows: Any) -> dict[str, A
         "frontchannelLogout": False,
         **flows,
         "attributes": attributes,
-        "protocolMappers": _mappers(),
+        "protocolMappers": _mappers(api_audience),
     }
 
 
-def _browser_client(client_id: str, name: str, secret: str, callback: str) -> dict[str, Any]:
+def _browser_client(
+    client_id: str, name: str, secret: str, callback: str, api_audience: bool
+) -> dict[str, Any]:
     """Authorization code with PKCE S256; callbacks and sign-out targets on any loopback port
     (see the module's documentation)."""
     return _client(
         client_id,
         name,
         secret,
+        api_audience,
         standardFlowEnabled=True,
         redirectUris=[f"{origin}{callback}" for origin in LOOPBACK_ORIGINS],
         webOrigins=["+"],
@@ -328,10 +336,18 @@ def realm_document(registry: InstitutionRegistry, secrets: RealmSecrets) -> dict
     realm = _realm_shell(REALM, "IIZ Basel-Landschaft (lokal)", registry)
     clients = [
         _browser_client(
-            PAGES_CLIENT, "IIZ Fallkoordination", _secret(secrets, PAGES_CLIENT), PAGES_CALLBACK
+            PAGES_CLIENT,
+            "IIZ Fallkoordination",
+            _secret(secrets, PAGES_CLIENT),
+            PAGES_CALLBACK,
+            api_audience=True,
         ),
         _browser_client(
-            FORM_CLIENT, "IIZ Anmeldeformular", _secret(secrets, FORM_CLIENT), FORM_CALLBACK
+            FORM_CLIENT,
+            "IIZ Anmeldeformular",
+            _secret(secrets, FORM_CLIENT),
+            FORM_CALLBACK,
+            api_audience=False,  # the form reads its ID token only; it never calls the API
         ),
         _password_client(
             TESTS_CLIENT, "Tests und Skripte (nur lokal)", _secret(secrets, TESTS_CLIENT), None

@@ -67,12 +67,16 @@ def test_the_special_users() -> None:
     assert "institution" not in user("ohne-institution")["attributes"]
 
 
-def test_every_client_maps_institution_role_and_the_api_audience() -> None:
+def test_every_client_maps_institution_and_role_and_all_but_the_form_the_api_audience() -> None:
     for found in REALM["clients"]:
         mappers = {m["name"]: m for m in found["protocolMappers"]}
         assert mappers["institution"]["config"]["claim.name"] == "institution"
         assert mappers["role"]["config"]["access.token.claim"] == "true"
-        assert mappers[f"audience-{AUDIENCE}"]["config"]["included.custom.audience"] == AUDIENCE
+        if found["clientId"] == "iiz-formular":
+            assert f"audience-{AUDIENCE}" not in mappers  # its tokens are no key to the API
+        else:
+            audience = mappers[f"audience-{AUDIENCE}"]["config"]
+            assert audience["included.custom.audience"] == AUDIENCE
 
 
 def test_the_browser_clients_use_pkce_on_loopback_callbacks_of_any_port() -> None:
