@@ -7,11 +7,14 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from asgi_lifespan import LifespanManager
 from faststream import TestApp
 
 from schemas.codec import to_kafka
@@ -19,6 +22,8 @@ from schemas.envelope import CloudEvent
 from schemas.topics import CASE_EVENTS, DELIVERIES
 from services.common.database import asyncpg_dsn, create_pool
 from services.common.kafka_clients import create_producer
+from services.coordination.api.app import create_api
+from services.coordination.clock import Clock, utc_now
 from services.coordination.ops.migrate import migrate
 from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.consumer import create_app
@@ -124,3 +129,24 @@ async def processed_count(pool: asyncpg.Pool) -> int:
 
 
 __all__ = ["DELIVERIES", "Publish", "eventually", "processed_count"]
+
+
+@asynccontextmanager
+async def api_client(
+    settings: CoordinationSettings, clock: Clock = utc_now
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The coordination API with its lifespan really run (pool, producer), and a client for it."""
+    app = create_api(settings, clock=clock)
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://coordination.test"
+        ) as http,
+    ):
+        yield http
+
+
+@pytest.fixture
+async def client(coordination_settings: CoordinationSettings) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(coordination_settings) as http:
+        yield http

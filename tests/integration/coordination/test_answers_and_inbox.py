@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,14 +19,12 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import ConsumerRecord
-from asgi_lifespan import LifespanManager
 
 from schemas.ahv import contains_ahv_number
 from schemas.codec import from_kafka
 from schemas.events import CaseOpened, ConsentGranted, ReferralRequested
 from schemas.topics import CASE_EVENTS
 from schemas.vocabulary import DataCategory, ReferralPurpose
-from services.coordination.api.app import create_api
 from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.effects import BusRecord
 from tests.case_story import CaseStory
@@ -75,18 +72,6 @@ class ZifCase:
         )
         self.offset += 1
         self.fed.append(event_id)
-
-
-@pytest.fixture
-async def client(coordination_settings: CoordinationSettings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_api(coordination_settings)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://coordination.test"
-        ) as http,
-    ):
-        yield http
 
 
 @pytest.fixture

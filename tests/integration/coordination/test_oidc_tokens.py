@@ -17,10 +17,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from schemas.topics import CASE_EVENTS
-from services.coordination.api.app import create_api
 from services.coordination.ops.migrate import migrate
 from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.effects import BusRecord
@@ -48,18 +46,6 @@ async def coordination_settings(infra: Infra) -> AsyncIterator[CoordinationSetti
     await migrate(settings)
     yield settings
     await drop_schema(settings)
-
-
-@pytest.fixture
-async def client(coordination_settings: CoordinationSettings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_api(coordination_settings)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://coordination.test"
-        ) as http,
-    ):
-        yield http
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +24,6 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import ConsumerRecord
-from asgi_lifespan import LifespanManager
 
 from schemas.codec import from_kafka
 from schemas.events import (
@@ -37,7 +35,6 @@ from schemas.vocabulary import (
     BenefitKind,
 )
 from services.coordination import audit
-from services.coordination.api.app import create_api
 from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.effects import BusRecord
 from services.coordination.worker.runtime import CoordinationRuntime
@@ -83,18 +80,6 @@ def bus_records(story: CaseStory, partition: int = 0) -> list[BusRecord]:
         BusRecord(CASE_EVENTS, partition, offset, r.key, r.value, r.headers)
         for offset, r in enumerate(story.records())
     ]
-
-
-@pytest.fixture
-async def client(coordination_settings: CoordinationSettings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_api(coordination_settings)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://coordination.test"
-        ) as http,
-    ):
-        yield http
 
 
 @pytest.fixture

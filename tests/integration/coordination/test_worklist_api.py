@@ -21,14 +21,13 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from schemas.events import CaseClosed, CaseOpened, ReferralRequested
 from schemas.vocabulary import CaseOutcome, ReferralPurpose
 from services.coordination import audit
-from services.coordination.api.app import create_api
 from services.coordination.settings import CoordinationSettings
 from tests.case_story import CaseStory, iv_in_parallel
+from tests.integration.coordination.conftest import api_client
 from tests.integration.coordination.test_timeline_api import bus_records, feed
 from tests.tokens import mint_token
 
@@ -78,13 +77,7 @@ async def cases(
         )
         return str(found)
 
-    app = create_api(coordination_settings, clock=lambda: TODAY)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://coordination.test"
-        ) as client,
-    ):
+    async with api_client(coordination_settings, clock=lambda: TODAY) as client:
         yield Cases(
             coordination_settings,
             client,
