@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -9,12 +10,16 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.document_seal import key_from_setting
+from services.common.keyring import Keyring, keyring_from_settings
 
 DEVELOPMENT_PSEUDONYM_KEY = "development-only-pseudonym-key-not-for-production"
 # A valid Fernet key that everyone can read: fine for development and tests, refused in production.
 DEVELOPMENT_IDENTITY_KEY = "ZGV2ZWxvcG1lbnQtb25seS1pZGVudGl0eS1rZXkhISE="
 # 32 bytes everyone can read (URL-safe base64): development and tests only, refused in production.
 DEVELOPMENT_DOCUMENT_KEY = "ZGV2ZWxvcG1lbnQtb25seS1kb2N1bWVudC1rZXkhISE="
+# 32 bytes everyone can read: wraps the per-person keys in development and tests only.
+DEVELOPMENT_PERSON_KEY = "ZGV2ZWxvcG1lbnQtb25seS1wZXJzb24ta2V5ISEhISE="
+_KEY_IDS = r"^[a-z0-9]{1,8}$"
 
 Environment = Literal["development", "test", "production"]
 KafkaSecurityProtocol = Literal["PLAINTEXT", "SASL_SSL"]
@@ -76,6 +81,30 @@ class CommonSettings(BaseSettings):
         description="Fernet key sealing AHV numbers between intake and coordination",
     )
     identity_key_id: str = Field(default="i1", pattern=r"^[a-z0-9]{1,8}$")
+    pseudonym_previous_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="JSON object key id → earlier pseudonym key, still used to find persons"
+        " until `ops rekey` has moved every lookup; remove an id to retire it",
+    )
+    identity_previous_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="JSON object key id → earlier Fernet identity key, still opening what was"
+        " sealed under it until `ops rekey` has resealed it; remove an id to retire it",
+    )
+    person_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_PERSON_KEY),
+        description="AES-256-GCM key (32 bytes, URL-safe base64) wrapping every person's own"
+        " key (crypto-shredding). Required in production",
+    )
+    person_key_id: str = Field(default="p1", pattern=_KEY_IDS)
+    person_previous_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="JSON object key id → earlier person-key wrapping key; remove to retire",
+    )
+    person_db_schema: str = Field(
+        default="persons",
+        description="PostgreSQL schema of the person registry (created by intake's migrations)",
+    )
     oidc_issuer: str | None = Field(
         default=None,
         description="the canton's OpenID Connect provider (its issuer URL, exactly as in its"
@@ -96,6 +125,10 @@ class CommonSettings(BaseSettings):
         default="d1",
         pattern=r"^[a-z0-9]{1,8}$",
         description="Id of document_key, prefixed to every sealed document (key rotation)",
+    )
+    document_previous_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="JSON object key id → earlier document key; remove to retire",
     )
     document_db_schema: str = Field(
         default="documents",
@@ -120,6 +153,63 @@ class CommonSettings(BaseSettings):
     def _check_document_key(self) -> CommonSettings:
         key_from_setting(self.document_key.get_secret_value())  # 32 bytes, URL-safe base64
         return self
+
+    @model_validator(mode="after")
+    def _check_keyrings(self) -> CommonSettings:
+        for ids in (
+            self.pseudonym_previous_keys,
+            self.identity_previous_keys,
+            self.person_previous_keys,
+            self.document_previous_keys,
+        ):
+            bad = [k for k in ids if not re.fullmatch(_KEY_IDS, k)]
+            if bad:
+                raise ValueError("a previous key id is 1-8 lower-case letters or digits")
+        self.person_keyring  # noqa: B018 - each key decodes, ids do not clash
+        self.document_keyring  # noqa: B018
+        self.identity_keyring  # noqa: B018
+        self.pseudonym_keyring  # noqa: B018
+        return self
+
+    @property
+    def pseudonym_keyring(self) -> Keyring:
+        """HMAC keys of the person lookups (the current one hashes new lookups)."""
+        return keyring_from_settings(
+            self.pseudonym_key,
+            self.pseudonym_key_id,
+            self.pseudonym_previous_keys,
+            decode=lambda value: value.encode("utf-8"),
+        )
+
+    @property
+    def identity_keyring(self) -> Keyring:
+        """Fernet keys (as their base64 text, encoded) sealing AHV numbers."""
+        return keyring_from_settings(
+            self.identity_key,
+            self.identity_key_id,
+            self.identity_previous_keys,
+            decode=lambda value: value.encode("ascii"),
+        )
+
+    @property
+    def person_keyring(self) -> Keyring:
+        """AES-256-GCM keys wrapping the per-person keys."""
+        return keyring_from_settings(
+            self.person_key,
+            self.person_key_id,
+            self.person_previous_keys,
+            decode=key_from_setting,
+        )
+
+    @property
+    def document_keyring(self) -> Keyring:
+        """AES-256-GCM keys sealing stored documents."""
+        return keyring_from_settings(
+            self.document_key,
+            self.document_key_id,
+            self.document_previous_keys,
+            decode=key_from_setting,
+        )
 
     @property
     def owner_database_url(self) -> str:
@@ -151,4 +241,6 @@ class CommonSettings(BaseSettings):
                 raise ValueError("IIZ_IDENTITY_KEY must be set to a real Fernet key in production")
             if self.document_key.get_secret_value() == DEVELOPMENT_DOCUMENT_KEY:
                 raise ValueError("IIZ_DOCUMENT_KEY must be set to a real key in production")
+            if self.person_key.get_secret_value() == DEVELOPMENT_PERSON_KEY:
+                raise ValueError("IIZ_PERSON_KEY must be set to a real key in production")
         return self
