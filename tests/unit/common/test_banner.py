@@ -40,6 +40,7 @@ PRODUCTION: dict[str, Any] = {
     "pseudonym_key": "a-real-pseudonym-key-of-at-least-32-characters",
     "identity_key": Fernet.generate_key().decode(),
     "document_key": Fernet.generate_key().decode(),
+    "person_key": Fernet.generate_key().decode(),
 }
 
 

@@ -18,6 +18,7 @@ PRODUCTION_SECRETS: dict[str, Any] = {
     "pseudonym_key": "a-real-pseudonym-key-of-at-least-32-characters",
     "identity_key": Fernet.generate_key().decode(),
     "document_key": Fernet.generate_key().decode(),
+    "person_key": Fernet.generate_key().decode(),
     "intake_session_secret": "a-real-session-secret-of-at-least-32-characters",
     # production refuses PLAINTEXT Kafka
     "kafka_security_protocol": "SASL_SSL",
@@ -65,7 +66,13 @@ def test_in_production_an_instance_without_a_configured_id_refuses_to_start() ->
     with pytest.raises(ValidationError, match="IIZ_INTAKE_INSTANCE_ID must be set") as refused:
         IntakeSettings(**PRODUCTION_SECRETS)
 
-    secrets = ("pseudonym_key", "identity_key", "document_key", "intake_session_secret")
+    secrets = (
+        "pseudonym_key",
+        "identity_key",
+        "document_key",
+        "person_key",
+        "intake_session_secret",
+    )
     assert not [s for s in secrets if PRODUCTION_SECRETS[s][-12:] in str(refused.value)]
 
 
