@@ -80,18 +80,19 @@ class PartnerInboxes:
         self._grouped: list[AIOKafkaConsumer] = []  # those that commit at stop
         self._arrived = asyncio.Condition()
 
-    def _readers(self) -> dict[tuple[str | None, CommonSettings], list[str]]:
-        """(group, settings) → the topics that reader reads."""
+    def _readers(self) -> list[tuple[str | None, CommonSettings, list[str]]]:
+        """(group, settings, the topics that reader reads); settings hold keyrings (dicts), so
+        they cannot be dictionary keys."""
         topics = sorted(self.receipt_topics | self.delivery_topics)
         if self._as_partner is None:
-            return {(None, self._settings): topics}
-        return {
-            (f"{self._owner[t]}.simulator", self._as_partner(self._owner[t])): [t] for t in topics
-        }
+            return [(None, self._settings, topics)]
+        return [
+            (f"{self._owner[t]}.simulator", self._as_partner(self._owner[t]), [t]) for t in topics
+        ]
 
     async def start(self, start: Mapping[TopicPartition, int] | None = None) -> None:
         """Assign every partition, starting at ``start`` or else at the current end."""
-        for (group, settings), topics in self._readers().items():
+        for group, settings, topics in self._readers():
             positions = (
                 {tp: at for tp, at in start.items() if tp.topic in topics}
                 if start is not None
