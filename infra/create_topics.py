@@ -11,10 +11,15 @@ min ISR 2 and the single local broker RF 1 / min ISR 1. It also makes the broker
 internal topics (``__consumer_offsets``, ``__transaction_state``; their RF is the broker's setting)
 now, while every broker is up, rather than at the first consumer group or transaction.
 
-Existing topics are left untouched (no config or partition changes, no error; a replication factor
-that differs from the plan is reported). The topic list comes from ``planned_topics()``: the one in
-``schemas.topics`` when that module exists (derived from the institution registry), otherwise the
-built-in fallback below.
+Existing topics keep their partitions (a replication factor that differs from the plan is
+reported), but the retention plan is applied to them too: where ``retention.ms`` or ``segment.ms``
+differ from the plan, they are altered (AlterConfigs replaces a topic's whole dynamic config, so
+the topic's other dynamic settings are sent along unchanged). A finite retention comes with a
+daily ``segment.ms``: Kafka deletes only closed segments, so without it a quiet topic's records
+outlive their retention (docs/retention.md).
+
+The topic list comes from ``planned_topics()``: the one in ``schemas.topics`` when that module
+exists (derived from the institution registry), otherwise the built-in fallback below.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 from aiokafka.helpers import create_ssl_context
 
@@ -35,6 +41,8 @@ DAY_MS = 24 * 60 * 60 * 1000
 TOPIC_ALREADY_EXISTS = 36  # Kafka protocol error code
 MAX_REPLICATION_FACTOR = 3
 INTERNAL_TOPICS = ("__consumer_offsets", "__transaction_state")
+DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs config_source: set on the topic itself
+RETENTION_KEYS = ("retention.ms", "segment.ms")  # what the plan applies to existing topics
 
 # Built-in fallback until the registry in `schemas` provides the list.
 FALLBACK_INSTITUTIONS = ("rav", "iv", "ksa", "assessmentcenter", "zif", "berufsbildung")
@@ -89,6 +97,79 @@ def planned_topics() -> list[TopicSpec]:
     return specs
 
 
+def retention_plan(spec: TopicSpec) -> dict[str, str]:
+    """The retention configs the plan sets on a topic, new or existing."""
+    planned = {"retention.ms": str(spec.retention_ms), **spec.configs}
+    return {k: v for k, v in planned.items() if k in RETENTION_KEYS}
+
+
+def retention_changes(
+    specs: list[TopicSpec], dynamic: dict[str, dict[str, str]]
+) -> dict[str, dict[str, str]]:
+    """Per existing topic whose retention differs from the plan, the complete dynamic config to
+    set (AlterConfigs replaces it whole): its current dynamic settings with the plan's on top.
+    ``dynamic`` holds each existing topic's dynamic (topic-level) configs."""
+    changes = {}
+    for spec in specs:
+        if spec.name not in dynamic:
+            continue
+        current, planned = dynamic[spec.name], retention_plan(spec)
+        if any(current.get(k) != v for k, v in planned.items()):
+            changes[spec.name] = {**current, **planned}
+    return changes
+
+
+async def dynamic_configs(
+    admin: AIOKafkaAdminClient, names: list[str]
+) -> dict[str, dict[str, str]]:
+    """Each topic's configs set on the topic itself (not broker defaults)."""
+    if not names:
+        return {}
+    resources = [ConfigResource(ConfigResourceType.TOPIC, n) for n in names]
+    out: dict[str, dict[str, str]] = {}
+    for response in await admin.describe_configs(resources):
+        for resource in response.to_object()["resources"]:
+            if resource["error_code"]:
+                raise SystemExit(
+                    f"[topics] describe configs of {resource['resource_name']}: error "
+                    f"{resource['error_code']} {resource['error_message']}"
+                )
+            out[resource["resource_name"]] = {
+                e["config_names"]: e["config_value"]
+                for e in resource["config_entries"]
+                if e["config_source"] == DYNAMIC_TOPIC_CONFIG and e["config_value"] is not None
+            }
+    return out
+
+
+async def apply_retention(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> int:
+    """Bring existing topics' retention to the plan; returns how many alterations failed."""
+    existing = set(await admin.list_topics())
+    changes = retention_changes(
+        specs, await dynamic_configs(admin, [s.name for s in specs if s.name in existing])
+    )
+    if not changes:
+        return 0
+    resources = [ConfigResource(ConfigResourceType.TOPIC, n, c) for n, c in changes.items()]
+    failed = 0
+    for response in await admin.alter_configs(resources):
+        for resource in response.to_object()["resources"]:
+            name, code = resource["resource_name"], resource["error_code"]
+            if code:
+                failed += 1
+                print(
+                    f"[topics] FAILED  {name}: retention not applied, error {code} "
+                    f"{resource['error_message']}",
+                    file=sys.stderr,
+                )
+            else:
+                planned = ", ".join(
+                    f"{k}={v}" for k, v in changes[name].items() if k in RETENTION_KEYS
+                )
+                print(f"[topics] altered {name}: {planned}")
+    return failed
+
+
 def replication_for(brokers: int) -> tuple[int, int]:
     """(replication factor, min.insync.replicas) for a cluster of ``brokers`` brokers:
     RF min(3, brokers); min ISR 2 at RF 3 (one broker may fail without stopping acks=all
@@ -102,7 +183,7 @@ def replication_for(brokers: int) -> tuple[int, int]:
 
 def _new_topic(spec: TopicSpec, replication_factor: int, min_isr: int) -> NewTopic:
     configs = {"retention.ms": str(spec.retention_ms), "min.insync.replicas": str(min_isr)}
-    configs.update(spec.configs)
+    configs.update(spec.configs)  # segment.ms with a finite retention
     return NewTopic(
         name=spec.name,
         num_partitions=spec.partitions,
@@ -204,6 +285,7 @@ async def ensure_topics(bootstrap: str, expect_brokers: int = 1) -> int:
                     f"not {replication_factor}; left as it is",
                     file=sys.stderr,
                 )
+        failed += await apply_retention(admin, specs)
         internal = ", ".join(f"{n} RF {replicas[n]}" for n in INTERNAL_TOPICS if n in replicas)
         print(
             f"[topics] {len(missing) - failed} created, {len(specs) - len(missing)} already existed"
@@ -233,7 +315,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.list:
         for s in planned_topics():
-            print(f"{s.name}\tpartitions={s.partitions}\tretention.ms={s.retention_ms}")
+            configs = "".join(f"\t{k}={v}" for k, v in retention_plan(s).items())
+            print(f"{s.name}\tpartitions={s.partitions}{configs}")
         return 0
     return asyncio.run(ensure_topics(args.bootstrap, args.expect_brokers))
 

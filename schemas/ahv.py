@@ -19,6 +19,9 @@ from schemas.errors import InvalidAhvError
 
 AHV_PATTERN = r"^756\.?\d{4}\.?\d{4}\.?\d{2}$"
 PSEUDONYM_PATTERN = r"^psn:[a-z0-9]{1,8}:[0-9a-f]{32}$"
+# A person's subject on the bus: a random id from the person registry (``prs:``), or, for events
+# from before the registry, the keyed pseudonym of the AHV number (``psn:``).
+SUBJECT_PATTERN = r"^(?:prs|psn:[a-z0-9]{1,8}):[0-9a-f]{32}$"
 _SEPARATORS = re.compile(r"[.\s]")
 _AHV_LIKE = re.compile(r"756[.\s-]?\d{4}[.\s-]?\d{4}[.\s-]?\d{2}")
 MASK = "756.****.****.**"

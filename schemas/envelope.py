@@ -7,7 +7,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar, Union
 
 from pydantic import AwareDatetime, Discriminator, Field, Tag, TypeAdapter
 
-from schemas.ahv import PSEUDONYM_PATTERN
+from schemas.ahv import SUBJECT_PATTERN
 from schemas.events.base import ContractModel, EventData, MessageData
 from schemas.events.catalogue import EVENT_DATA_CLASSES
 from schemas.vocabulary import DataCategory
@@ -40,8 +40,8 @@ class CloudEvent(ContractModel, Generic[DataT]):
     type: str = Field(description="Event type, e.g. ch.bl.iiz.measure.started.v1.")
     subject: str | None = Field(
         default=None,
-        pattern=PSEUDONYM_PATTERN,
-        description="Person pseudonym (never an AHV number). Set by intake.",
+        pattern=SUBJECT_PATTERN,
+        description="The person's subject: a random id (never an AHV number). Set by intake.",
     )
     time: AwareDatetime = Field(description="When it happened in the partner's world.")
     datacontenttype: Literal["application/json"] = Field(default="application/json")

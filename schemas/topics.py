@@ -16,6 +16,11 @@ NOTIFICATIONS_DEAD_LETTERS = "iiz.notifications.dead-letters.v1"
 AUDIT_CHECKPOINTS = "iiz.audit-checkpoints.v1"
 
 _DAY_MS = 24 * 3600 * 1000
+# Kafka deletes only closed segments: a topic with finite retention rolls a new segment at least
+# daily, so a record is gone at most retention + one day (+ the broker's retention check, 5 min
+# by default) after it was written. That bound is the erasure delay of the transient topics
+# (docs/retention.md).
+SEGMENT_MS = _DAY_MS
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,17 @@ class TopicPlan:
     partitions: int
     retention_ms: int  # -1: kept forever
     purpose: str
+
+    @property
+    def configs(self) -> dict[str, str]:
+        """Topic configs beside ``retention.ms`` that the plan applies (also to existing
+        topics): finite retention needs segments that close."""
+        return {"segment.ms": str(SEGMENT_MS)} if self.retention_ms > 0 else {}
+
+    @property
+    def longest_life_ms(self) -> int | None:
+        """How long a record can stay at most (None: kept forever)."""
+        return self.retention_ms + SEGMENT_MS if self.retention_ms > 0 else None
 
 
 def planned_topics(registry: InstitutionRegistry | None = None) -> list[TopicPlan]:

@@ -35,7 +35,7 @@ class CaseStory:
         self.pseudonym = pseudonymise(
             self.ahv, common.pseudonym_key.get_secret_value().encode(), common.pseudonym_key_id
         )
-        seal = IdentitySeal(common.identity_key.get_secret_value(), common.identity_key_id)
+        seal = IdentitySeal.from_settings(common)
         self.sealed_ahv = seal.seal(self.ahv)
         self.events: list[CloudEvent[Any]] = []
         self.clock = start

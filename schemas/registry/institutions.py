@@ -76,6 +76,14 @@ class Institution(_Frozen):
             "waits in the institution's Posteingang (no personal data, no case number)."
         ),
     )
+    privacy_email: str | None = Field(
+        default=None,
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        description=(
+            "Optional: the institution's data-protection officer: the weekly summary of the "
+            "misuse signals of its users goes there (no personal data)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _social_services_have_a_municipality(self) -> Institution:

@@ -10,21 +10,43 @@ from typing import Any
 
 import structlog
 
-# Defence in depth: an AHV number (756 + 10 digits, dotted or not) never leaves in a log line,
-# even if a careless caller puts one into a message.
-_AHV_LIKE = re.compile(r"756[.\s]?\d{4}[.\s]?\d{4}[.\s]?\d{2}")
-_REDACTED = "756.****.****.**"
+from schemas.ahv import mask_ahv_like
+
+# Defence in depth: an AHV number (756 + 10 digits; plain, dotted, spaced or dashed) never leaves
+# in a log line, even if a careless caller puts one into a message. One matcher for the project:
+# schemas.ahv's (also the notifications digest's).
+
+
+# A case number (``IIZ-<year>-<nnnnnn>``) links a line to a person as long as the case exists, and
+# request paths carry them (``/v1/cases/IIZ-2026-000123/timeline``): logs are kept apart from the
+# data, so erasing a person could not reach them. Access-log lines also lose the ids in their paths
+# (event, referral and document ids): every read is audited, the log needs only the route.
+_CASE_NUMBER_LIKE = re.compile(r"\bIIZ-\d{4}-\d{6,}\b", re.IGNORECASE)
+_CASE_REDACTED = "IIZ-****-******"
+_UUID_LIKE = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I)
+_UUID_REDACTED = "<id>"
+ACCESS_LOGGERS = frozenset({"uvicorn.access"})
 
 
 def redact_ahv_numbers(text: str) -> str:
-    """Replace anything shaped like an AHV number by a mask."""
-    return _AHV_LIKE.sub(_REDACTED, text)
+    """Replace anything shaped like an AHV number by a mask (``756.****.****.**``)."""
+    return mask_ahv_like(text)
+
+
+def redact_log_text(text: str) -> str:
+    """What no log line keeps: AHV numbers and case numbers (masked)."""
+    return _CASE_NUMBER_LIKE.sub(_CASE_REDACTED, redact_ahv_numbers(text))
+
+
+def redact_access_line(text: str) -> str:
+    """An access-log line (method, path, status): also without the ids in its path."""
+    return _UUID_LIKE.sub(_UUID_REDACTED, redact_log_text(text))
 
 
 def _redact_value(value: Any) -> Any:
     """Redact strings, keys and items at any depth; other objects only if their repr leaks."""
     if isinstance(value, str):
-        return redact_ahv_numbers(value)
+        return redact_log_text(value)
     if isinstance(value, Mapping):
         return {_redact_value(k): _redact_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -32,19 +54,24 @@ def _redact_value(value: Any) -> Any:
         return tuple(items) if isinstance(value, tuple) else items
     # Numbers and arbitrary objects: the renderers fall back to repr(), so check that.
     shown = repr(value)
-    redacted = redact_ahv_numbers(shown)
+    redacted = redact_log_text(shown)
     return value if redacted == shown else redacted
 
 
 def _redact_processor(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    return {redact_ahv_numbers(key): _redact_value(value) for key, value in event_dict.items()}
+    return {redact_log_text(key): _redact_value(value) for key, value in event_dict.items()}
 
 
 class RedactingFormatter(logging.Formatter):
+    """Every line without AHV numbers and case numbers; access-log lines without path ids."""
+
     def format(self, record: logging.LogRecord) -> str:
-        return redact_ahv_numbers(super().format(record))
+        line = super().format(record)
+        if record.name in ACCESS_LOGGERS:
+            return redact_access_line(line)
+        return redact_log_text(line)
 
 
 _OURS = "_iiz_handler"

@@ -19,6 +19,7 @@ from services.coordination.checkpoints import (
     load_private_key,
     load_public_key,
 )
+from services.coordination.domain.misuse_signals import SignalRules
 from services.coordination.domain.rules import RuleSettings
 
 DEVELOPMENT_JWT_SECRET = "development-only-jwt-signing-key-not-for-production"  # noqa: S105
@@ -45,7 +46,11 @@ class CoordinationSettings(CommonSettings):
     coordination_referral_answer_working_days: int = Field(default=10, ge=1)
     coordination_referral_escalation_working_days: int = Field(default=5, ge=1)
     coordination_handoff_gap_days: int = Field(default=30, ge=0)
-    coordination_legal_basis_file: Path = Field(default=DEFAULT_LEGAL_BASIS_FILE)
+    coordination_legal_basis_file: Path = Field(
+        default=DEFAULT_LEGAL_BASIS_FILE,
+        description="the legal-basis matrix (worker and API alike): the empty default, or the"
+        " opt-in BL profile services/coordination/legal_basis.bl.yaml after legal review",
+    )
     coordination_outbox_lanes: int = Field(default=6, ge=1, le=1024)
     coordination_relay_batch: int = Field(default=500, ge=1)
     coordination_relay_poll_seconds: float = Field(default=1.0, gt=0)
@@ -153,6 +158,77 @@ class CoordinationSettings(CommonSettings):
         description="pages' cookies Secure: None follows the request's scheme, true/false force"
         " it (true behind a proxy that terminates TLS)",
     )
+    # Misuse signals for the data-protection officers (reading/signals.py); defaults above what
+    # normal work does (docs/architecture.md, "Misuse signals").
+    coordination_signals_office_start: dt.time = Field(
+        default=dt.time(7, 0), description="office hours begin (Europe/Zurich)"
+    )
+    coordination_signals_office_end: dt.time = Field(
+        default=dt.time(19, 0), description="office hours end (Europe/Zurich, exclusive)"
+    )
+    coordination_signals_office_days: list[int] = Field(
+        default_factory=lambda: [1, 2, 3, 4, 5],
+        description="office days, ISO weekdays (1 = Monday), JSON list",
+    )
+    coordination_signals_holidays: list[dt.date] = Field(
+        default_factory=list, description="public holidays (no office hours), JSON list of dates"
+    )
+    coordination_signals_max_persons_per_day: int = Field(
+        default=40, ge=1, description="a user reading more distinct persons in a day is a signal"
+    )
+    coordination_signals_max_looks: int = Field(
+        default=3, ge=1, description="more looks at one person without a new event: a signal"
+    )
+    coordination_signals_look_minutes: int = Field(
+        default=15, ge=0, description="reads within this of a look's first read are that look"
+    )
+    coordination_signals_refused_run: int = Field(
+        default=5, ge=2, description="this many refused look-ups in a row (within the window)"
+    )
+    coordination_signals_refused_minutes: int = Field(default=30, ge=1)
+    coordination_signals_max_days: int = Field(
+        default=93, ge=1, le=400, description="longest period the page and API evaluate at once"
+    )
+    coordination_run_signals_summary: bool = Field(
+        default=True, description="the weekly summary e-mail to each institution's DPO"
+    )
+    coordination_signals_summary_weekday: int = Field(
+        default=1, ge=1, le=7, description="the summary of the week before goes out on this day"
+    )
+    coordination_signals_summary_hour: int = Field(default=7, ge=0, le=23)
+    coordination_signals_page_url: str | None = Field(
+        default=None, description="base URL of the pages, for the summary's links"
+    )
+    coordination_smtp_host: str = Field(default="127.0.0.1")
+    coordination_smtp_port: int = Field(default=8025, ge=1, le=65535)
+    coordination_smtp_sender: str = Field(default="iiz-bus@example.org")
+    coordination_smtp_starttls: bool = Field(default=False)
+
+    # Retention and erasure (ops/retention.py, ops/erase.py; docs/retention.md).
+    coordination_retention_years_after_closing: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="a person whose every case closed more than this many years ago (judged on"
+        " the coordination's today) is erased by the daily retention run; an operator decision"
+        " (docs/retention.md)",
+    )
+    coordination_retention_delivery_days: int = Field(
+        default=90,
+        ge=1,
+        description="published outbox rows lose their payload (the delivery with the sealed AHV"
+        " number), and delivery outcomes are deleted, this many days after publishing/reporting",
+    )
+    coordination_run_retention: bool = Field(
+        default=True, description="run the retention schedule daily in the worker"
+    )
+    coordination_retention_check_seconds: float = Field(
+        default=3600.0, gt=0, description="how often the worker checks whether today's run is due"
+    )
+    coordination_intake_db_schema: str = Field(
+        default="intake",
+        description="intake's schema, whose submission-ledger rows erasure deletes ('' : none)",
+    )
 
     @property
     def audit_signer(self) -> CheckpointSigner | None:
@@ -207,6 +283,21 @@ class CoordinationSettings(CommonSettings):
             except ValueError as error:
                 raise ValueError(f"IIZ_COORDINATION_AUDIT_VERIFY_KEYS[{key_id}]: {error}") from None
         return keys
+
+    @property
+    def signal_rules(self) -> SignalRules:
+        """The misuse signals' thresholds."""
+        return SignalRules(
+            office_start=self.coordination_signals_office_start,
+            office_end=self.coordination_signals_office_end,
+            office_days=frozenset(self.coordination_signals_office_days),
+            holidays=frozenset(self.coordination_signals_holidays),
+            max_persons_per_day=self.coordination_signals_max_persons_per_day,
+            max_looks=self.coordination_signals_max_looks,
+            look_window=dt.timedelta(minutes=self.coordination_signals_look_minutes),
+            refused_run=self.coordination_signals_refused_run,
+            refused_window=dt.timedelta(minutes=self.coordination_signals_refused_minutes),
+        )
 
     @property
     def rules(self) -> RuleSettings:

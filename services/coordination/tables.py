@@ -37,7 +37,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Column, Index, Sequence, text
+from sqlalchemy import CheckConstraint, Column, Index, Sequence, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import (
     ARRAY,
     BIGINT,
@@ -267,15 +267,28 @@ class Decisions(CoordinationTable, table=True):
 
 
 class Notices(CoordinationTable, table=True):
-    """Duties to inform the person afterwards (e.g. AVG Art. 35a Abs. 1ter)."""
+    """Duties to inform the person afterwards (e.g. AVG Art. 35a Abs. 1ter): one per delivery
+    made by law with that duty. ``notice_id`` is derived from event and recipient only
+    (``domain.notices.notice_id``), so a rebuild gives each notice its old id, also under a
+    corrected profile; ``sender`` (the disclosing origin) must send it."""
 
     __tablename__ = "notices"
+    __table_args__ = (
+        UniqueConstraint("event_id", "recipient", name="notices_event_id_recipient_key"),
+        Index("notices_of_sender", "sender", "exchanged_at"),  # 0008: /mitteilungen
+    )
 
-    event_id: uuid.UUID = Field(sa_column=Column(_uuid(), primary_key=True))
-    recipient: str = Field(sa_column=Column(TEXT, primary_key=True))
+    notice_id: uuid.UUID = Field(sa_column=Column(_uuid(), primary_key=True))
+    event_id: uuid.UUID = Field(sa_column=Column(_uuid(), nullable=False))
+    recipient: str = Field(sa_column=Column(TEXT, nullable=False))
+    sender: str = Field(sa_column=Column(TEXT, nullable=False))
     pseudonym: str = Field(sa_column=Column(TEXT, nullable=False))
+    case_key: uuid.UUID | None = Field(default=None, sa_column=Column(_uuid()))
+    event_type: str = Field(sa_column=Column(TEXT, nullable=False))
+    categories: list[str] = Field(sa_column=Column(ARRAY(TEXT), nullable=False))
     articles: list[str] = Field(sa_column=Column(ARRAY(TEXT), nullable=False))
-    due_since: dt.datetime = Field(sa_column=Column(_timestamp(), nullable=False))
+    legal_basis_version: str | None = Field(default=None, sa_column=Column(TEXT))
+    exchanged_at: dt.datetime = Field(sa_column=Column(_timestamp(), nullable=False))
 
 
 class ProcessedEvents(CoordinationTable, table=True):
@@ -361,7 +374,22 @@ class AuditLog(CoordinationTable, table=True):
     0001) and TRUNCATE, and let an INSERT through only if it continues the head (0004)."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("audit_of_subject", "subject", "seq"),)
+    __table_args__ = (
+        Index("audit_of_subject", "subject", "seq"),
+        # 0009: the misuse signals read the human rows of a period (reading/signals.py)
+        Index("audit_human_at", "at", postgresql_where=text("strpos(actor, '/') > 0")),
+        Index(
+            "audit_signals_summaries",
+            "object",
+            postgresql_where=text("action = 'signals-summary'"),
+        ),
+        # 0010: whether today's retention run happened (ops/retention.py)
+        Index(
+            "audit_retention_runs",
+            "object",
+            postgresql_where=text("action = 'retention-run'"),
+        ),
+    )
 
     seq: int = Field(sa_column=Column(BIGINT, primary_key=True, autoincrement=False))
     at: dt.datetime = Field(sa_column=Column(_timestamp(), nullable=False))
@@ -447,6 +475,17 @@ class InboxReads(CoordinationTable, table=True):
     read_at: dt.datetime = Field(sa_column=Column(_timestamp(), nullable=False))
 
 
+class NoticeDispatch(CoordinationTable, table=True):
+    """That a notice was sent to the person, by whom and when (the sending institution marks
+    it). A record: ``rebuild`` keeps it, and the notice derived again has the same id."""
+
+    __tablename__ = "notice_dispatch"
+
+    notice_id: uuid.UUID = Field(sa_column=Column(_uuid(), primary_key=True))
+    sent_at: dt.datetime = Field(sa_column=Column(_timestamp(), nullable=False))
+    sent_by: str = Field(sa_column=Column(TEXT, nullable=False))
+
+
 # What ``rebuild`` empties and replays from the bus, and what it keeps.
 PROJECTIONS: tuple[type[CoordinationTable], ...] = (
     Persons,
@@ -471,4 +510,5 @@ RECORDS: tuple[type[CoordinationTable], ...] = (
     DeliveryOutcomes,
     PublishedFigures,
     InboxReads,
+    NoticeDispatch,
 )

@@ -2,6 +2,12 @@
 receipts, the dead letters and (for the Kafka door) the consumer offsets, so a crash at any point
 either redoes the whole batch or none of it: no event lost, none published twice.
 
+Before the transaction, the batch's persons are resolved in the person registry (one round trip
+when all are known; new persons are created and committed first, so no record names a person
+whose key does not exist yet). Each canonical event is then sealed under its person's key. A
+registry that cannot be reached is an outage like any other database failure: the batch fails
+and is redone, nothing is dead-lettered.
+
 After the commit the batch is published for good. The ledger rows are written then, and a
 failure there is retried (capped exponential backoff, one calm log line per attempt) until it
 succeeds or the process stops: raising would make the caller redo a batch that is already out,
@@ -23,16 +29,20 @@ from schemas.codec import KafkaRecord, to_kafka
 from schemas.errors import ProcessingFailedError
 from schemas.registry.institutions import InstitutionRegistry
 from schemas.topics import CASE_EVENTS, INTAKE_REJECTED
+from services.common.identity_seal import IdentitySeal
 from services.common.outages import MustRestartError
+from services.common.person_registry import PersonRegistry
+from services.common.record_seal import seal_record
 from services.intake.answers import dead_letter, receipt_record
 from services.intake.ledger import SubmissionLedger
 from services.intake.submission import (
     Accepted,
+    Checked,
     Outcome,
-    Pseudonymiser,
     Rejected,
     Submission,
     assess,
+    check,
 )
 
 log = structlog.get_logger("intake.pipeline")
@@ -72,7 +82,8 @@ class IntakePipeline:
         self,
         *,
         registry: InstitutionRegistry,
-        pseudonymiser: Pseudonymiser,
+        persons: PersonRegistry,
+        seal: IdentitySeal,
         ledger: SubmissionLedger,
         producer: AIOKafkaProducer,
         max_event_bytes: int,
@@ -81,7 +92,8 @@ class IntakePipeline:
         ledger_retry: LedgerRetry | None = None,
     ) -> None:
         self._registry = registry
-        self._pseudonymiser = pseudonymiser
+        self._persons = persons
+        self._seal = seal
         self._ledger = ledger
         self._producer = producer
         self._max_event_bytes = max_event_bytes
@@ -89,23 +101,20 @@ class IntakePipeline:
         self._clock = clock
         self._ledger_retry = ledger_retry or LedgerRetry()
 
-    def assess(self, submissions: Sequence[Submission]) -> list[Outcome]:
+    async def assess(self, submissions: Sequence[Submission]) -> list[Outcome]:
         """What ``process`` would decide about each submission, without publishing anything
-        (the web form checks a registration's events all together before it stores a document)."""
-        return [
-            assess(
-                s,
-                registry=self._registry,
-                pseudonymiser=self._pseudonymiser,
-                max_bytes=self._max_event_bytes,
-            )
-            for s in submissions
+        (the web form checks a registration's events all together before it stores a document).
+        Resolves (and if new, registers) the persons of the valid ones."""
+        checked = [
+            check(s, registry=self._registry, max_bytes=self._max_event_bytes) for s in submissions
         ]
+        persons = await self._persons.resolve(c.ahv for c in checked if isinstance(c, Checked))
+        return [assess(c, persons=persons, seal=self._seal) for c in checked]
 
     async def process(
         self, submissions: Sequence[Submission], consumed: ConsumedOffsets | None = None
     ) -> list[Answered]:
-        outcomes = self.assess(submissions)
+        outcomes = await self.assess(submissions)
         answered = await self._mark_duplicates(outcomes)
         now = self._clock()
         writes: list[tuple[str, KafkaRecord]] = []
@@ -114,10 +123,11 @@ class IntakePipeline:
             outcome, delivery_topic = item.outcome, item.outcome.submission.sender.delivery_topic
             if isinstance(outcome, Accepted):
                 if not item.duplicate:
-                    writes.append((CASE_EVENTS, to_kafka(outcome.event)))
+                    sealed = seal_record(to_kafka(outcome.event), outcome.person.key)
+                    writes.append((CASE_EVENTS, sealed))
                     ledger_rows.append(_ledger_row(outcome))
             else:
-                writes.append((INTAKE_REJECTED, dead_letter(outcome, self._pseudonymiser.seal)))
+                writes.append((INTAKE_REJECTED, dead_letter(outcome, self._seal)))
             writes.append(
                 (delivery_topic, receipt_record(outcome, duplicate=item.duplicate, now=now))
             )
@@ -136,7 +146,7 @@ class IntakePipeline:
             submission, ProcessingFailedError(f"the bus could not process it ({detail[:80]})")
         )
         writes = [
-            (INTAKE_REJECTED, dead_letter(outcome, self._pseudonymiser.seal)),
+            (INTAKE_REJECTED, dead_letter(outcome, self._seal)),
             (
                 submission.sender.delivery_topic,
                 receipt_record(outcome, duplicate=False, now=self._clock()),

@@ -13,10 +13,10 @@ from schemas.registry.institutions import InstitutionRegistry, load_institutions
 from services.common.database import create_pool, database_label
 from services.common.identity_seal import IdentitySeal
 from services.common.kafka_clients import create_producer
+from services.common.person_registry import PersonRegistry
 from services.intake.ledger import SubmissionLedger
 from services.intake.pipeline import IntakePipeline, LedgerRetry, fatal_producer_error
 from services.intake.settings import IntakeSettings
-from services.intake.submission import Pseudonymiser
 
 log = structlog.get_logger("intake.runtime")
 
@@ -48,9 +48,7 @@ class IntakeRuntime:
 
     @property
     def seal(self) -> IdentitySeal:
-        return IdentitySeal(
-            self.settings.identity_key.get_secret_value(), self.settings.identity_key_id
-        )
+        return IdentitySeal.from_settings(self.settings)
 
     async def start(self, door: str) -> IntakePipeline:
         """Connect; ``door`` ("kafka", "http") keeps transactional ids distinct per process."""
@@ -74,11 +72,14 @@ class IntakeRuntime:
         await self.producer.start()
         self.pipeline = IntakePipeline(
             registry=self.registry,
-            pseudonymiser=Pseudonymiser(
-                key=s.pseudonym_key.get_secret_value().encode(),
-                key_id=s.pseudonym_key_id,
-                seal=self.seal,
+            persons=PersonRegistry(
+                self.pool,
+                s.person_db_schema,
+                s.person_keyring,
+                s.pseudonym_keyring,
+                self.seal,
             ),
+            seal=self.seal,
             ledger=SubmissionLedger(self.pool),
             producer=self.producer,
             max_event_bytes=s.intake_max_event_bytes,

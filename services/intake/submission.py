@@ -1,21 +1,24 @@
 """What intake decides about one submission: accepted as a canonical event, or rejected and why.
 
-Pure: no I/O, no clock. The pipeline around it does the publishing.
+Pure: no I/O, no clock. The pipeline around it resolves the persons (``check`` names their AHV
+numbers, the person registry gives each a subject and key) and does the publishing.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.ahv import contains_ahv_number, pseudonymise
+from schemas.ahv import AhvNumber, contains_ahv_number
 from schemas.codec import KafkaRecord, from_kafka
 from schemas.envelope import CloudEvent
 from schemas.errors import ContractError, InvalidAttributeError, SchemaViolationError
 from schemas.origin import check_origin
 from schemas.registry.institutions import Institution, InstitutionRegistry
 from services.common.identity_seal import IdentitySeal
+from services.common.person_registry import PersonKey
 
 # Canonical ids are derived, not random, so a resubmission (same source and id) maps to the
 # same canonical event and every downstream effect stays idempotent.
@@ -37,9 +40,19 @@ class Submission:
 
 
 @dataclass(frozen=True)
+class Checked:
+    """A valid submission from its sender, not yet canonical: the person is still to resolve."""
+
+    submission: Submission
+    event: CloudEvent[Any]
+    ahv: AhvNumber
+
+
+@dataclass(frozen=True)
 class Accepted:
     submission: Submission
     event: CloudEvent[Any]
+    person: PersonKey  # whose key seals the canonical record
 
 
 @dataclass(frozen=True)
@@ -51,34 +64,31 @@ class Rejected:
 Outcome = Accepted | Rejected
 
 
-@dataclass(frozen=True)
-class Pseudonymiser:
-    """Turns the AHV number into the keyed pseudonym and the sealed form coordination can open."""
-
-    key: bytes
-    key_id: str
-    seal: IdentitySeal
-
-
 def canonical_id(source: str, original_id: str) -> uuid.UUID:
     return uuid.uuid5(CANONICAL_NAMESPACE, f"{source}\n{original_id}")
 
 
-def assess(
-    submission: Submission,
-    *,
-    registry: InstitutionRegistry,
-    pseudonymiser: Pseudonymiser,
-    max_bytes: int,
-) -> Outcome:
-    """Validate, authenticate the origin and pseudonymise one submission."""
+def check(
+    submission: Submission, *, registry: InstitutionRegistry, max_bytes: int
+) -> Checked | Rejected:
+    """Validate, authenticate the origin and find the AHV number (the one place it may be)."""
     record = submission.record
     try:
         event = from_kafka(record.key, record.value, record.headers, max_bytes=max_bytes)
         check_origin(event, registry, expected_institution_id=submission.sender.id)
-        return Accepted(submission, canonicalise(event, pseudonymiser))
+        return Checked(submission, event, identity_of(event))
     except ContractError as error:
         return Rejected(submission, error)
+
+
+def assess(
+    checked: Checked | Rejected, *, persons: Mapping[str, PersonKey], seal: IdentitySeal
+) -> Outcome:
+    """The outcome, with the person (resolved by AHV digits) as the canonical event's subject."""
+    if isinstance(checked, Rejected):
+        return checked
+    person = persons[checked.ahv.digits]
+    return Accepted(checked.submission, canonicalise(checked.event, person.subject, seal), person)
 
 
 # Attributes only the bus sets: a partner sending them is trying to speak for the bus.
@@ -92,8 +102,8 @@ BUS_ONLY_ATTRIBUTES = (
 )
 
 
-def canonicalise(event: CloudEvent[Any], pseudonymiser: Pseudonymiser) -> CloudEvent[Any]:
-    """The canonical event: AHV number replaced by pseudonym (subject, key) and sealed form."""
+def identity_of(event: CloudEvent[Any]) -> AhvNumber:
+    """The AHV number of a submitted event, checked to be the only place it occurs."""
     set_by_partner = [name for name in BUS_ONLY_ATTRIBUTES if getattr(event, name) is not None]
     if set_by_partner:
         raise InvalidAttributeError(f"set by the bus only: {', '.join(set_by_partner)}")
@@ -108,16 +118,23 @@ def canonicalise(event: CloudEvent[Any], pseudonymiser: Pseudonymiser) -> CloudE
     if contains_ahv_number(without_identity.model_dump_json()):
         # It would travel in clear on internal topics: only the person block may carry it.
         raise SchemaViolationError("an AHV number may only be sent in data.person.ahv_number")
-    pseudonym = pseudonymise(person.ahv_number, pseudonymiser.key, pseudonymiser.key_id)
-    sealed = pseudonymiser.seal.seal(person.ahv_number)
-    data = without_identity.model_copy(
-        update={"person": without_identity.person.model_copy(update={"sealed_ahv": sealed})}
+    ahv: AhvNumber = person.ahv_number
+    return ahv
+
+
+def canonicalise(event: CloudEvent[Any], subject: str, seal: IdentitySeal) -> CloudEvent[Any]:
+    """The canonical event: the AHV number replaced by the person's subject (subject, key) and
+    its sealed form. ``event`` has passed ``identity_of``."""
+    person = event.data.person
+    sealed = seal.seal(person.ahv_number)
+    data = event.data.model_copy(
+        update={"person": person.model_copy(update={"ahv_number": None, "sealed_ahv": sealed})}
     )
     return event.model_copy(
         update={
             "id": canonical_id(event.source, str(event.id)),
-            "subject": pseudonym,
-            "partitionkey": pseudonym,
+            "subject": subject,
+            "partitionkey": subject,
             "data": data,
         }
     )

@@ -25,11 +25,11 @@ from services.common.consumer_edge import ConsumedRecord, ConsumerEdge, EdgeConf
 from services.common.identity_seal import IdentitySeal
 from services.common.kafka_clients import create_producer
 from services.common.logging import configure_logging
+from services.common.mailer import Mailer, SmtpSettings
 from services.common.worker import Worker, worker_application
 from services.notifications.breaker import BreakerPolicy, CircuitBreakers
 from services.notifications.digest_worker import DigestWorker
 from services.notifications.lanes import Lanes
-from services.notifications.mailer import Mailer, SmtpSettings
 from services.notifications.settings import NotificationsSettings
 from services.notifications.webhook import RetryPolicy, WebhookSender
 
@@ -56,7 +56,7 @@ class NotificationsRuntime:
 
     async def start(self) -> None:
         s = self.settings
-        seal = IdentitySeal(s.identity_key.get_secret_value(), s.identity_key_id)
+        seal = IdentitySeal.from_settings(s)
         self.producer = create_producer(s)
         await self.producer.start()
         retry = RetryPolicy(

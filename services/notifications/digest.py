@@ -27,7 +27,7 @@ ZURICH = ZoneInfo("Europe/Zurich")
 HOUR = dt.timedelta(hours=1)
 MESSAGE_ID_DOMAIN = "iiz.bl.ch"
 _MESSAGE_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://iiz.bl.ch/notifications/digest")
-_PSEUDONYM_LIKE = re.compile(r"psn:[a-z0-9]{1,8}:[0-9a-f]{32}")
+_PSEUDONYM_LIKE = re.compile(r"(?:prs|psn:[a-z0-9]{1,8}):[0-9a-f]{32}")
 _ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+$")
 
 KIND_LABELS: Mapping[AlertKind, str] = {

@@ -37,10 +37,10 @@ from schemas.codec import KafkaRecord
 from schemas.envelope import CloudEvent
 from schemas.outcomes import DeliveryChannel, OutcomeStatus
 from services.common.kafka_clients import create_consumer
+from services.common.mailer import Mailer, MailNotSentError
 from services.common.outages import log_failure
 from services.notifications.digest import Digest, DigestBook, Letter, item_from_alert, render
 from services.notifications.inbox_notice import is_notice, notice_from_record, render_notice
-from services.notifications.mailer import Mailer, MailNotSentError
 from services.notifications.reports import dead_letter, outcome_record
 from services.notifications.settings import NotificationsSettings
 from services.notifications.shaping import Delivery, UnroutableError, read_delivery

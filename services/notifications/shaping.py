@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from schemas.ahv import PSEUDONYM_PATTERN
+from schemas.ahv import SUBJECT_PATTERN
 from schemas.alerts import Alert, Audience
 from schemas.codec import (
     CE_PREFIX,
@@ -32,7 +32,7 @@ from services.common.identity_seal import IdentitySeal
 REQUIRED = ("id", "type", "source", "subject", "recipient")
 # What an outcome report repeats must be valid there too, so a bad record can still be reported.
 ATTRIBUTE_PATTERNS = {
-    "subject": re.compile(PSEUDONYM_PATTERN.strip("^$")),
+    "subject": re.compile(SUBJECT_PATTERN.strip("^$")),
     "recipient": re.compile(INSTITUTION_ID_PATTERN.strip("^$")),
     "type": re.compile(r"[a-z0-9][a-z0-9.\-]{0,199}"),
 }

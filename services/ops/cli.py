@@ -7,6 +7,8 @@
     python -m services.ops kafka acls [--all]       # the ACL plan as a Markdown table
     python -m services.ops identity realm --credentials-dir DIR --import-dir DIR
     python -m services.ops identity token <username>  # local Keycloak only (iiz-tests client)
+    python -m services.ops keys status               # rows per key version; what can be retired
+    python -m services.ops rekey [--batch N]          # stored rows to the current keys (online)
 
 Every command connects as the ``IIZ_KAFKA_*`` settings say, which must be a super user (admin;
 ``eval "$(infra/local env)"``). ``credentials`` creates the principal's SCRAM credential, or
@@ -26,6 +28,7 @@ from confluent_kafka import KafkaException
 
 from schemas.registry.institutions import InstitutionRegistry, load_institutions
 from services.common.banner import announce, load_settings
+from services.ops import keys_cli
 from services.ops.acl_plan import (
     SERVICES,
     Access,
@@ -201,6 +204,7 @@ def parser() -> argparse.ArgumentParser:
     ir.add_argument("--import-dir", type=Path, required=True)
     it = identity_cmd.add_parser("token", help="a local user's access token (password grant)")
     it.add_argument("username", help="e.g. koordination-rav, ausschuss")
+    keys_cli.add_parsers(top)
     return p
 
 
@@ -216,6 +220,8 @@ def password_folder(settings: OpsSettings) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.area in keys_cli.AREAS:  # the database, not Kafka
+        return keys_cli.run(args)
     registry = load_institutions()
     if args.area == "identity" and args.command == "token":
         try:

@@ -16,9 +16,10 @@ What the realm holds (docs/trust-boundary.md says what a canton's own provider m
   ``iiz-tests`` and ``iiz-tests-kurz`` (password grant, local realm only; the second issues
   access tokens that live one second, for the expiry test); ``partner-<id>`` per institution
   (client credentials; its service account carries the institution, role ``caseworker``);
-- the users ``koordination-<id>`` (coordinator) and ``fallfuehrung-<id>`` (caseworker) of every
-  institution, ``ausschuss`` (KSA, committee), ``datenschutz-ksa`` (KSA, auditor) and
-  ``ohne-institution`` (a caseworker without institution: tokens the API must refuse).
+- the users ``koordination-<id>`` (coordinator), ``fallfuehrung-<id>`` (caseworker) and
+  ``datenschutz-<id>`` (auditor: the data-protection officer, e.g. ``datenschutz-ksa``) of every
+  institution, ``ausschuss`` (KSA, committee) and ``ohne-institution`` (a caseworker without
+  institution: tokens the API must refuse).
 
 Redirect URIs: Keycloak 26 compares them as strings with one trailing ``*`` wildcard; a port
 wildcard (``http://127.0.0.1:*/…``) is not accepted. ``http://127.0.0.1/*`` and
@@ -82,9 +83,11 @@ def users(registry: InstitutionRegistry) -> tuple[User, ...]:
             User(f"fallfuehrung-{institution.id}", institution.id, "caseworker",
                  "Fallführung", shown)
         )  # fmt: skip
+        found.append(  # the data-protection officer: misuse signals, audit rows
+            User(f"datenschutz-{institution.id}", institution.id, "auditor", "Datenschutz", shown)
+        )
     found += [
         User("ausschuss", COMMITTEE_INSTITUTION, "committee", "IIZ", "Ausschuss"),
-        User("datenschutz-ksa", COMMITTEE_INSTITUTION, "auditor", "Datenschutz", "KSA"),
         User(NO_INSTITUTION_USER, None, "caseworker", "Ohne", "Institution"),
     ]
     return tuple(found)

@@ -68,7 +68,7 @@ def coordination_settings(
     coordination_settings: CoordinationSettings, intake_settings: IntakeSettings
 ) -> CoordinationSettings:
     """The served coordination API signs in through the local Keycloak and reads the
-    documents intake stored."""
+    documents and person keys intake stored."""
     variables = provider().variables
     return coordination_settings.model_copy(
         update={
@@ -78,6 +78,7 @@ def coordination_settings(
                 variables["IIZ_COORDINATION_OIDC_CLIENT_SECRET"]
             ),
             "document_db_schema": intake_settings.document_db_schema,
+            "person_db_schema": intake_settings.person_db_schema,
         }
     )
 

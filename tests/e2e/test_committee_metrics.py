@@ -105,6 +105,7 @@ async def test_the_committee_figures_equal_those_computed_from_the_simulations_o
     assert csv.headers["content-type"].startswith("text/csv")
     for text in (answer.text, csv.text):
         assert "psn:" not in text
+        assert "prs:" not in text  # nor a registry subject
         assert not re.search(r"IIZ-\d{4}-\d{6}", text)
         assert not re.search(r"756[.\d]{10,13}", text)
 

@@ -200,6 +200,7 @@ def assert_the_run_exercised_the_rules(expected: Expected, mails: list[ReceivedM
         text = str(mail.message)
         assert not contains_ahv_number(text)
         assert "psn:" not in text
+        assert "prs:" not in text  # nor a registry subject
     withheld = list(expected.deliveries.values())
     assert any("health_limitations" in paths for paths in withheld)
     assert any("cost_chf" in paths for paths in withheld)

@@ -86,6 +86,9 @@ class RunIdentity:
             "IIZ_NOTIFICATIONS_DIGEST_MINUTES": "1",
             "IIZ_NOTIFICATIONS_DIGEST_GRACE_SECONDS": "2",
             "IIZ_NOTIFICATIONS_DIGEST_CHECK_SECONDS": "1",
+            # The weekly misuse-signals summary mails data-protection officers, not the fault
+            # suite's mailbox; the suite counts coordinators' digests only.
+            "IIZ_COORDINATION_RUN_SIGNALS_SUMMARY": "false",
         }
 
 

@@ -26,12 +26,15 @@ from services.common.kafka_clients import create_producer
 from services.common.logging import configure_logging
 from services.common.problems import problem, problem_response, with_problem_schema
 from services.coordination.api import (
+    access_report_routes,
     answer_routes,
     audit_routes,
     case_routes,
     inbox_api,
     metrics_routes,
     note_routes,
+    notice_api,
+    signals_routes,
     worklist_routes,
 )
 from services.coordination.api.auth import TokenVerifier
@@ -65,6 +68,11 @@ TAGS = [
     {"name": "referrals", "description": "The addressee answers a referral (to the bus)."},
     {"name": "inbox", "description": "What the bus delivered to your institution (Posteingang)."},
     {"name": "documents", "description": "Documents announced to you, downloaded by reference."},
+    {
+        "name": "notices",
+        "description": "Notices your institution must send to persons after an exchange"
+        " without consent (AVG Art. 35a Abs. 1ter), as JSON or PDF letter, marked when sent.",
+    },
     {"name": "audit", "description": "Who read or received a person's data."},
     {"name": "operations", "description": "Liveness and readiness probes."},
 ]
@@ -93,6 +101,9 @@ def create_api(settings: CoordinationSettings | None = None, clock: Clock = utc_
         audit_routes,
         metrics_routes,
         worklist_routes,
+        signals_routes,
+        access_report_routes,
+        notice_api,
     ):
         app.include_router(routes.router)
     register_pages(app)

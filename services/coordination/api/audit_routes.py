@@ -3,6 +3,11 @@
 Who received or read the person's data, when, for which purpose and on which basis: the basis
 of the person's access report. Auditors (data-protection officers) may read it for any case;
 every other role is refused (403), and the refusal is recorded too.
+
+An officer names only their own institution's users: another institution's human actor
+(``<institution>/<role>/<sub>``) is shown as ``<institution>/<role>``, its user reference is for
+that institution's officer. Machine actors (``coordination``, ``notifications``, ...) and
+operators (``operator/<name>``) are shown as written.
 """
 
 from __future__ import annotations
@@ -64,7 +69,7 @@ async def read_audit(
         if not auditor:
             raise RoleNotAllowedError("only auditors read the audit log")
         raise CaseNotFoundError()
-    page = [_audit_row(r) for r in rows[:limit]]
+    page = [_audit_row(r, caller.institution) for r in rows[:limit]]
     await api.record(
         audit_entry(
             caller,
@@ -84,11 +89,20 @@ async def read_audit(
     )
 
 
-def _audit_row(row: Any) -> AuditRow:
+def actor_shown(actor: str, institution: str) -> str:
+    """The actor as an officer of ``institution`` may see it: another institution's user
+    without the user reference (``<institution>/<role>``); everything else as written."""
+    parts = actor.split("/", 2)
+    if len(parts) == 3 and parts[0] != institution:
+        return f"{parts[0]}/{parts[1]}"
+    return actor
+
+
+def _audit_row(row: Any, institution: str) -> AuditRow:
     return AuditRow(
         seq=row["seq"],
         at=row["at"],
-        actor=row["actor"],
+        actor=actor_shown(row["actor"], institution),
         action=row["action"],
         purpose=row["purpose"],
         object=row["object"],

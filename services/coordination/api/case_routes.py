@@ -8,8 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from schemas.ahv import pseudonymise
 from schemas.vocabulary import DataCategory
+from services.common.person_lookup import subjects_of
 from services.common.problems import problem_response
 from services.coordination.api.auth import CurrentCaller
 from services.coordination.api.context import AUTH, NOT_FOUND, Api, Purpose, visible
@@ -35,11 +35,8 @@ router = APIRouter(prefix="/v1", responses=AUTH, dependencies=STORABLE_PARAMETER
 )
 async def search_case(body: CaseSearch, caller: CurrentCaller, api: Api) -> CaseFound:
     """The person's open case, else the latest one. The AHV number goes in the body only."""
-    s = api.settings
-    pseudonym = pseudonymise(
-        body.ahv_number, s.pseudonym_key.get_secret_value().encode(), s.pseudonym_key_id
-    )
-    case = visible(await case_reading.find_case(api, caller, pseudonym, body.purpose))
+    subjects = await subjects_of(api.pool, body.ahv_number, api.settings)
+    case = visible(await case_reading.find_case(api, caller, subjects, body.purpose))
     return CaseFound(case_number=case.case_number, open=case.open)
 
 

@@ -55,7 +55,10 @@ class NoteAccepted(BaseModel):
 class AuditRow(BaseModel):
     seq: int
     at: dt.datetime
-    actor: str = Field(description="coordination, or <institution>/<role>/<user>.")
+    actor: str = Field(
+        description="coordination, or <institution>/<role>/<user>; another institution's"
+        " users as <institution>/<role> only."
+    )
     action: str
     purpose: str | None
     object: str | None = Field(description="Event id, case number, delivery ...")

@@ -34,6 +34,7 @@ class Problem(problems.Problem):
             "Stable reason code: token_missing, token_invalid, token_expired, "
             "token_wrong_issuer, token_no_institution, "
             "role_not_allowed, case_not_found, referral_not_found, referral_not_open, "
+            "notice_not_found, "
             "invalid_ahv, ahv_in_text, invalid_request, not_found, method_not_allowed, "
             "unavailable, internal_error."
         )
@@ -73,6 +74,18 @@ class ReferralNotOpenError(ApiError):
     status = 409
     reason = "referral_not_open"
     title = "Referral not open"
+
+
+class NoticeNotFoundError(ApiError):
+    """No notice with this id that the caller's institution must send (another institution's
+    is answered the same way)."""
+
+    status = 404
+    reason = "notice_not_found"
+    title = "Notice not found"
+
+    def __init__(self) -> None:
+        super().__init__("no notice with this id is one your institution must send")
 
 
 class RoleNotAllowedError(ApiError):

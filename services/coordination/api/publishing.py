@@ -4,6 +4,10 @@ Like intake publishes: to ``iiz.case-events.v1``, source the caller's institutio
 key the person's pseudonym, the data naming the person by the caller's own case reference. The
 event id is the caller's to derive, so a retried request is the same event. Coordination then
 folds, decides and delivers it like any other event.
+
+The record is sealed under the person's own key (``record_seal``), as intake seals; a person from
+before the person registry (a legacy ``psn:`` subject) has no key, and their events stay in
+clear like their earlier ones.
 """
 
 from __future__ import annotations
@@ -13,13 +17,19 @@ import uuid
 import structlog
 from aiokafka.errors import KafkaError
 
-from schemas.codec import to_kafka
+from schemas.codec import KafkaRecord, to_kafka
 from schemas.envelope import new_event
 from schemas.events import PersonRef
 from schemas.events.base import EventData
 from schemas.topics import CASE_EVENTS
+from services.common.person_registry import keys_of
+from services.common.record_seal import seal_record
 from services.coordination.api.context import ApiContext
-from services.coordination.api.problems import RoleNotAllowedError, UnavailableError
+from services.coordination.api.problems import (
+    CaseNotFoundError,
+    RoleNotAllowedError,
+    UnavailableError,
+)
 from services.coordination.reading.caller import CASE_WORK_ROLES, Caller, Role
 from services.coordination.reading.queries import CaseRow
 
@@ -57,7 +67,7 @@ async def publish_case_event(
         subject=case.pseudonym,
         partitionkey=case.pseudonym,
     )
-    record = to_kafka(event)
+    record = await sealed_for_person(api, to_kafka(event), case.pseudonym)
     try:
         await api.producer.send_and_wait(
             CASE_EVENTS, value=record.value, key=record.key, headers=list(record.headers)
@@ -69,3 +79,16 @@ async def publish_case_event(
             error_type=type(error).__name__,
         )
         raise UnavailableError(unavailable) from None
+
+
+async def sealed_for_person(api: ApiContext, record: KafkaRecord, subject: str) -> KafkaRecord:
+    """The record sealed under the person's key; as it is for a legacy subject (no key). A
+    person erased since the case was read is not found (the erasure deletes the case too)."""
+    s = api.settings
+    keys = await keys_of(api.pool, s.person_db_schema, s.person_keyring, [subject])
+    if subject not in keys:
+        return record
+    key = keys[subject]
+    if key is None:
+        raise CaseNotFoundError()
+    return seal_record(record, key)

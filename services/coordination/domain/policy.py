@@ -78,6 +78,8 @@ class LegalBasisEntry:
     category: DataCategory
     article: str
     inform_person: bool = False
+    source: str = field(default="", compare=False)  # where the text was taken from (letters)
+    text: str = field(default="", compare=False)  # the article's wording (letters)
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,11 @@ class LegalBasisMatrix:
 
     version: str = "empty"
     entries: tuple[LegalBasisEntry, ...] = ()
+    status: str = ""  # e.g. "draft-for-legal-review"; shown with the texts, never decides
+
+    def text_of(self, article: str) -> LegalBasisEntry | None:
+        """The first entry citing ``article`` (its ``text`` and ``source``), for letters."""
+        return next((e for e in self.entries if e.article == article), None)
 
     def entry_for(
         self, from_kind: InstitutionKind, to_kind: InstitutionKind, category: DataCategory

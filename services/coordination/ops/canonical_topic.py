@@ -26,6 +26,7 @@ class CanonicalRecord:
     offset: int
     event_id: uuid.UUID | None  # None: no readable ce_id (coordination dead-letters it)
     type: str | None
+    subject: str | None = None  # readable also when the record is sealed for its person
 
     def poison_id(self, topic: str) -> uuid.UUID:
         """The id coordination marks the record with when it dead-letters it."""
@@ -102,7 +103,11 @@ def _canonical_record(
         event_id: uuid.UUID | None = uuid.UUID(named["ce_id"].decode("ascii"))
     except (KeyError, UnicodeDecodeError, ValueError):
         event_id = None
-    kind = named.get("ce_type")
+    kind, subject = named.get("ce_type"), named.get("ce_subject")
     return CanonicalRecord(
-        partition, offset, event_id, kind.decode("utf-8", "replace") if kind else None
+        partition,
+        offset,
+        event_id,
+        kind.decode("utf-8", "replace") if kind else None,
+        subject.decode("utf-8", "replace") if subject else None,
     )

@@ -13,6 +13,12 @@ reconcile      prove for every event committed to iiz.case-events.v1 since --sin
                coordination), that intake's ledger has it (--intake-schema), that every timeline
                entry of that stretch is on the topic, and that each authorised delivery was made
                and reported; exit 1 on a difference
+erase          erase one person (crypto-shredding): the AHV number on standard input
+               (--ahv-stdin; never on the command line), --ticket <request reference>,
+               --actor <login name> (default: the OS user); online, while the worker runs;
+               idempotent
+retention      apply the retention schedule now (the worker runs it daily); --count: only how
+               many persons are past retention; --force: even if today's run happened
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from services.common.banner import announce, health_address, load_settings
 from services.common.database import create_pool
 from services.common.logging import configure_logging
 from services.coordination.api.app import serve
+from services.coordination.ops.lifecycle_cli import erase_command, retention_command
 from services.coordination.ops.migrate import migrate
 from services.coordination.ops.rebuild import rebuild
 from services.coordination.ops.reconcile import reconcile_since
@@ -76,7 +83,7 @@ async def _rebuild(settings: CoordinationSettings) -> int:
         await runtime.stop()
     print(
         f"rebuilt from {report.records} records: {report.applied} events applied, "
-        f"{report.dead_lettered} dead letters"
+        f"{report.dead_lettered} dead letters, {report.erased} of erased persons skipped"
     )
     return 0
 
@@ -121,7 +128,17 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "command", choices=["migrate", "worker", "api", "rebuild", "verify-audit", "reconcile"]
+        "command",
+        choices=[
+            "migrate",
+            "worker",
+            "api",
+            "rebuild",
+            "verify-audit",
+            "reconcile",
+            "erase",
+            "retention",
+        ],
     )
     parser.add_argument("--since", type=dt.datetime.fromisoformat, help="reconcile: from when")
     parser.add_argument(
@@ -129,6 +146,16 @@ def main(argv: list[str] | None = None) -> int:
         default="intake",
         help="reconcile: intake's schema, whose ledger is checked ('' skips that check)",
     )
+    parser.add_argument(
+        "--ahv-stdin", action="store_true", help="erase: read the AHV number from stdin"
+    )
+    parser.add_argument("--ticket", help="erase: the request's reference (audited)")
+    parser.add_argument(
+        "--actor",
+        help="erase: who erases, a login name (audited; default: the operating-system user)",
+    )
+    parser.add_argument("--count", action="store_true", help="retention: only count")
+    parser.add_argument("--force", action="store_true", help="retention: run again today")
     args = parser.parse_args(argv)
     settings = load_settings(CoordinationSettings, f"coordination {args.command}")
     configure_logging(settings.log_level, settings.log_json)
@@ -148,4 +175,12 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_reconcile(settings, args.since, args.intake_schema))
     if args.command == "rebuild":
         return asyncio.run(_rebuild(settings))
+    if args.command == "erase":
+        if not args.ahv_stdin or not args.ticket:
+            parser.error("erase needs --ahv-stdin (the AHV number on standard input) and --ticket")
+        _announce("erase", settings)
+        return asyncio.run(erase_command(settings, args.ticket, args.actor))
+    if args.command == "retention":
+        _announce("retention", settings)
+        return asyncio.run(retention_command(settings, count=args.count, force=args.force))
     return asyncio.run(_verify_audit(settings))

@@ -17,6 +17,10 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 _PROJECTION = "SELECT, INSERT, UPDATE, DELETE"  # rebuilt from the log; rebuild empties them
 _RECORD = "SELECT, INSERT"  # written once, never changed
 _CLAIMED = "SELECT, INSERT, UPDATE"  # claimed FOR UPDATE and marked done/published
+# Records of a person go with the person: erasure and the retention run (ops/erase.py,
+# ops/retention.py) delete them, as the service role, in the erasure's one transaction.
+_PERSONAL_RECORD = "SELECT, INSERT, DELETE"
+_PERSONAL_CLAIMED = "SELECT, INSERT, UPDATE, DELETE"
 
 # What the worker, the API and the ops commands need as the service role, and no more.
 PRIVILEGES = Privileges(
@@ -32,12 +36,14 @@ PRIVILEGES = Privileges(
         "decisions": _PROJECTION,
         "notices": _PROJECTION,
         "processed_events": _PROJECTION,
-        "case_numbers": _RECORD,
-        "outbox": _CLAIMED,
-        "deadlines": _CLAIMED,
-        "delivery_outcomes": _RECORD,
+        "case_numbers": _PERSONAL_RECORD,
+        "outbox": _PERSONAL_CLAIMED,
+        "deadlines": _PERSONAL_CLAIMED,
+        "delivery_outcomes": _PERSONAL_RECORD,
         "published_figures": _RECORD,
-        "inbox_reads": _RECORD,
+        "inbox_reads": _PERSONAL_RECORD,
+        # a notice marked sent stays sent, also across a rebuild (until its person is erased)
+        "notice_dispatch": _PERSONAL_RECORD,
         # The chain: rows are appended (a trigger checks that they continue the head and moves
         # it); the head is read, and locked only through audit_lock_head().
         "audit_log": "SELECT, INSERT",

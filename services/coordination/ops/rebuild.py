@@ -4,9 +4,12 @@ The projections (person files, cases, participants, consents, timeline, engageme
 decisions, notices, processed marks) are derived from the log and are rebuilt to the same state.
 Records of what already happened are kept: issued case numbers (a case keeps its number), the
 outbox (delivery ids are derived, so a replayed delivery finds its row and is not sent again),
-deadlines, and the audit log (a replay appends one ``rebuilt`` row instead of re-recording every
-decision). Stop the live consumers first: the replay reads up to the log's end at its start,
-and a consumer restarted afterwards skips what the replay already stored.
+deadlines, the notices marked sent (``notice_dispatch``: notice ids are derived, so a notice
+derived again is still marked sent), and the audit log (a replay appends one ``rebuilt`` row
+instead of re-recording every decision). Stop the live consumers first: the replay reads up to
+the log's end at its start, and a consumer restarted afterwards skips what the replay already
+stored. Records sealed for a person who has since been erased cannot be opened any more: they are
+skipped and counted (``erased``), so the rebuilt projections hold nothing of that person.
 
 Emptying the projections (TRUNCATE) is the one step that needs the schema owner
 (``IIZ_MIGRATION_DATABASE_URL``); the replay writes as the service role, like the worker, and
@@ -48,6 +51,7 @@ class RebuildReport:
     records: int
     applied: int
     dead_lettered: int
+    erased: int = 0  # records of erased persons: their key is gone, they are skipped
 
 
 async def rebuild(runtime: CoordinationRuntime, *, batch_size: int = 2000) -> RebuildReport:
@@ -75,6 +79,7 @@ async def rebuild(runtime: CoordinationRuntime, *, batch_size: int = 2000) -> Re
                         "records": report.records,
                         "applied": report.applied,
                         "dead_lettered": report.dead_lettered,
+                        "erased": report.erased,
                     },
                 )
             ],
@@ -90,7 +95,7 @@ async def _replay(
     topic = runtime.settings.coordination_case_events_topic
     reader = create_reader(runtime.settings)
     await reader.start()
-    records = applied = dead = 0
+    records = applied = dead = erased = 0
     try:
         await reader._client.force_metadata_update()
         partitions = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()]
@@ -111,9 +116,10 @@ async def _replay(
                 records += len(batch)
                 applied += report.applied
                 dead += report.dead_lettered
+                erased += report.erased
             for tp in list(remaining):
                 if await reader.position(tp) >= ends[tp]:
                     remaining.discard(tp)
     finally:
         await reader.stop()
-    return RebuildReport(records, applied, dead)
+    return RebuildReport(records, applied, dead, erased)

@@ -33,6 +33,7 @@ from schemas.alerts import Alert
 from schemas.events import NoteAdded
 from schemas.refusals import Refusal
 from services.common.database import checked_schema
+from services.common.person_registry import erased_among
 from services.coordination.ops.canonical_topic import (
     CanonicalRecord,
     CanonicalWindow,
@@ -95,15 +96,27 @@ async def reconcile_since(
 ) -> Reconciliation:
     """Everything on the canonical topic since ``since``, against the timeline, intake's ledger
     (in ``intake_schema``; None skips that check) and the deliveries."""
-    return await reconcile_window(pool, await read_canonical(settings, since), intake_schema)
+    window = await read_canonical(settings, since)
+    return await reconcile_window(
+        pool, window, intake_schema, person_schema=settings.person_db_schema
+    )
 
 
 async def reconcile_window(
-    pool: asyncpg.Pool, window: CanonicalWindow, intake_schema: str | None
+    pool: asyncpg.Pool,
+    window: CanonicalWindow,
+    intake_schema: str | None,
+    *,
+    person_schema: str | None = None,
 ) -> Reconciliation:
+    """The window against the projections; records of persons erased since (their tombstones in
+    the person registry in ``person_schema``) are left out and counted as ``erased``."""
     by_id: dict[uuid.UUID, list[CanonicalRecord]] = {}
     unreadable: list[CanonicalRecord] = []
+    gone = await _erased(pool, person_schema, {r.subject for r in window.records if r.subject})
     for record in window.records:
+        if record.subject in gone:
+            continue
         if record.event_id is None:
             unreadable.append(record)
         else:
@@ -136,6 +149,7 @@ async def reconcile_window(
     return replace(
         base,
         accepted=len(by_id) + len(unreadable),
+        erased=sum(1 for r in window.records if r.subject in gone),
         refused=refused,
         not_on_topic=len(not_on_topic),
         via_intake=0 if intake_schema is None else len(via_intake),
@@ -150,6 +164,10 @@ async def reconcile_window(
             LEDGER_MISSING: first_examples(str(i) for i in via_intake if i not in in_ledger),
         },
     )
+
+
+async def _erased(pool: asyncpg.Pool, person_schema: str | None, subjects: set[str]) -> set[str]:
+    return set() if person_schema is None else await erased_among(pool, person_schema, subjects)
 
 
 def _marked(records: Sequence[CanonicalRecord], topic: str, marks: set[uuid.UUID]) -> bool:

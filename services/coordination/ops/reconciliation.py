@@ -33,6 +33,7 @@ class Reconciliation:
     alerts: int = 0
     alerts_settled: int = 0
     refused: int = 0  # dead-lettered or refused by coordination: not in the timeline, not lost
+    erased: int = 0  # records of erased persons: never readable again, not counted as accepted
     not_on_topic: int = 0
     via_intake: int = 0  # accepted events that intake published (so have a ledger row)
     in_ledger: int = 0

@@ -66,7 +66,7 @@ async def _download(
     api: ApiContext, caller: Caller, document_id: str, purpose: str
 ) -> Download | Damaged | None:
     s = api.settings
-    seal = DocumentSeal.from_setting(s.document_key.get_secret_value(), s.document_key_id)
+    seal = DocumentSeal.from_settings(s)
     return await download(api, caller, document_id, purpose, schema=s.document_db_schema, seal=seal)
 
 

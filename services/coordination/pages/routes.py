@@ -21,11 +21,14 @@ from services.coordination.api.input_checks import STORABLE_PARAMETERS
 from services.coordination.api.models import DEFAULT_PURPOSE
 from services.coordination.metrics.api_data import metrics_rows
 from services.coordination.pages import (
+    access_report_page,
     case_page,
     committee,
     document_routes,
     inbox_routes,
+    notice_routes,
     sign_in,
+    signals_routes,
     swimlanes,
     worklist_routes,
 )
@@ -73,6 +76,9 @@ def register_pages(app: FastAPI) -> None:
     app.include_router(inbox_routes.router)  # /posteingang, /fall/.../antwort (inbox)
     app.include_router(worklist_routes.router)  # /faelle, /fristen (work)
     app.include_router(document_routes.router)  # /dokumente/…, /v1/documents/… (doc)
+    app.include_router(access_report_page.router)  # /auskunft (access report letter)
+    app.include_router(notice_routes.router)  # /mitteilungen (AVG 35a Abs. 1ter notices)
+    app.include_router(signals_routes.router)  # /datenschutz/… (misuse signals)
 
 
 @router.get("/seiten/stil.css")

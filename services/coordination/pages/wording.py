@@ -19,6 +19,7 @@ EVENT_TYPES = {
     "case.project.assigned": "Projekt zugeordnet",
     "consent.granted": "Einwilligung erteilt",
     "consent.revoked": "Einwilligung widerrufen",
+    "consent.confirmed": "Einwilligung bestätigt",
     "referral.requested": "Anmeldung",
     "referral.accepted": "Anmeldung angenommen",
     "referral.declined": "Anmeldung abgelehnt",

@@ -82,9 +82,9 @@ async def check_access(conn: asyncpg.Connection, caller: Caller, case_number: st
     return await _involvement(conn, caller, case_number, case)
 
 
-async def check_person_access(conn: asyncpg.Connection, caller: Caller, pseudonym: str) -> Access:
-    """Access to the person's open case, else the latest one."""
-    return await _involvement(conn, caller, None, await queries.case_of_person(conn, pseudonym))
+async def check_person_access(conn: asyncpg.Connection, caller: Caller, *pseudonyms: str) -> Access:
+    """Access to the person's open case, else the latest one (under any of their subjects)."""
+    return await _involvement(conn, caller, None, await queries.case_of_person(conn, *pseudonyms))
 
 
 async def _involvement(

@@ -9,6 +9,7 @@ each door answers that its own way (404 problem, German 404 page).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,12 +56,14 @@ class NoteTarget:
 
 
 async def find_case(
-    store: ReadStore, caller: Caller, pseudonym: str, purpose: str
+    store: ReadStore, caller: Caller, pseudonyms: Sequence[str], purpose: str
 ) -> CaseRow | None:
-    """The person's open case, else the latest one."""
+    """The person's open case, else the latest one, under any of their subjects (the registry's
+    first: ``person_lookup.subjects_of``)."""
     async with store.snapshot() as conn:
-        access = await check_person_access(conn, caller, pseudonym)
-    granted = await admit(store, caller, "search-case", purpose, access, subject=pseudonym)
+        access = await check_person_access(conn, caller, *pseudonyms)
+    subject = access.case.pseudonym if access.case is not None else pseudonyms[0]
+    granted = await admit(store, caller, "search-case", purpose, access, subject=subject)
     if granted is None:
         return None
     await store.record(
@@ -68,7 +71,7 @@ async def find_case(
             caller,
             "search-case",
             purpose,
-            subject=pseudonym,
+            subject=granted.case.pseudonym,
             case_number=granted.case.case_number,
             basis=granted.involved.basis(),
             outcome="ok",

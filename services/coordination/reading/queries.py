@@ -65,12 +65,13 @@ async def case_by_number(conn: asyncpg.Connection, case_number: str) -> CaseRow 
     return None if row is None else CaseRow(**dict(row))
 
 
-async def case_of_person(conn: asyncpg.Connection, pseudonym: str) -> CaseRow | None:
-    """The person's open case, else the one opened last."""
+async def case_of_person(conn: asyncpg.Connection, *pseudonyms: str) -> CaseRow | None:
+    """The person's open case, else the one opened last (under any of their subjects)."""
     row = await conn.fetchrow(
         "SELECT case_key, case_number, pseudonym, closed_at IS NULL AS open FROM cases"
-        " WHERE pseudonym = $1 ORDER BY closed_at IS NULL DESC, opened_at DESC LIMIT 1",
-        pseudonym,
+        " WHERE pseudonym = ANY($1::text[])"
+        " ORDER BY closed_at IS NULL DESC, opened_at DESC LIMIT 1",
+        list(pseudonyms),
     )
     return None if row is None else CaseRow(**dict(row))
 

@@ -1,7 +1,9 @@
 """One batch of ``iiz.case-events.v1``, computed: decode the records, fold the events into the
 persons' files, decide, and gather every effect into one ``BatchEffects``. No I/O, no clock.
 
-1. ``decode``: a record that is not a valid canonical event is poison;
+1. ``open_sealed`` then ``decode``: a record sealed for its person is opened with the person's
+   key (``record_seal``); an erased person's records are skipped (counted, neither poison nor
+   processed); a record that is not a valid canonical event is poison;
 2. ``fold_batch``: events not yet processed (by id) are applied in offset order to the files
    read under the persons' locks; an event that fails to apply is poison too, and its person's
    file is refolded without it;
@@ -12,6 +14,7 @@ persons' files, decide, and gather every effect into one ``BatchEffects``. No I/
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import uuid
@@ -21,13 +24,15 @@ from typing import Any
 
 import structlog
 
-from schemas.codec import from_kafka
+from schemas.codec import KafkaRecord, from_kafka
 from schemas.envelope import CloudEvent
 from schemas.errors import ContractError
+from services.common.record_seal import Erased, RecordSealError, open_record
 from services.coordination.domain.case_file import CaseFile
 from services.coordination.domain.case_parts import Case
 from services.coordination.domain.event_step import Applied, Refused, apply_event
 from services.coordination.domain.folding import fold, origin_of
+from services.coordination.domain.notices import Notice, notices_of
 from services.coordination.domain.policy import Decision, World
 from services.coordination.domain.rules import RuleSettings
 from services.coordination.worker import batch_audit
@@ -94,6 +99,37 @@ class FoldedBatch:
     def cases(self) -> list[Case]:
         """Every case of the changed files: each needs its issued number."""
         return [c for f in self.files.values() for c in f.cases]
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A batch's records readable (legacy cleartext ones as they were), the erased persons'
+    records, and sealed records that do not open (poison: changed, moved, no key)."""
+
+    records: list[BusRecord]
+    erased: list[Erased]
+    poison: list[Poison]
+
+
+def open_sealed(records: Sequence[BusRecord], keys: Mapping[str, bytes | None]) -> Opened:
+    """Open every sealed record with its person's key (``person_registry.keys_of``)."""
+    opened = Opened([], [], [])
+    for record in records:
+        plain = KafkaRecord(record.key, record.value or b"", record.headers)
+        try:
+            result = open_record(plain, keys)
+        except RecordSealError as error:
+            opened.poison.append(Poison(record, "not_opened", str(error)))
+            continue
+        if isinstance(result, Erased):
+            opened.erased.append(result)
+        elif result is plain:
+            opened.records.append(record)
+        else:
+            opened.records.append(
+                dataclasses.replace(record, value=result.value, headers=result.headers)
+            )
+    return opened
 
 
 def decode(
@@ -195,12 +231,7 @@ def batch_effects(
         read_models=read_model_rows(batch.files, numbers, timeline),
         outbox=outbox_records(batch, numbers, context.lanes),
         deadlines=[(str(f.event.subject), d) for f in batch.events for d in f.applied.deadlines],
-        notices=[
-            (f.event.id, d.recipient, str(f.event.subject), d.basis.articles, f.event.time)
-            for f in batch.events
-            for d in f.applied.decisions
-            if d.allowed and d.basis is not None and d.basis.inform_person
-        ],
+        notices=[n.row() for f in batch.events for n in notices_of_event(f)],
         processed=[
             *((f.event.id, f.record.partition, f.record.offset, "applied") for f in batch.events),
             *((r.event.id, r.record.partition, r.record.offset, "refused") for r in batch.refused),
@@ -223,6 +254,20 @@ def batch_effects(
             dead_lettered=len(batch.poison),
             refused=len(batch.refused),
         ),
+    )
+
+
+def notices_of_event(folded: FoldedEvent) -> list[Notice]:
+    """The duties to inform the person that the event's deliveries by law carry."""
+    event, applied = folded.event, folded.applied
+    return notices_of(
+        event_id=event.id,
+        origin=applied.facts.origin,
+        pseudonym=str(event.subject),
+        case_key=applied.case_key,
+        event_type=event.type,
+        time=event.time,
+        decisions=applied.decisions,
     )
 
 

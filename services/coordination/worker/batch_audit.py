@@ -41,8 +41,12 @@ def refused(event: CloudEvent[Any], refusal: Refused) -> AuditEntry:
 
 
 def decided(event: CloudEvent[Any], applied: Applied) -> AuditEntry:
+    """``allowed`` (recipient: basis text) and ``denied`` as ever; ``delivered`` (since issue 17)
+    names per allowed recipient the categories it received, the consents and the articles, so the
+    access report need not parse the basis text."""
     allowed = {d.recipient: basis_text(d) for d in applied.decisions if d.allowed}
     denied = {d.recipient: denial_text(d) or "" for d in applied.decisions if not d.allowed}
+    delivered = {d.recipient: delivered_detail(d) for d in applied.decisions if d.allowed}
     return AuditEntry(
         actor="coordination",
         action="decided",
@@ -50,8 +54,18 @@ def decided(event: CloudEvent[Any], applied: Applied) -> AuditEntry:
         object=str(event.id),
         purpose="routing",
         basis="; ".join(f"{r}: {b}" for r, b in allowed.items()),
-        detail={"type": event.type, "allowed": allowed, "denied": denied},
+        detail={"type": event.type, "allowed": allowed, "denied": denied, "delivered": delivered},
     )
+
+
+def delivered_detail(decision: Decision) -> dict[str, Any]:
+    """What an allowed recipient received, and why: category codes, consent ids, articles."""
+    basis = decision.basis
+    return {
+        "categories": sorted(c.value for c in decision.categories),
+        "consents": [str(c) for c in basis.consent_ids] if basis else [],
+        "articles": list(basis.articles) if basis else [],
+    }
 
 
 def alerted(event: CloudEvent[Any], intent: AlertIntent) -> AuditEntry:

@@ -58,6 +58,7 @@ class BatchReport:
     duplicates: int
     dead_lettered: int
     refused: int = 0  # taken, but refused: the sender may not make the change it asks for
+    erased: int = 0  # sealed for a person who was erased: skipped, never readable again
 
 
 @dataclass(frozen=True)

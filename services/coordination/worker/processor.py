@@ -15,6 +15,7 @@ change nothing, and derived delivery ids keep the outbox at one row per delivery
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,9 @@ from aiokafka import AIOKafkaProducer
 
 from schemas.registry.institutions import InstitutionRegistry
 from services.common.identity_seal import IdentitySeal
+from services.common.keyring import Keyring
+from services.common.person_registry import keys_of
+from services.common.record_seal import subject_of
 from services.coordination.clock import Clock
 from services.coordination.domain.policy import LegalBasisMatrix, World
 from services.coordination.domain.rules import RuleSettings
@@ -34,6 +38,7 @@ from services.coordination.worker.batch import (
     decode,
     first_positions,
     fold_batch,
+    open_sealed,
 )
 from services.coordination.worker.dead_letters import send_dead_letters
 from services.coordination.worker.effects import BatchReport, BusRecord, Poison
@@ -50,6 +55,8 @@ class Collaborators:
     lanes: int
     max_event_bytes: int
     clock: Clock  # stamps the batch's audit entries
+    person_schema: str  # the person registry (crypto-shredding): whose key opens a record
+    person_keyring: Keyring
 
 
 class BatchProcessor:
@@ -69,8 +76,14 @@ class BatchProcessor:
         )
 
     async def process(self, records: Sequence[BusRecord]) -> BatchReport:
-        decoded, poison = decode(records, self._context)
-        return await self._commit(decoded, poison)
+        subjects = {s for r in records if (s := subject_of(r.headers)) is not None}
+        keys = await keys_of(
+            self._parts.pool, self._parts.person_schema, self._parts.person_keyring, subjects
+        )
+        opened = open_sealed(records, keys)
+        decoded, poison = decode(opened.records, self._context)
+        report = await self._commit(decoded, [*opened.poison, *poison])
+        return dataclasses.replace(report, erased=len(opened.erased))
 
     async def reject(self, record: BusRecord, reason: str, message: str) -> BatchReport:
         """Dead-letter a record that failed on its own (found by the consumer edge)."""
@@ -80,6 +93,13 @@ class BatchProcessor:
         ids = [e.id for _, e in decoded] + [p.record.poison_id for p in poison]
         async with self._parts.pool.acquire() as conn, conn.transaction():
             files, seen = await store.lock_batch(conn, first_positions(decoded), ids)
+            # Erased after this batch read their keys: the erasure holds (or held) the same locks,
+            # so the tombstone is visible now, and nothing of theirs may be written again.
+            erased = await store.erased_among(conn, self._parts.person_schema, files)
+            if erased:
+                decoded = [d for d in decoded if str(d[1].subject) not in erased]
+                files = {p: f for p, f in files.items() if p not in erased}
+                await store.forget_files(conn, erased)
             folded = fold_batch(decoded, poison, files, seen, self._context)
             numbers = await store.issue_case_numbers(conn, folded.cases())
             effects = batch_effects(folded, numbers, self._context, at=self._parts.clock())

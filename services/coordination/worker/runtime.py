@@ -14,14 +14,17 @@ from schemas.registry.institutions import InstitutionRegistry, load_institutions
 from services.common.database import create_pool
 from services.common.identity_seal import IdentitySeal
 from services.common.kafka_clients import create_producer
+from services.common.mailer import Mailer, SmtpSettings
 from services.coordination.clock import Clock, utc_now
 from services.coordination.legal_basis import load_legal_basis
+from services.coordination.ops.retention import RetentionJob
 from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.checkpointer import AuditCheckpointer
 from services.coordination.worker.outcomes import OutcomeRecorder
 from services.coordination.worker.processor import BatchProcessor, Collaborators
 from services.coordination.worker.relay import OutboxRelay
 from services.coordination.worker.scheduler import DeadlineScheduler
+from services.coordination.worker.signals_summary import SignalsSummary
 
 
 @dataclass
@@ -37,8 +40,7 @@ class CoordinationRuntime:
 
     @property
     def seal(self) -> IdentitySeal:
-        s = self.settings
-        return IdentitySeal(s.identity_key.get_secret_value(), s.identity_key_id)
+        return IdentitySeal.from_settings(self.settings)
 
     async def start(self) -> None:
         s = self.settings
@@ -64,6 +66,8 @@ class CoordinationRuntime:
                 lanes=s.coordination_outbox_lanes,
                 max_event_bytes=s.coordination_max_event_bytes,
                 clock=self.clock,
+                person_schema=s.person_db_schema,
+                person_keyring=s.person_keyring,
             ),
             replay=replay,
         )
@@ -98,6 +102,28 @@ class CoordinationRuntime:
             s.rules,
             lanes=s.coordination_outbox_lanes,
             **overrides,
+        )
+
+    def signals_summary(self) -> SignalsSummary:
+        """The weekly misuse-signals summary to each institution's data-protection officer."""
+        assert self.pool is not None, "start() first"
+        s = self.settings
+        smtp = SmtpSettings(
+            host=s.coordination_smtp_host,
+            port=s.coordination_smtp_port,
+            sender=s.coordination_smtp_sender,
+            starttls=s.coordination_smtp_starttls,
+        )
+        return SignalsSummary(
+            self.pool,
+            self.registry,
+            s.signal_rules,
+            Mailer(smtp),
+            sender=s.coordination_smtp_sender,
+            page_url=s.coordination_signals_page_url,
+            weekday=s.coordination_signals_summary_weekday,
+            hour=s.coordination_signals_summary_hour,
+            clock=self.clock,
         )
 
     def checkpointer(self) -> AuditCheckpointer:
@@ -136,6 +162,15 @@ class CoordinationRuntime:
         if s.coordination_run_scheduler:
             interval = s.coordination_scheduler_interval_seconds
             self._tasks.append(asyncio.create_task(self.scheduler().run(self._stop, interval)))
+        if s.coordination_run_retention:  # the retention schedule, daily (ops/retention.py)
+            assert self.pool is not None, "start() first"
+            job = RetentionJob(self.pool, s, clock=self.clock)
+            every = s.coordination_retention_check_seconds
+            self._tasks.append(asyncio.create_task(job.run(self._stop, every)))
+        if s.coordination_run_signals_summary:
+            interval = s.coordination_scheduler_interval_seconds
+            summary = self.signals_summary()
+            self._tasks.append(asyncio.create_task(summary.run(self._stop, interval)))
 
     async def stop(self) -> None:
         self._stop.set()

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 
 import asyncpg
 
+from services.common.database import checked_schema
 from services.coordination import audit
 from services.coordination.domain.case_file import CaseFile
 from services.coordination.domain.case_parts import Case
@@ -82,6 +83,23 @@ async def lock_files(
     return {row["pseudonym"]: CaseFile.model_validate_json(row["state"]) for row in rows}
 
 
+async def erased_among(
+    conn: asyncpg.Connection, person_schema: str, subjects: Iterable[str]
+) -> set[str]:
+    """Which of the (locked) subjects the person registry says are erased (``ops/erase.py``)."""
+    rows = await conn.fetch(
+        f'SELECT subject FROM "{checked_schema(person_schema)}".persons'  # noqa: S608
+        " WHERE subject = ANY($1::text[]) AND erased_at IS NOT NULL",
+        list(subjects),
+    )
+    return {row["subject"] for row in rows}
+
+
+async def forget_files(conn: asyncpg.Connection, subjects: Iterable[str]) -> None:
+    """Drop the file rows ``lock_files`` made again for erased persons."""
+    await conn.execute("DELETE FROM persons WHERE pseudonym = ANY($1::text[])", list(subjects))
+
+
 async def already_processed(conn: asyncpg.Connection, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
     rows = await conn.fetch(
         "SELECT event_id FROM processed_events WHERE event_id = ANY($1::uuid[])", list(ids)
@@ -123,10 +141,11 @@ async def write_batch(conn: asyncpg.Connection, effects: BatchEffects) -> None:
     await write_read_models(conn, effects.read_models)
     await write_outbox(conn, effects.outbox)
     await write_deadlines(conn, effects.deadlines)
-    if effects.notices:
+    if effects.notices:  # derived again by a rebuild, with the same ids
         await conn.executemany(
-            "INSERT INTO notices (event_id, recipient, pseudonym, articles, due_since)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            "INSERT INTO notices (notice_id, event_id, recipient, sender, pseudonym, case_key,"
+            " event_type, categories, articles, legal_basis_version, exchanged_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
             effects.notices,
         )
     await conn.executemany(

@@ -22,6 +22,7 @@ from schemas.envelope import CloudEvent
 from schemas.topics import CASE_EVENTS, DELIVERIES
 from services.common.database import asyncpg_dsn, create_pool
 from services.common.kafka_clients import create_producer
+from services.common.settings import CommonSettings
 from services.coordination.api.app import create_api
 from services.coordination.clock import Clock, utc_now
 from services.coordination.ops.migrate import migrate
@@ -29,6 +30,7 @@ from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.consumer import create_app
 from tests.infra import Infra
 from tests.kafka_tools import prime_group_at_end
+from tests.person_registry import ensure_person_registry
 from tests.tokens import jwks_url
 
 Publish = Callable[[list[CloudEvent[Any]]], Awaitable[None]]
@@ -45,6 +47,12 @@ def make_coordination_settings(infra: Infra, **overrides: Any) -> CoordinationSe
         "coordination_instance_id": f"test-{suffix}",
         "log_json": True,
         "coordination_jwks_url": jwks_url(),  # the API accepts tests.tokens.mint_token
+        # The daily retention run erases persons whose cases closed years before the real today:
+        # off, so a test's fixed dates never age into it (tests/integration/.../test_retention.py).
+        "coordination_run_retention": False,
+        # The weekly misuse-signals summary e-mails the data-protection officers; the tests that
+        # are about it switch it on (tests/integration/coordination/test_signals_summary*.py).
+        "coordination_run_signals_summary": False,
     }
     return CoordinationSettings(**{**options, **overrides})
 
@@ -62,6 +70,12 @@ async def prime_outcomes_at_end(settings: CoordinationSettings) -> None:
     """Only this test's delivery outcomes reach its audit log, not earlier runs'."""
     group = f"{settings.coordination_group_id}-outcomes"
     await prime_group_at_end(settings, group, [settings.coordination_outcomes_topic])
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def person_registry(settings: CommonSettings) -> None:
+    """The person registry coordination reads keys and lookups from (intake creates it)."""
+    await ensure_person_registry(settings)
 
 
 @pytest.fixture

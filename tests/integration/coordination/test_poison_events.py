@@ -150,7 +150,7 @@ def header(record: Record, name: str) -> str | None:
 
 
 def original_of(sealed: bytes, seal: IdentitySeal) -> KafkaRecord:
-    raw = json.loads(seal.unseal_bytes(sealed))
+    raw = json.loads(seal.unseal_bytes(sealed, seal.key_id))
 
     def bytes_of(text: str | None) -> bytes | None:
         return None if text is None else base64.b64decode(text)
@@ -197,7 +197,7 @@ async def test_poison_is_dead_lettered_sealed_and_recorded_while_valid_events_go
     )
     by_offset = {int(header(r, "iiz_offset") or -1): r for r in letters if mine(r)}
     assert sorted(by_offset) == [p.offset for p in poison]
-    seal = IdentitySeal(settings.identity_key.get_secret_value(), settings.identity_key_id)
+    seal = IdentitySeal.from_settings(settings)
     for p in poison:
         letter: Any = by_offset[p.offset]  # aiokafka ships no types
         dead_letter_id = BusRecord(topic, p.partition, p.offset, None, None, ()).poison_id

@@ -334,13 +334,32 @@ async def test_the_auditor_reads_who_read_or_received_the_persons_data(
     assert report.status_code == 200
     rows = report.json()["rows"]
     assert sum(r["action"] == "decided" for r in rows) == 8
-    read = next(r for r in rows if r["action"] == "read-timeline")
+    assert {r["actor"] for r in rows if r["action"] == "decided"} == {"coordination"}
+    read = next(r for r in rows if r["action"] == "read-timeline" and r["purpose"] == "abklaerung")
+    # Another institution's user is shown by institution and role only (the KSA's officer
+    # has no business with the IV-Stelle's user references) ...
     assert (read["actor"], read["purpose"], read["object"]) == (
-        "iv/caseworker/anna",
+        "iv/caseworker",
         "abklaerung",
         case.number,
     )
     assert read["basis"].startswith("involved: participant")
+    others = [r["actor"] for r in rows if "/" in r["actor"] and not r["actor"].startswith("ksa/")]
+    assert others
+    assert all(actor.count("/") == 1 for actor in others)
+    again = await case.get("/v1/audit", "ksa", "auditor", subject_case=case.number)
+    actors = [r["actor"] for r in again.json()["rows"] if r["action"] == "read-audit"]
+    assert "ksa/auditor/anna" in actors  # ... its own institution's users with their reference
+    assert "rav/coordinator" in actors  # (the refused read above)
+    # ... and the IV-Stelle's officer sees the IV-Stelle's user.
+    at_iv = await case.get("/v1/audit", "iv", "auditor", subject_case=case.number)
+    iv_read = next(
+        r
+        for r in at_iv.json()["rows"]
+        if r["action"] == "read-timeline" and r["purpose"] == "abklaerung"
+    )
+    assert iv_read["actor"] == "iv/caseworker/anna"
+    assert "ksa/auditor" in [r["actor"] for r in at_iv.json()["rows"]]
     assert refused.status_code == 403
     assert refused.json()["reason"] == "role_not_allowed"
     assert unknown.status_code == 404

@@ -44,6 +44,7 @@ async def intake_settings(infra: Infra) -> AsyncIterator[IntakeSettings]:
         intake_group_id=f"iiz-intake-test-{suffix}",
         intake_instance_id=f"test-{suffix}",
         document_db_schema=f"documents_{suffix}",
+        person_db_schema=f"persons_{suffix}",
         log_json=True,
     )
     await migrate(settings)  # as the owner; the service role is granted its privileges
@@ -53,6 +54,7 @@ async def intake_settings(infra: Infra) -> AsyncIterator[IntakeSettings]:
     conn = await asyncpg.connect(asyncpg_dsn(settings.owner_database_url))
     await conn.execute(f'DROP SCHEMA "{settings.intake_db_schema}" CASCADE')
     await conn.execute(f'DROP SCHEMA "{settings.document_db_schema}" CASCADE')
+    await conn.execute(f'DROP SCHEMA "{settings.person_db_schema}" CASCADE')
     await conn.close()
 
 

@@ -29,6 +29,7 @@ def _start_intake(settings: IntakeSettings) -> subprocess.Popen[bytes]:
         "IIZ_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "IIZ_DATABASE_URL": settings.database_url,
         "IIZ_INTAKE_DB_SCHEMA": settings.intake_db_schema,
+        "IIZ_PERSON_DB_SCHEMA": settings.person_db_schema,
         "IIZ_INTAKE_GROUP_ID": settings.intake_group_id,
         "IIZ_INTAKE_INSTANCE_ID": settings.intake_instance_id,
         "IIZ_INTAKE_BATCH_SIZE": "100",

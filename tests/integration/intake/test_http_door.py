@@ -20,6 +20,7 @@ from tests.ahv_scan import find_valid_ahv_numbers
 from tests.factories import sample_event, valid_ahv
 from tests.integration.intake.conftest import HttpApp, http_intake
 from tests.kafka_tools import Record, end_offsets, read_until
+from tests.sealed_records import opened
 
 REGISTRY = load_institutions()
 PROBLEM = "application/problem+json"
@@ -90,10 +91,12 @@ async def test_a_valid_event_is_answered_202_with_an_accepted_receipt_and_is_on_
         http_door.settings, start, lambda rs: any(_ce_id(r) == expected for r in rs)
     )
     [canonical] = [r for r in records if _ce_id(r) == expected]
-    decoded = from_kafka(canonical.key, canonical.value, canonical.headers)
+    [plain] = await opened(http_door.settings, [canonical])
+    decoded = from_kafka(plain.key, plain.value, plain.headers)
     assert decoded.type == event.type
     assert decoded.data.person.ahv_number is None
-    assert find_valid_ahv_numbers(canonical.value.decode()) == []
+    assert find_valid_ahv_numbers(plain.value.decode()) == []
+    assert find_valid_ahv_numbers(canonical.value.decode("latin-1")) == []  # sealed on the bus
 
 
 async def test_a_batch_with_one_bad_event_is_answered_202_with_one_receipt_per_event(

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from schemas.ahv import AhvNumber, pseudonymise
+from schemas.ahv import AhvNumber
 from schemas.codec import KafkaRecord, from_kafka, to_kafka
 from schemas.events import CaseOpened, MeasureStarted, ReferralRequested
 from schemas.registry import load_institutions
@@ -18,6 +18,7 @@ from services.intake.submission import canonical_id
 from tests.ahv_scan import find_valid_ahv_numbers
 from tests.factories import sample_event, valid_ahv
 from tests.kafka_tools import Record, end_offsets, read_until
+from tests.sealed_records import opened, registry_subject
 
 REGISTRY = load_institutions()
 
@@ -67,19 +68,20 @@ async def test_events_of_two_institutions_arrive_keyed_by_pseudonym_in_order_per
     )
 
     ours = [r for r in records if uuid.UUID(_ce_id(r)) in expected]
-    pseudonym = pseudonymise(
-        AhvNumber(ahv), settings.pseudonym_key.get_secret_value().encode(), "k1"
-    )
+    # Keyed by the person's random subject from the registry, not by anything of the AHV number.
+    pseudonym = await registry_subject(settings, AhvNumber(ahv))
+    assert pseudonym.startswith("prs:")
     assert {r.key for r in ours} == {pseudonym.encode()}
     assert len({r.partition for r in ours}) == 1
+    plain = await opened(settings, ours)
     rav_order = [
         from_kafka(r.key, r.value, r.headers).type
-        for r in ours
+        for r in plain
         if b"/iiz/bl/rav" in dict(r.headers)["ce_source"]
     ]
     assert rav_order == [e.type for e in rav_events]
-    assert all(find_valid_ahv_numbers(r.value.decode()) == [] for r in ours)
-    canonical = from_kafka(ours[0].key, ours[0].value, ours[0].headers)
+    assert all(find_valid_ahv_numbers(r.value.decode()) == [] for r in plain)
+    canonical = from_kafka(plain[0].key, plain[0].value, plain[0].headers)
     assert canonical.subject == pseudonym
     assert canonical.data.person.ahv_number is None
     assert canonical.data.person.sealed_ahv is not None

@@ -80,14 +80,14 @@ async def test_a_submission_the_pipeline_fails_on_alone_is_answered_and_the_rest
     """A bug that only one submission triggers must not hold back, or lose, the others."""
     records = [_submission(90 + n, f"RAV-9{n}") for n in range(5)]
     cursed = json.loads(records[2][0].value)["person"]["case_ref"]
-    real_assess = pipeline.assess
+    real_check = pipeline.check
 
-    def assess_with_a_bug(submission: Any, **kwargs: Any) -> Any:
+    def check_with_a_bug(submission: Any, **kwargs: Any) -> Any:
         if json.loads(submission.record.value)["person"]["case_ref"] == cursed:
             raise KeyError("a bug that only this submission triggers")
-        return real_assess(submission, **kwargs)
+        return real_check(submission, **kwargs)
 
-    monkeypatch.setattr(pipeline, "assess", assess_with_a_bug)
+    monkeypatch.setattr(pipeline, "check", check_with_a_bug)
     start = await end_offsets(intake_settings, [CASE_EVENTS, INTAKE_REJECTED, RAV.delivery_topic])
     await _send_together(partner_producer, [r for r, _ in records])
 

@@ -17,6 +17,7 @@ from tests.factories import valid_ahv
 from tests.integration.intake.conftest import HttpApp, http_intake
 from tests.integration.intake.form_fields import consent_fields, signed_form
 from tests.kafka_tools import Record, end_offsets, read_until
+from tests.sealed_records import events, opened
 
 MUNICIPALITY = "sozialhilfe-2829"
 
@@ -199,7 +200,8 @@ async def test_a_valid_anmeldung_erstgespraech_gives_a_quittung_and_a_referral_t
     assert "angenommen" in response.text
     canonical_id = _canonical_id_on(response.text)
     record = await _canonical(http_door, start, canonical_id)
-    event = from_kafka(record.key, record.value, record.headers)
+    [plain] = await opened(http_door.settings, [record])
+    event = from_kafka(plain.key, plain.value, plain.headers)
     assert event.type == "ch.bl.iiz.referral.requested.v1"
     assert event.source == "/iiz/bl/sozialhilfe/2829"
     assert event.datacategory.value == "case-admin"
@@ -207,7 +209,7 @@ async def test_a_valid_anmeldung_erstgespraech_gives_a_quittung_and_a_referral_t
     assert event.data.purpose.value == "zif-first-interview"
     assert event.data.person.case_ref == "SH-2026-044"
     assert str(event.data.answer_due) == "2026-12-15"
-    assert find_valid_ahv_numbers(record.value.decode()) == []
+    assert find_valid_ahv_numbers(plain.value.decode()) == []
 
 
 async def test_a_document_upload_announces_hash_size_and_type_but_not_the_content(
@@ -231,7 +233,7 @@ async def test_a_document_upload_announces_hash_size_and_type_but_not_the_conten
     assert response.status_code == 200, response.text
     assert "angenommen" in response.text
     record = await _canonical(http_door, start, _canonical_id_on(response.text))
-    event = from_kafka(record.key, record.value, record.headers)
+    [event] = await events(http_door.settings, [record])
     assert event.type == "ch.bl.iiz.document.shared.v1"
     assert event.data.sha256 == hashlib.sha256(content).hexdigest()
     assert event.data.size_bytes == len(content)

@@ -12,15 +12,16 @@ from typing import Any
 import asyncpg
 import httpx
 
-from schemas.codec import from_kafka
 from schemas.topics import CASE_EVENTS
 from services.common.database import asyncpg_dsn
 from services.common.document_seal import DocumentSeal
+from services.common.keyring import Keyring
 from services.intake.http_door.form.uploads import document_seal
 from tests.factories import valid_ahv
 from tests.integration.intake.conftest import HttpApp
 from tests.integration.intake.form_fields import consent_fields, pdf, signed_form
 from tests.kafka_tools import Record, end_offsets, read_between
+from tests.sealed_records import events as canonical_events
 
 MUNICIPALITY = "sozialhilfe-2829"
 PNG = (
@@ -73,9 +74,9 @@ async def _published_since(door: HttpApp, start: Any) -> list[Record]:
     return await read_between(door.settings, start, ends)
 
 
-def _mine(records: list[Record], case_ref: str) -> list[Any]:
-    events = [from_kafka(r.key, r.value, r.headers) for r in records]
-    return [e for e in events if e.data.person.case_ref == case_ref]
+async def _mine(door: HttpApp, records: list[Record], case_ref: str) -> list[Any]:
+    found = await canonical_events(door.settings, records)
+    return [e for e in found if e.data.person.case_ref == case_ref]
 
 
 async def test_a_zif_registration_opens_the_case_records_the_consent_refers_and_announces_the_form(
@@ -96,7 +97,7 @@ async def test_a_zif_registration_opens_the_case_records_the_consent_refers_and_
     assert response.status_code == 200, response.text
     assert "Einwilligung" in response.text
     records = await _published_since(http_door, start)
-    events = _mine(records, "SH-2026-501")
+    events = await _mine(http_door, records, "SH-2026-501")
     assert [e.type for e in events] == [
         "ch.bl.iiz.case.opened.v1",
         "ch.bl.iiz.consent.granted.v1",
@@ -141,7 +142,7 @@ async def test_without_first_contact_the_registration_opens_no_case(http_door: H
     )
 
     assert response.status_code == 200, response.text
-    events = _mine(await _published_since(http_door, start), "SH-2026-502")
+    events = await _mine(http_door, await _published_since(http_door, start), "SH-2026-502")
     assert [e.type.split(".")[3] for e in events] == ["consent", "referral", "document"]
 
 
@@ -207,7 +208,7 @@ async def test_the_content_decides_the_type_not_the_name(http_door: HttpApp) -> 
     )
 
     assert response.status_code == 200, response.text
-    [event] = _mine(await _published_since(http_door, start), "SH-2026-505")
+    [event] = await _mine(http_door, await _published_since(http_door, start), "SH-2026-505")
     assert event.data.media_type == "image/png"
     [row] = await _stored(http_door)
     assert row["media_type"] == "image/png"
@@ -215,7 +216,7 @@ async def test_the_content_decides_the_type_not_the_name(http_door: HttpApp) -> 
 
 
 def test_a_sealed_document_opens_only_under_its_own_id() -> None:
-    seal = DocumentSeal(b"k" * 32, "d1")
+    seal = DocumentSeal(Keyring("d1", {"d1": b"k" * 32}))
     document_id = uuid.uuid4()
     sealed = seal.seal(document_id, PNG)
 

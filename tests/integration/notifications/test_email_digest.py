@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from schemas.alerts import AlertKind
+from services.common.mailer import Mailer, MailFailure, MailNotSentError, SmtpSettings
 from services.notifications.digest import Digest, DigestBook, DigestItem, render
-from services.notifications.mailer import Mailer, MailFailure, MailNotSentError, SmtpSettings
 from simulator.mailbox import LocalSmtpServer
 
 ZURICH = ZoneInfo("Europe/Zurich")

@@ -2,44 +2,55 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
-from schemas.ahv import AhvNumber, pseudonymise
+from schemas.ahv import AhvNumber
 from schemas.codec import KafkaRecord, to_kafka
 from schemas.errors import ReasonCode
 from schemas.events import CaseOpened, NoteAdded, ReferralRequested
 from schemas.registry import load_institutions
 from services.common.identity_seal import IdentitySeal
+from services.common.keyring import Keyring
+from services.common.person_registry import PersonKey
 from services.common.settings import DEVELOPMENT_IDENTITY_KEY
 from services.intake.submission import (
     Accepted,
-    Pseudonymiser,
+    Checked,
     Rejected,
     Submission,
     assess,
     canonical_id,
+    check,
 )
 from tests.ahv_scan import find_valid_ahv_numbers
 from tests.factories import sample_event, valid_ahv
 
 REGISTRY = load_institutions()
-SEAL = IdentitySeal(DEVELOPMENT_IDENTITY_KEY, "i1")
-PSEUDONYMISER = Pseudonymiser(key=b"unit-test-key", key_id="k1", seal=SEAL)
+SEAL = IdentitySeal(Keyring("i1", {"i1": DEVELOPMENT_IDENTITY_KEY.encode()}))
+
+
+def person_of(ahv: AhvNumber) -> PersonKey:
+    """A made-up registry entry: a subject that depends on nothing but the test's choice."""
+    return PersonKey(subject="prs:" + uuid.uuid5(uuid.NAMESPACE_OID, ahv.digits).hex, key=b"k" * 32)
 
 
 def _assess(record: KafkaRecord, sender: str = "rav") -> Accepted | Rejected:
     submission = Submission(REGISTRY.by_id[sender], record, "kafka:test/0/0")
-    return assess(submission, registry=REGISTRY, pseudonymiser=PSEUDONYMISER, max_bytes=65536)
+    checked = check(submission, registry=REGISTRY, max_bytes=65536)
+    persons = {checked.ahv.digits: person_of(checked.ahv)} if isinstance(checked, Checked) else {}
+    return assess(checked, persons=persons, seal=SEAL)
 
 
-def test_an_accepted_event_is_keyed_by_the_pseudonym_and_carries_no_ahv_number() -> None:
+def test_an_accepted_event_is_keyed_by_the_persons_subject_and_carries_no_ahv_number() -> None:
     ahv = valid_ahv(42)
     event = sample_event(CaseOpened, person={"ahv_number": ahv, "case_ref": "RAV-1"})
 
     outcome = _assess(to_kafka(event))
 
     assert isinstance(outcome, Accepted)
-    pseudonym = pseudonymise(AhvNumber(ahv), b"unit-test-key", "k1")
+    pseudonym = person_of(AhvNumber(ahv)).subject
     assert outcome.event.subject == outcome.event.partitionkey == pseudonym
     assert outcome.event.id == canonical_id(event.source, str(event.id))
     assert find_valid_ahv_numbers(to_kafka(outcome.event).value.decode()) == []

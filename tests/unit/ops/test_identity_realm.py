@@ -61,6 +61,16 @@ def test_every_institution_has_a_coordinator_a_caseworker_and_a_machine_client()
         assert account["attributes"] == {"role": ["caseworker"], "institution": [institution.id]}
 
 
+def test_every_institution_has_a_data_protection_officer_who_is_an_auditor() -> None:
+    for institution in REGISTRY.institutions:
+        assert user(f"datenschutz-{institution.id}")["attributes"] == {
+            "role": ["auditor"],
+            "institution": [institution.id],
+        }
+    names = [u["username"] for u in REALM["users"]]
+    assert len(names) == len(set(names))  # datenschutz-ksa once, though KSA is in the registry
+
+
 def test_the_special_users() -> None:
     assert user("ausschuss")["attributes"] == {"role": ["committee"], "institution": ["ksa"]}
     assert user("datenschutz-ksa")["attributes"] == {"role": ["auditor"], "institution": ["ksa"]}

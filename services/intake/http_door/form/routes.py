@@ -275,12 +275,14 @@ async def _submit(
         )
         for index, event in enumerate(prepared.events)
     ]
-    checked = intake.pipeline.assess(submissions)
-    refused = [
-        s for s, outcome in zip(submissions, checked, strict=True) if isinstance(outcome, Rejected)
-    ]
-    announcement = checked[-1]
     try:
+        checked = await intake.pipeline.assess(submissions)  # registers the person if new
+        refused = [
+            s
+            for s, outcome in zip(submissions, checked, strict=True)
+            if isinstance(outcome, Rejected)
+        ]
+        announcement = checked[-1]
         if refused:  # answered (receipt, dead letter); the rest is neither stored nor published
             answered = await intake.process(refused)
         else:

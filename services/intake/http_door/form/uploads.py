@@ -85,6 +85,4 @@ async def read_upload(form: FormData, field: str, max_bytes: int) -> Upload | st
 
 
 def document_seal(settings: CommonSettings) -> DocumentSeal:
-    return DocumentSeal.from_setting(
-        settings.document_key.get_secret_value(), settings.document_key_id
-    )
+    return DocumentSeal.from_settings(settings)

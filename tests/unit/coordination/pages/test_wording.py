@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from schemas.events.catalogue import DATA_CLASS_BY_TYPE
 from schemas.registry.institutions import load_institutions
 from schemas.vocabulary import (
     AppointmentKind,
@@ -123,3 +124,9 @@ def test_the_display_name_is_no_part_of_the_callers_identity() -> None:
     assert named == Caller("sub-1", "iv", Role.AUDITOR)
     assert named.actor == "iv/auditor/sub-1"  # the audit names the stable sub
     assert SimpleNamespace(role=Role.COMMITTEE).role.value in wording.CALLER_ROLES
+
+
+def test_every_event_type_of_the_contract_has_a_german_label() -> None:
+    unlabelled = [t for t in DATA_CLASS_BY_TYPE if wording.event_label(t) == wording.event_name(t)]
+
+    assert unlabelled == []
