@@ -20,6 +20,7 @@ from schemas.registry import load_institutions
 from schemas.topics import planned_topics
 from services.common.database import asyncpg_dsn
 from services.common.kafka_clients import create_admin
+from services.coordination.legal_basis import BL_PROFILE
 from services.coordination.settings import CoordinationSettings
 from services.intake.settings import IntakeSettings
 from simulator.channels import WEBHOOK_SECRET_ENV, registry_with_webhook
@@ -27,6 +28,9 @@ from simulator.credentials import SERVICE_PRINCIPALS, principal_environment
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEDULER_SECONDS = 5  # reminders and escalations fall due during a demo, not once a minute
+# The demo runs on the opt-in BL legal-basis profile (worker and API): RAV <-> IV exchanges need
+# no consent there, and each gives the disclosing institution a notice to send (/mitteilungen).
+LEGAL_BASIS = {"IIZ_COORDINATION_LEGAL_BASIS_FILE": str(BL_PROFILE)}
 
 __all__ = ["Services", "check_infrastructure", "migrate_schemas", "registry_with_webhook"]
 MIGRATE_COMMANDS = (["services.intake", "migrate"], ["services.coordination", "migrate"])
@@ -115,9 +119,15 @@ class Services:
             "coordination-api": ["services.coordination", "api"],
             "notifications": ["services.notifications"],
         }
-        coordination_env = {"IIZ_COORDINATION_SCHEDULER_INTERVAL_SECONDS": str(SCHEDULER_SECONDS)}
+        coordination_env = {
+            "IIZ_COORDINATION_SCHEDULER_INTERVAL_SECONDS": str(SCHEDULER_SECONDS),
+            **LEGAL_BASIS,
+            # The weekly misuse-signals summary covers real weeks; the demo's are simulated.
+            "IIZ_COORDINATION_RUN_SIGNALS_SUMMARY": "false",
+        }
         for name, args in commands.items():
             api_env = {"IIZ_COORDINATION_TODAY": self.today.isoformat()} if self.today else {}
+            api_env.update(LEGAL_BASIS)
             extra = {
                 "notifications": notifications_env,
                 "coordination": coordination_env,

@@ -8,11 +8,16 @@ import json
 import statistics
 from collections import Counter
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from schemas.alerts import Alert
 from services.common.database import create_pool
 from services.coordination.ops.reconciliation import Reconciliation
+from services.coordination.ops.retention import count_persons_past_retention
+from services.coordination.reading.notices import notice_counts
+from services.coordination.reading.signals import Period
 from services.coordination.settings import CoordinationSettings
+from simulator.demo.reading import signals_raised
 from simulator.demo.sign_in import curl_authorization, print_sign_in
 from simulator.driver import SubmissionRecord
 from simulator.mailbox import LocalSmtpServer
@@ -165,3 +170,35 @@ async def where_to_look(
     print("    reconcile against the canonical topic (this run and anything since):")
     print(f"    python -m services.coordination reconcile --since {window}")
     print_sign_in(settings, base, case["opened_by"] if case is not None else None)
+
+
+async def rights_and_lifecycle(
+    settings: CoordinationSettings, reading: Period | None, letters: Sequence[Path]
+) -> None:
+    """The person's rights: notices owed, misuse signals raised over the simulated reading,
+    persons past retention, and the example letters."""
+    pool = await create_pool(settings.database_url, settings.coordination_db_schema)
+    try:
+        notices = await notice_counts(pool)
+        past = await count_persons_past_retention(pool, settings)
+    finally:
+        await pool.close()
+    raised = await signals_raised(settings, reading) if reading else None
+    years = settings.coordination_retention_years_after_closing
+    print("\nThe person's rights and the data's lifecycle")
+    print(
+        f"  notices produced (AVG Art. 35a Abs. 1ter, BL profile): {notices.produced},"
+        f" {notices.sent} marked sent  (/mitteilungen)"
+    )
+    if raised is None:
+        print("  misuse signals raised: - (no simulated reading)")
+    else:
+        kinds = f" {dict(raised)}" if raised else ""
+        print(
+            f"  misuse signals raised over the simulated reading days: {sum(raised.values())}"
+            f"{kinds}  (/datenschutz/signale)"
+        )
+    print(f"  persons past retention (every case closed more than {years} years ago): {past}")
+    for letter in letters:
+        print(f"  example letter: {letter}")
+    print("  access report for a person: /auskunft (coordinators and data-protection officers)")

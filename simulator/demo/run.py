@@ -24,11 +24,13 @@ import httpx
 from schemas.registry import load_institutions
 from services.common.database import create_pool
 from services.coordination.domain.working_days import SWISS_TIME
+from services.coordination.legal_basis import BL_PROFILE
 from services.coordination.ops.reconcile import reconcile
 from services.coordination.ops.reconciliation import Reconciliation
 from services.coordination.settings import CoordinationSettings
 from services.intake.settings import IntakeSettings
 from simulator.credentials import local_environment, partner_settings
+from simulator.demo.letters import write_example_letters
 from simulator.demo.processes import (
     SCHEDULER_SECONDS,
     Services,
@@ -36,7 +38,8 @@ from simulator.demo.processes import (
     migrate_schemas,
     registry_with_webhook,
 )
-from simulator.demo.report import persons_of, progress, summary
+from simulator.demo.reading import print_reading, simulated_reading
+from simulator.demo.report import persons_of, progress, rights_and_lifecycle, summary
 from simulator.driver import SimulationDriver, issue_http_tokens
 from simulator.mailbox import LocalSmtpServer
 from simulator.partners import PartnerInboxes
@@ -45,6 +48,7 @@ from simulator.webhook_partner import serve_webhooks
 
 REPO = Path(__file__).resolve().parents[2]
 LOGS = Path(os.environ.get("IIZ_INFRA_HOME") or REPO / ".infra") / "logs"
+LETTERS = LOGS.parent / "demo-letters"  # example PDFs: an access report and a notice
 WEBHOOK_SECRET = base64.b64encode(b"demo-only-secret-of-berufsbildung!!").decode()
 
 
@@ -97,10 +101,26 @@ async def run_demo(persons: int, seed: int) -> None:
                 driver = SimulationDriver(
                     intake, registry, inboxes, http, tokens, as_partner=as_partner
                 )
-                records = await driver.run(population, progress("submissions"))
-                print()
-                accepted = [r.canonical_id for r in records if r.status == "accepted"]
-                report = await settle(coordination, [a for a in accepted if a])
+                # Case workers read after each delivery, coordinators open their worklist:
+                # normal reading, in simulated office hours (simulator/demo/reading.py).
+                # The in-process API reads on the legal basis the API process has.
+                as_api = coordination.model_copy(
+                    update={
+                        "coordination_legal_basis_file": BL_PROFILE,
+                        "coordination_today": today,
+                    }
+                )
+                async with simulated_reading(as_api) as reading:
+                    done_reading = asyncio.Event()
+                    follower = asyncio.create_task(reading.follow(inboxes.deliveries, done_reading))
+                    records = await driver.run(population, progress("submissions"))
+                    print()
+                    accepted = [r.canonical_id for r in records if r.status == "accepted"]
+                    report = await settle(coordination, [a for a in accepted if a])
+                    done_reading.set()
+                    await follower
+                    letters = await write_example_letters(reading, population, LETTERS)
+                print_reading(reading)
                 pseudonyms = await persons_of(coordination, [a for a in accepted if a])
                 await summary(
                     records,
@@ -111,6 +131,7 @@ async def run_demo(persons: int, seed: int) -> None:
                     coordination,
                     pseudonyms,
                 )
+                await rights_and_lifecycle(as_api, reading.period, letters)
         except BaseException:
             services.stop()
             raise

@@ -19,7 +19,7 @@ DEMO_USERS = (
     ("koordination-rav", "Koordination RAV"),
     ("fallfuehrung-iv", "Fallführung IV-Stelle (caseworker)"),
     ("ausschuss", "IIZ-Ausschuss (committee figures)"),
-    ("datenschutz-ksa", "Datenschutz KSA (auditor: audit log)"),
+    ("datenschutz-rav", "Datenschutz RAV (auditor: signals, access reports, audit log)"),
 )
 
 
@@ -52,8 +52,8 @@ def print_sign_in(settings: CoordinationSettings, base: str, lead: str | None) -
     # The committee's token comes from Keycloak like everyone's: proof the realm answers.
     local_access_token("ausschuss")
     print(f"\nSign in (German pages): {base}/anmelden  → the local Keycloak's login page")
-    print("  demo users (every institution <id> of the registry has koordination-<id> and")
-    print("  fallfuehrung-<id>):")
+    print("  demo users (every institution <id> of the registry has koordination-<id>,")
+    print("  fallfuehrung-<id> and datenschutz-<id>):")
     users = dict(DEMO_USERS)
     if lead is not None:
         lead_user = f"koordination-{lead}"
