@@ -11,6 +11,7 @@ from services.common.kafka_clients import create_consumer, create_reader, end_of
 
 __all__ = ["end_offsets", "prime_group_at_end", "read_all", "read_between", "read_until"]
 from services.common.settings import CommonSettings
+from services.coordination.worker.effects import BusRecord
 
 Record = ConsumerRecord[bytes, bytes]
 
@@ -116,3 +117,11 @@ async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -
         if await consumer.position(tp) < end:
             return True
     return False
+
+
+async def bus_records(settings: CommonSettings, topic: str) -> list[BusRecord]:
+    """Every committed record of ``topic``, as the coordination worker's batches hold them."""
+    return [
+        BusRecord(topic, r.partition, r.offset, r.key, r.value, tuple(r.headers))
+        for r in await read_all(settings, [topic])
+    ]

@@ -24,7 +24,7 @@ import json
 import os
 import sys
 import uuid
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 import pytest
@@ -60,7 +60,6 @@ from services.coordination.ops.erase import Requester, Stores, erase_subject
 from services.coordination.ops.rebuild import PROJECTIONS, rebuild
 from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.consumer import create_app
-from services.coordination.worker.effects import BusRecord
 from services.coordination.worker.runtime import CoordinationRuntime
 from services.intake.submission import canonical_id
 from tests.conftest import LogCollector
@@ -77,7 +76,7 @@ from tests.integration.coordination.erasure_bus import (
     processed,
 )
 from tests.integration.coordination.erasure_scan import pg_dump, scan_dump, scan_tables
-from tests.kafka_tools import end_offsets, read_all
+from tests.kafka_tools import bus_records, end_offsets, read_all
 from tests.tokens import mint_token
 from tests.topic_plan import create_topics
 
@@ -524,19 +523,7 @@ async def test_a_batch_that_read_the_key_before_the_erasure_writes_nothing_of_th
     x = Person(9000 + int(uuid.uuid4().int % 900))
     x.by("rav", CaseOpened, reason=f"Abklärung {x.marker}", project_code="IIZ-FALLKOORD")
     await bus.submit(x.events)
-    records = [
-        BusRecord(
-            settings.coordination_case_events_topic,
-            r.partition,
-            r.offset,
-            r.key,
-            r.value,
-            tuple(r.headers),
-        )
-        for r in cast(
-            list[Any], await read_all(settings, [settings.coordination_case_events_topic])
-        )
-    ]
+    records = await bus_records(settings, settings.coordination_case_events_topic)
     subject = (await subjects_of(pool, AhvNumber(x.ahv), settings))[0]
     stale = await keys_of(pool, settings.person_db_schema, settings.person_keyring, {subject})
     assert stale[subject] is not None

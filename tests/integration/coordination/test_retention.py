@@ -14,7 +14,7 @@ import datetime as dt
 import functools
 import json
 import uuid
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 import pytest
@@ -28,7 +28,6 @@ from services.coordination.ops.retention import count_persons_past_retention, ru
 from services.coordination.settings import CoordinationSettings
 from services.coordination.worker import consumer
 from services.coordination.worker.consumer import create_app
-from services.coordination.worker.effects import BusRecord
 from services.coordination.worker.runtime import CoordinationRuntime
 from tests.integration.coordination.conftest import eventually
 from tests.integration.coordination.erasure_bus import (  # noqa: F401 - bus_fixture: ``bus``
@@ -37,7 +36,7 @@ from tests.integration.coordination.erasure_bus import (  # noqa: F401 - bus_fix
     bus_fixture,
     processed,
 )
-from tests.kafka_tools import read_all
+from tests.kafka_tools import bus_records
 
 TODAY = dt.date(2031, 6, 15)  # five years after: 2026-06-15
 # When the worker recorded the events (its clock stamps their decided rows): before the cutoff,
@@ -254,19 +253,7 @@ async def test_a_person_whose_new_event_is_folded_after_the_list_is_skipped(
 
 async def _fold_the_log(settings: CoordinationSettings, *, at: dt.datetime) -> None:
     """What the worker does with the log (what it folded already it skips), as one batch."""
-    records = [
-        BusRecord(
-            settings.coordination_case_events_topic,
-            r.partition,
-            r.offset,
-            r.key,
-            r.value,
-            tuple(r.headers),
-        )
-        for r in cast(
-            list[Any], await read_all(settings, [settings.coordination_case_events_topic])
-        )
-    ]
+    records = await bus_records(settings, settings.coordination_case_events_topic)
     runtime = CoordinationRuntime(settings, clock=lambda: at)
     await runtime.start()
     try:
