@@ -3,9 +3,10 @@
 Each person's story is 14 canonical events in the typical IIZ shape: RAV opens the case, the
 person consents for four institutions (some with health), IV-Stelle and the social services join,
 measures and benefits start and end, a referral is asked and answered, a forecast of benefit
-exhaustion, an assessment and a case conference. The worker (consumer, outbox relay and
-deadline scheduler, as deployed) starts on a fresh group and schema; the clock stops when every
-event is marked processed in PostgreSQL. Measures; asserts nothing.
+exhaustion, an assessment and a case conference. The records are sealed as intake writes them
+(each person resolved in a registry of the run's own, a key per person). The worker (consumer,
+outbox relay and deadline scheduler, as deployed) starts on a fresh group and schema; the clock
+stops when every event is marked processed in PostgreSQL. Measures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -48,10 +49,15 @@ from schemas.vocabulary import (
     ReferralPurpose,
 )
 from services.common.database import asyncpg_dsn, create_pool
+from services.common.identity_seal import IdentitySeal
 from services.common.kafka_clients import create_admin, create_producer
+from services.common.person_registry import PersonRegistry
+from services.common.record_seal import seal_record
 from services.coordination.ops.migrate import migrate
 from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.consumer import create_app
+from services.intake.migrate import migrate as migrate_intake
+from services.intake.settings import IntakeSettings
 from tests.case_story import CaseStory
 from tests.infra import replication_factor
 from tests.kafka_tools import prime_group_at_end
@@ -59,7 +65,7 @@ from tests.kafka_tools import prime_group_at_end
 SOCIAL_SERVICES = ["sozialhilfe-2829", "sozialhilfe-2769", "sozialhilfe-2762", "sozialhilfe-2831"]
 
 
-def story_of(seed: int, rng: random.Random) -> list[Any]:
+def story_of(seed: int, rng: random.Random) -> CaseStory:
     s = CaseStory(person_seed=100_000 + seed)
     sh = rng.choice(SOCIAL_SERVICES)
     categories = [DataCategory.CASE_ADMIN, DataCategory.EMPLOYMENT, DataCategory.BENEFITS]
@@ -107,7 +113,46 @@ def story_of(seed: int, rng: random.Random) -> list[Any]:
         scheduled_for=dt.datetime(2026, 4, 20, 9, tzinfo=dt.UTC),
         institutions=["rav", "iv", sh],
     )
-    return s.events
+    return s
+
+
+def registry_intake_schema(settings: CoordinationSettings) -> str:
+    """Intake's own tables of the registry's migration run (only the registry is used)."""
+    return f"{settings.person_db_schema}_intake"
+
+
+async def sealed_records(settings: CoordinationSettings, stories: list[CaseStory]) -> list[Any]:
+    """The stories' records as intake writes them: each person resolved in the registry (a
+    random subject and a key of their own), each record sealed under the person's key."""
+    await migrate_intake(
+        IntakeSettings(
+            database_url=settings.database_url,
+            migration_database_url=settings.migration_database_url,
+            intake_db_schema=registry_intake_schema(settings),
+            person_db_schema=settings.person_db_schema,
+        )
+    )
+    pool = await create_pool(settings.database_url, settings.person_db_schema)
+    try:
+        registry = PersonRegistry(
+            pool,
+            settings.person_db_schema,
+            settings.person_keyring,
+            settings.pseudonym_keyring,
+            IdentitySeal.from_settings(settings),
+        )
+        persons = await registry.resolve(story.ahv for story in stories)
+    finally:
+        await pool.close()
+    records = []
+    for story in stories:
+        person = persons[story.ahv.digits]
+        for event in story.events:
+            own = event.model_copy(
+                update={"subject": person.subject, "partitionkey": person.subject}
+            )
+            records.append(seal_record(to_kafka(own), person.key))
+    return records
 
 
 async def bench_coordination(persons: int) -> dict[str, float]:
@@ -124,15 +169,17 @@ async def bench_coordination(persons: int) -> dict[str, float]:
         coordination_db_schema=f"bench_coord_{suffix}",
         coordination_group_id=f"bench-coord-{suffix}",
         coordination_case_events_topic=topic,
+        person_db_schema=f"bench_persons_{suffix}",
+        coordination_run_signals_summary=False,
+        coordination_run_retention=False,
     )
     await migrate(settings)
     await prime_group_at_end(settings, f"bench-coord-{suffix}-outcomes", [DELIVERY_OUTCOMES])
     rng = random.Random(7)
-    events = [e for seed in range(persons) for e in story_of(seed, rng)]
+    records = await sealed_records(settings, [story_of(seed, rng) for seed in range(persons)])
     producer = create_producer(settings)
     await producer.start()
-    for event in events:
-        record = to_kafka(event)
+    for record in records:
         await producer.send(topic, record.value, key=record.key, headers=list(record.headers))
     await producer.flush()
     await producer.stop()
@@ -140,7 +187,7 @@ async def bench_coordination(persons: int) -> dict[str, float]:
     pool = await create_pool(settings.database_url, settings.coordination_db_schema)
     began = time.perf_counter()
     async with TestApp(create_app(settings)):
-        await _until(pool, "SELECT count(*) >= $1 FROM processed_events", len(events))
+        await _until(pool, "SELECT count(*) >= $1 FROM processed_events", len(records))
         elapsed = time.perf_counter() - began
         outbox = await pool.fetchval("SELECT count(*) FROM outbox")
         await _until(pool, "SELECT count(*) = $1 FROM outbox WHERE published_at IS NULL", 0)
@@ -150,13 +197,15 @@ async def bench_coordination(persons: int) -> dict[str, float]:
     owner = await asyncpg.connect(asyncpg_dsn(settings.owner_database_url))
     try:
         await owner.execute(f'DROP SCHEMA "{settings.coordination_db_schema}" CASCADE')
+        await owner.execute(f'DROP SCHEMA "{settings.person_db_schema}" CASCADE')
+        await owner.execute(f'DROP SCHEMA "{registry_intake_schema(settings)}" CASCADE')
     finally:
         await owner.close()
     return {
         "persons": persons,
-        "events": len(events),
+        "events": len(records),
         "seconds": elapsed,
-        "per_second": len(events) / elapsed,
+        "per_second": len(records) / elapsed,
         "decisions": decisions,
         "deliveries": outbox,
         "relayed_seconds": relayed,
