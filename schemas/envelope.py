@@ -48,7 +48,7 @@ class CloudEvent(ContractModel, Generic[DataT]):
     dataschema: str | None = Field(default=None, description="URI of the JSON Schema of data.")
     datacategory: DataCategory = Field(description="Data category of the event as a whole.")
     partitionkey: str | None = Field(
-        default=None, max_length=200, description="Kafka key: the person pseudonym internally."
+        default=None, max_length=200, description="Kafka key: the person's subject internally."
     )
     correlationid: str | None = Field(default=None, max_length=100)
     causationid: str | None = Field(default=None, max_length=100)

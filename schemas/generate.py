@@ -68,7 +68,10 @@ def _headers_schema(event_type: str, category: str) -> dict[str, Any]:
             "ce_source": s("origin institution, e.g. /iiz/bl/rav"),
             "ce_type": s("event type", const=event_type),
             "ce_time": s("business time, RFC 3339", format="date-time"),
-            "ce_subject": s("person pseudonym (internal topics only)"),
+            "ce_subject": s(
+                "the person's subject: random per person (prs:<32 hex>), not derived from the"
+                " AHV number; psn:<key id>:<32 hex> on events from before contract 1.5.0"
+            ),
             "ce_dataschema": s("URI of the data schema", format="uri"),
             "ce_datacategory": s("data category", default=category),
             "ce_partitionkey": s("equals the Kafka key"),
@@ -115,7 +118,7 @@ def asyncapi_document(registry: InstitutionRegistry) -> dict[str, Any]:
     alert_ref = {_message_key(c): receipt_ref[_message_key(c)] for c in (Alert, Refusal)}
     channels: dict[str, Any] = {
         "caseEvents": _channel(
-            CASE_EVENTS, "Canonical case events, key = person pseudonym.", event_refs
+            CASE_EVENTS, "Canonical case events, key = the person's subject.", event_refs
         ),
         "deliveries": _channel(
             DELIVERIES,
@@ -150,7 +153,7 @@ def asyncapi_document(registry: InstitutionRegistry) -> dict[str, Any]:
         "asyncapi": "3.0.0",
         "info": {
             "title": "IIZ case-coordination event bus (Basel-Landschaft)",
-            "version": "1.0.0",
+            "version": "1.5.0",
             "description": "Consent-scoped case events between the IIZ partner institutions. "
             "Every message is a CloudEvent 1.0 in Kafka binary content mode.",
         },
