@@ -53,6 +53,7 @@ CHROMIUM_ARGS = (
 # Coordination's fixtures, registered here under their own names: a private schema and consumer
 # group, the consumer running in this process, a publisher of canonical events.
 coordination_settings = coordination.coordination_settings
+person_registry = coordination.person_registry
 db = coordination.db
 running_coordination = coordination.running_coordination
 publish = coordination.publish

@@ -27,13 +27,15 @@ from services.intake.kafka_door import create_app as create_intake_app
 from services.intake.migrate import migrate as migrate_intake
 from services.intake.settings import IntakeSettings
 from tests.infra import Infra
-from tests.integration.coordination.conftest import (
+from tests.integration.coordination.conftest import (  # noqa: F401 - person_registry: a fixture
     drop_schema,
     make_coordination_settings,
+    person_registry,
     prime_outcomes_at_end,
 )
 from tests.integration.intake.conftest import HttpApp, http_intake
 from tests.kafka_tools import prime_group_at_end
+from tests.person_registry import SESSION_PERSON_SCHEMA
 
 
 @dataclass
@@ -67,6 +69,7 @@ async def e2e_intake_settings(infra: Infra) -> AsyncIterator[IntakeSettings]:
         intake_group_id=f"iiz-intake-e2e-{suffix}",
         intake_instance_id=f"e2e-{suffix}",
         intake_rate_per_minute=6000,
+        person_db_schema=SESSION_PERSON_SCHEMA,  # the one coordination reads keys from
         log_json=True,
     )
     await migrate_intake(settings)

@@ -30,7 +30,11 @@ from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.consumer import create_app
 from tests.infra import Infra
 from tests.kafka_tools import prime_group_at_end
-from tests.person_registry import ensure_person_registry
+from tests.person_registry import (
+    SESSION_PERSON_SCHEMA,
+    drop_person_registry,
+    ensure_person_registry,
+)
 from tests.tokens import jwks_url
 
 Publish = Callable[[list[CloudEvent[Any]]], Awaitable[None]]
@@ -47,6 +51,7 @@ def make_coordination_settings(infra: Infra, **overrides: Any) -> CoordinationSe
         "coordination_instance_id": f"test-{suffix}",
         "log_json": True,
         "coordination_jwks_url": jwks_url(),  # the API accepts tests.tokens.mint_token
+        "person_db_schema": SESSION_PERSON_SCHEMA,
         # The daily retention run erases persons whose cases closed years before the real today:
         # off, so a test's fixed dates never age into it (tests/integration/.../test_retention.py).
         "coordination_run_retention": False,
@@ -73,9 +78,13 @@ async def prime_outcomes_at_end(settings: CoordinationSettings) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-async def person_registry(settings: CommonSettings) -> None:
-    """The person registry coordination reads keys and lookups from (intake creates it)."""
-    await ensure_person_registry(settings)
+async def person_registry(settings: CommonSettings) -> AsyncIterator[None]:
+    """The session's person registry coordination reads keys and lookups from (intake creates
+    it; tests that run intake point it at the same schema)."""
+    registry = settings.model_copy(update={"person_db_schema": SESSION_PERSON_SCHEMA})
+    await ensure_person_registry(registry)
+    yield
+    await drop_person_registry(registry)
 
 
 @pytest.fixture

@@ -51,6 +51,7 @@ from tests.integration.coordination.conftest import (
 from tests.integration.intake.conftest import HttpApp, http_intake
 from tests.integration.intake.form_fields import consent_fields, pdf, signed_form
 from tests.kafka_tools import end_offsets, prime_group_at_end, read_between
+from tests.person_registry import SESSION_PERSON_SCHEMA
 from tests.tokens import mint_token
 
 MUNICIPALITY = "sozialhilfe-2829"
@@ -83,6 +84,7 @@ async def bus(infra: Infra) -> AsyncIterator[Bus]:
         intake_group_id=f"iiz-intake-test-{suffix}",
         intake_instance_id=f"test-{suffix}",
         document_db_schema=documents,
+        person_db_schema=SESSION_PERSON_SCHEMA,  # the registry coordination reads keys from
         log_json=True,
     )
     coordination = make_coordination_settings(infra, document_db_schema=documents)
