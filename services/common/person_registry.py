@@ -9,7 +9,7 @@ wrapped key copied to another row does not open. Erasing a person (``tombstone``
 lookups and nulls key and sealed AHV number: their records on the log can no longer be read.
 
 Intake creates persons (``resolve``); coordination reads keys (``keys_of``). The tables live in
-their own schema (``IIZ_PERSON_DB_SCHEMA``), created by intake's migration 0003.
+their own schema (``IIZ_PERSON_DB_SCHEMA``), created by intake's migrations 0003 and 0004.
 """
 
 from __future__ import annotations
@@ -40,6 +40,13 @@ Executor: TypeAlias = asyncpg.Connection | asyncpg.Pool
 class PersonKeyError(ValueError):
     """A wrapped person key does not open: another row's key, a changed byte, or a wrap key this
     process does not hold. Never "erased": that is ``None`` in ``keys_of``."""
+
+
+class PersonRegistryBusyError(RuntimeError):
+    """``resolve`` lost to concurrent erasures of the same persons several times in a row."""
+
+
+_RESOLVE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -142,7 +149,14 @@ async def erased_among(executor: Executor, schema: str, subjects: Iterable[str])
 
 async def tombstone(conn: asyncpg.Connection, schema: str, subject: str) -> None:
     """Erase a person: their lookups go, their key and sealed AHV number become NULL,
-    ``erased_at`` is set. Idempotent. Run it inside the erasure's transaction."""
+    ``erased_at`` is set. Idempotent. Run it inside the erasure's transaction.
+
+    The person's row is locked first (``FOR UPDATE``): a ``resolve`` adding a lookup holds it
+    ``FOR SHARE`` until it commits, so the lookups deleted here include the one it added."""
+    await conn.execute(
+        f"SELECT 1 FROM {_table(schema, 'persons')} WHERE subject = $1 FOR UPDATE",  # noqa: S608
+        subject,
+    )
     await conn.execute(
         f"DELETE FROM {_table(schema, 'lookups')} WHERE subject = $1",  # noqa: S608
         subject,
@@ -191,25 +205,40 @@ class PersonRegistry:
         One query when everyone is known. Two intake instances creating the same person race on
         the lookup's primary key (INSERT … ON CONFLICT DO NOTHING): the loser takes the winner's
         subject. A person found only under an older pseudonym key gets a lookup under the
-        current one.
+        current one, added while their row is held ``FOR SHARE`` (an erasure waits for it, and
+        then deletes that lookup too); one erased just before is looked up again (a new person).
         """
         people = {a.digits: a for a in ahvs}
         if not people:
             return {}
         lookups = {digits: lookups_of(ahv, self._pseudonyms) for digits, ahv in people.items()}
-        async with self._pool.acquire() as conn, conn.transaction():
-            resolved, outdated = await self._known(conn, lookups)
-            missing = [d for d in people if d not in resolved]
-            if missing:
-                await self._create(conn, {d: people[d] for d in missing}, lookups)
+        for _ in range(_RESOLVE_ATTEMPTS):
+            async with self._pool.acquire() as conn, conn.transaction():
                 resolved, outdated = await self._known(conn, lookups)
-            if outdated:
+                missing = [d for d in people if d not in resolved]
+                if missing:
+                    await self._create(conn, {d: people[d] for d in missing}, lookups)
+                    resolved, outdated = await self._known(conn, lookups)
+                if not outdated:
+                    return resolved
+                if not await self._hold_live(conn, {resolved[d].subject for d in outdated}):
+                    continue  # erased since ``_known``: next time they are missing, created anew
                 await conn.executemany(
                     f"INSERT INTO {_table(self._schema, 'lookups')} (lookup, subject)"  # noqa: S608
                     " VALUES ($1, $2) ON CONFLICT (lookup) DO NOTHING",
                     sorted((lookups[d][0], resolved[d].subject) for d in outdated),
                 )
-        return resolved
+                return resolved
+        raise PersonRegistryBusyError("persons kept being erased while they were resolved")
+
+    async def _hold_live(self, conn: asyncpg.Connection, subjects: set[str]) -> bool:
+        """Lock the persons' rows ``FOR SHARE`` (sorted: no deadlock); False if one is erased."""
+        rows = await conn.fetch(
+            f"SELECT subject, erased_at FROM {_table(self._schema, 'persons')}"  # noqa: S608
+            " WHERE subject = ANY($1::text[]) ORDER BY subject FOR SHARE",
+            sorted(subjects),
+        )
+        return len(rows) == len(subjects) and all(r["erased_at"] is None for r in rows)
 
     async def _known(
         self, conn: asyncpg.Connection, lookups: dict[str, list[str]]

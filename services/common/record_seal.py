@@ -14,7 +14,8 @@ Sealed form: header ``iiz-sealed: v1``, ``content-type: application/octet-stream
 12-byte nonce ‖ AES-GCM(plaintext) where plaintext = 4-byte length ‖ JSON list of the sealed
 headers (values as Latin-1, which carries any bytes) ‖ the original value. ``open_record``
 returns the record as it was before sealing, so ``from_kafka`` reads it unchanged; records
-without the header (from before the registry) pass through as they are.
+without the header pass through as they are only for legacy subjects (``psn:``, from before the
+registry): an unsealed record naming a registry subject is refused.
 """
 
 from __future__ import annotations
@@ -29,13 +30,16 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from schemas.codec import CE_PREFIX, CONTENT_TYPE, KafkaRecord
+from services.common.person_registry import is_registry_subject
 
 SEALED_HEADER = "iiz-sealed"
 FORMAT_VERSION = b"v1"
 SEALED_CONTENT_TYPE = b"application/octet-stream"
 NONCE_BYTES = 12
 _LENGTH_BYTES = 4
-# The routing envelope: who, what kind, when. Nothing else stays readable.
+# The routing envelope: who, what kind, when. Nothing else stays readable. Every one of these is
+# set by the bus, never taken from a partner as text (intake's ``canonicalise``: dataschema is the
+# event type's own schema URI), so no free text of a person stays readable once the key is gone.
 READABLE_ATTRIBUTES = frozenset(
     {"id", "source", "type", "subject", "time", "specversion", "dataschema", "partitionkey"}
 )
@@ -46,6 +50,13 @@ class RecordSealError(ValueError):
     """A sealed record that cannot be opened although its person's key exists (changed bytes,
     moved to another event or person, unknown format, no subject). The message names no
     content."""
+
+
+class UnsealedRecordError(RecordSealError):
+    """A record in clear that names a registry (``prs:``) subject: every record of a registry
+    person is sealed, so this one was not written by the bus (or the seal was stripped). Only
+    legacy ``psn:`` records may be in clear; taking this one would fold a person's data that
+    erasure cannot reach, or bring an erased person back."""
 
 
 @dataclass(frozen=True)
@@ -99,9 +110,18 @@ def open_record(record: KafkaRecord, keys: Mapping[str, bytes | None]) -> KafkaR
     """The plain record, or ``Erased`` when its person's key is gone (``keys[subject]`` is None).
 
     ``keys`` maps subjects to person keys (``person_registry.keys_of``). A record without the
-    ``iiz-sealed`` header is returned unchanged (legacy cleartext)."""
+    ``iiz-sealed`` header is returned unchanged if it is a legacy one (a ``psn:`` subject, from
+    before the registry); one naming a registry subject is ``UnsealedRecordError`` (fail
+    closed)."""
     version = record.header(SEALED_HEADER)
     if version is None:
+        named = (
+            v.decode("utf-8", errors="replace")
+            for n, v in record.headers
+            if n.lower() == f"{CE_PREFIX}subject"
+        )
+        if any(is_registry_subject(s.strip()) for s in named):  # any spelling, any copy
+            raise UnsealedRecordError("a record in clear names a person of the registry")
         return record
     if version != FORMAT_VERSION:
         raise RecordSealError("the record is sealed in a format this bus does not know")

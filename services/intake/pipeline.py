@@ -112,9 +112,21 @@ class IntakePipeline:
         return [assess(c, persons=persons, seal=self._seal) for c in checked]
 
     async def process(
-        self, submissions: Sequence[Submission], consumed: ConsumedOffsets | None = None
+        self,
+        submissions: Sequence[Submission],
+        consumed: ConsumedOffsets | None = None,
+        *,
+        assessed: Sequence[Outcome] | None = None,
     ) -> list[Answered]:
-        outcomes = await self.assess(submissions)
+        """Publish the submissions' outcomes. ``assessed``: what ``assess`` decided about them
+        already (the web form, which stored the document under that person's subject): used as
+        it is, so the person is resolved once and events and document name the same subject."""
+        if assessed is None:
+            outcomes = await self.assess(submissions)
+        else:
+            outcomes = list(assessed)
+            if [o.submission for o in outcomes] != list(submissions):
+                raise ValueError("the assessed outcomes are not those of the submissions")
         answered = await self._mark_duplicates(outcomes)
         now = self._clock()
         writes: list[tuple[str, KafkaRecord]] = []

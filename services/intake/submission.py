@@ -124,7 +124,12 @@ def identity_of(event: CloudEvent[Any]) -> AhvNumber:
 
 def canonicalise(event: CloudEvent[Any], subject: str, seal: IdentitySeal) -> CloudEvent[Any]:
     """The canonical event: the AHV number replaced by the person's subject (subject, key) and
-    its sealed form. ``event`` has passed ``identity_of``."""
+    its sealed form. ``event`` has passed ``identity_of``.
+
+    Every attribute that stays readable on the sealed canonical record is the bus's own: id
+    (derived), subject and partition key (the registry's), ``dataschema`` (the schema of the
+    event type: a partner's value is free text and would stay readable on the log for ever),
+    type (catalogue), source (checked), time (a timestamp)."""
     person = event.data.person
     sealed = seal.seal(person.ahv_number)
     data = event.data.model_copy(
@@ -135,6 +140,7 @@ def canonicalise(event: CloudEvent[Any], subject: str, seal: IdentitySeal) -> Cl
             "id": canonical_id(event.source, str(event.id)),
             "subject": subject,
             "partitionkey": subject,
+            "dataschema": type(event.data).dataschema(),
             "data": data,
         }
     )

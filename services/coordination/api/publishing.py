@@ -7,7 +7,7 @@ folds, decides and delivers it like any other event.
 
 The record is sealed under the person's own key (``record_seal``), as intake seals; a person from
 before the person registry (a legacy ``psn:`` subject) has no key, and their events stay in
-clear like their earlier ones.
+clear like their earlier ones; a registry (``prs:``) subject is never published in clear.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from schemas.envelope import new_event
 from schemas.events import PersonRef
 from schemas.events.base import EventData
 from schemas.topics import CASE_EVENTS
-from services.common.person_registry import keys_of
+from services.common.person_registry import is_registry_subject, keys_of
 from services.common.record_seal import seal_record
 from services.coordination.api.context import ApiContext
 from services.coordination.api.problems import (
@@ -82,12 +82,20 @@ async def publish_case_event(
 
 
 async def sealed_for_person(api: ApiContext, record: KafkaRecord, subject: str) -> KafkaRecord:
-    """The record sealed under the person's key; as it is for a legacy subject (no key). A
-    person erased since the case was read is not found (the erasure deletes the case too)."""
+    """The record sealed under the person's key; as it is only for a legacy ``psn:`` subject
+    (from before the registry). A person erased since the case was read is not found (the
+    erasure deletes the case too). A registry subject without a registry row (another registry
+    configured, a restore gone wrong) fails closed: ``UnavailableError``, nothing published —
+    in clear, the text would stay on the log for good."""
     s = api.settings
     keys = await keys_of(api.pool, s.person_db_schema, s.person_keyring, [subject])
     if subject not in keys:
-        return record
+        if not is_registry_subject(subject):
+            return record
+        log.error("a case's person has no row in the person registry; nothing published")
+        raise UnavailableError(
+            "the person's key is not available; nothing was published, tell the operators"
+        )
     key = keys[subject]
     if key is None:
         raise CaseNotFoundError()

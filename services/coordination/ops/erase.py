@@ -33,7 +33,7 @@ import asyncpg
 from schemas.ahv import AhvNumber, mask_ahv_like
 from services.common.database import checked_schema
 from services.common.person_lookup import subjects_of
-from services.common.person_registry import tombstone
+from services.common.person_registry import is_registry_subject, tombstone
 from services.coordination import audit
 from services.coordination.domain.case_file import CaseFile
 from services.coordination.settings import CoordinationSettings
@@ -175,10 +175,37 @@ async def erase_person(
     *,
     at: dt.datetime,
 ) -> list[Erasure]:
-    """Erase every subject the AHV number is known under (registry and legacy pseudonyms)."""
+    """Erase every subject the AHV number is known under (registry and legacy pseudonyms).
+
+    ``LegacySubjectError`` (nothing erased) if the person has data under a legacy ``psn:``
+    subject: their records on the canonical log are in clear, so a ``rebuild`` would bring the
+    person back (and send their deliveries again) — erasing them needs the log resealed first."""
     async with pool.acquire() as conn:
         subjects = await subjects_of(conn, ahv, settings)
+        if await legacy_with_data(conn, subjects):
+            raise LegacySubjectError(
+                "the person has events on the canonical log from before the person registry"
+                " (a legacy psn: subject, in clear there): a rebuild would undo the erasure and"
+                " send their deliveries again; reseal the log first. Nothing was erased."
+            )
     return [await erase_subject(pool, Stores.of(settings), s, requester, at=at) for s in subjects]
+
+
+class LegacySubjectError(Exception):
+    """The person cannot be erased yet: data under a legacy (cleartext) ``psn:`` subject."""
+
+
+async def legacy_with_data(conn: asyncpg.Connection, subjects: Sequence[str]) -> list[str]:
+    """The legacy ``psn:`` subjects among ``subjects`` that coordination folded events of."""
+    legacy = [s for s in subjects if not is_registry_subject(s)]
+    if not legacy:
+        return []
+    rows = await conn.fetch(
+        "SELECT pseudonym FROM persons WHERE pseudonym = ANY($1::text[])"
+        " UNION SELECT pseudonym FROM timeline WHERE pseudonym = ANY($1::text[])",
+        legacy,
+    )
+    return sorted(r["pseudonym"] for r in rows)
 
 
 # Asked under the person's locks, in the erasure's transaction: may this subject still go?

@@ -4,7 +4,9 @@
 from the command line, where ``ps`` and the shell history would keep it), erases every subject
 the person is known under, and prints per subject only the rows deleted per table. The audit row
 names ``operator/<NAME>`` (default: the operating-system user); like the ticket, a login name
-only, never an AHV number, case number or sentence.
+only, never an AHV number, case number or sentence. A person with events from before the person
+registry (a legacy ``psn:`` subject, in clear on the log) is refused (exit 3, nothing erased)
+until the log is resealed: a rebuild would bring them back.
 ``retention [--count] [--force]`` applies the retention schedule now (``--count``: only how many
 persons are past retention; ``--force``: run even if today's run happened); exit 1 without doing
 anything while the worker has not caught up with the canonical log.
@@ -23,6 +25,7 @@ from schemas.errors import ContractError
 from services.common.database import create_pool
 from services.coordination.clock import utc_now
 from services.coordination.ops.erase import (
+    LegacySubjectError,
     Requester,
     TicketError,
     checked_actor,
@@ -72,6 +75,9 @@ async def erase_command(
         erasures = await erase_person(
             pool, settings, ahv, Requester(actor=f"operator/{name}", ticket=ticket), at=utc_now()
         )
+    except LegacySubjectError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
     except asyncpg.UndefinedTableError as error:
         print(
             f"error: {error}: nothing was erased (are the schemas migrated? are"

@@ -38,6 +38,7 @@ import asyncpg
 import structlog
 
 from services.common.outages import log_failure
+from services.common.person_registry import is_registry_subject
 from services.coordination import audit
 from services.coordination.clock import Clock, swiss_today, utc_now
 from services.coordination.domain.working_days import SWISS_TIME
@@ -88,9 +89,11 @@ async def persons_past_retention(
     conn: asyncpg.Connection | asyncpg.Pool, today: dt.date, years: int
 ) -> list[str]:
     """The subjects past retention (``_PAST``): listed outside any lock, so each is asked again
-    under the erasure's lock (``still_past_retention``)."""
+    under the erasure's lock (``still_past_retention``). Legacy ``psn:`` subjects are left out:
+    their records on the log are in clear, so a rebuild would bring them back (``erase``
+    refuses them too) until the log is resealed."""
     rows = await conn.fetch(PAST_RETENTION, retention_cutoff(today, years))
-    return [row["pseudonym"] for row in rows]
+    return [row["pseudonym"] for row in rows if is_registry_subject(row["pseudonym"])]
 
 
 def still_past_retention(cutoff: dt.datetime) -> Guard:

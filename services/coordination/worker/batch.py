@@ -27,7 +27,12 @@ import structlog
 from schemas.codec import KafkaRecord, from_kafka
 from schemas.envelope import CloudEvent
 from schemas.errors import ContractError
-from services.common.record_seal import Erased, RecordSealError, open_record
+from services.common.record_seal import (
+    Erased,
+    RecordSealError,
+    UnsealedRecordError,
+    open_record,
+)
 from services.coordination.domain.case_file import CaseFile
 from services.coordination.domain.case_parts import Case
 from services.coordination.domain.event_step import Applied, Refused, apply_event
@@ -103,8 +108,9 @@ class FoldedBatch:
 
 @dataclass(frozen=True)
 class Opened:
-    """A batch's records readable (legacy cleartext ones as they were), the erased persons'
-    records, and sealed records that do not open (poison: changed, moved, no key)."""
+    """A batch's records readable (legacy cleartext ones as they were; opened ones keep their
+    sealed ``wire`` form), the erased persons' records, and records that do not open (poison:
+    changed, moved, no key, or in clear for a registry subject)."""
 
     records: list[BusRecord]
     erased: list[Erased]
@@ -118,6 +124,9 @@ def open_sealed(records: Sequence[BusRecord], keys: Mapping[str, bytes | None]) 
         plain = KafkaRecord(record.key, record.value or b"", record.headers)
         try:
             result = open_record(plain, keys)
+        except UnsealedRecordError as error:
+            opened.poison.append(Poison(record, "unsealed_registry_subject", str(error)))
+            continue
         except RecordSealError as error:
             opened.poison.append(Poison(record, "not_opened", str(error)))
             continue
@@ -125,9 +134,9 @@ def open_sealed(records: Sequence[BusRecord], keys: Mapping[str, bytes | None]) 
             opened.erased.append(result)
         elif result is plain:
             opened.records.append(record)
-        else:
+        else:  # the wire form goes along: a dead letter carries the record still sealed
             opened.records.append(
-                dataclasses.replace(record, value=result.value, headers=result.headers)
+                dataclasses.replace(record, value=result.value, headers=result.headers, wire=record)
             )
     return opened
 

@@ -1,6 +1,7 @@
-"""Dead letters of case events on ``iiz.coordination.rejected.v1``: the original record, sealed
-with the identity key, and its reason, position and id in readable headers. A resent dead
-letter carries the same id (derived from the record's position)."""
+"""Dead letters of case events on ``iiz.coordination.rejected.v1``: the original record as the
+log holds it (a person's record still sealed under their key, so erasure covers the dead letter
+too), sealed with the identity key, and its reason, position and id in readable headers. A
+resent dead letter carries the same id (derived from the record's position)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import structlog
 from aiokafka import AIOKafkaProducer
 
 from schemas.topics import COORDINATION_REJECTED
+from services.common.consumer_edge import ConsumedRecord
 from services.common.identity_seal import IdentitySeal
 from services.common.logging import redact_ahv_numbers
-from services.coordination.worker.effects import BusRecord, Poison
+from services.coordination.worker.effects import Poison
 
 log = structlog.get_logger(__name__)
 
@@ -29,7 +31,7 @@ async def send_dead_letters(
         await producer.send(
             COORDINATION_REJECTED,
             key=str(p.record.poison_id).encode(),
-            value=seal.seal_bytes(original(p.record)),
+            value=seal.seal_bytes(original(p.record.on_log)),
             headers=headers(p, seal.key_id),
         )
         for p in poison
@@ -52,8 +54,9 @@ def headers(poison: Poison, key_id: str) -> list[tuple[str, bytes]]:
     ]
 
 
-def original(record: BusRecord) -> bytes:
-    """The record's key, value and headers as JSON (base64), to be sealed."""
+def original(record: ConsumedRecord) -> bytes:
+    """The record's key, value and headers as JSON (base64), to be sealed. Pass it as the log
+    holds it (``BusRecord.on_log``): a person's record stays sealed under their own key."""
     return json.dumps(
         {
             "key": _b64(record.key),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from services.common.consumer_edge import ConsumedRecord
@@ -20,7 +20,16 @@ Row = tuple[Any, ...]  # a row of a table, in the column order of the store's st
 
 @dataclass(frozen=True, slots=True)
 class BusRecord(ConsumedRecord):
-    """A record of the case-event log, as the consumer edge hands it over."""
+    """A record of the case-event log, as the consumer edge hands it over. Once opened
+    (``batch.open_sealed``), ``wire`` keeps the record as the log holds it (sealed for its
+    person): dead letters carry that form, so erasing the person's key erases them too."""
+
+    wire: ConsumedRecord | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def on_log(self) -> ConsumedRecord:
+        """The record as the log holds it (sealed records before they were opened)."""
+        return self if self.wire is None else self.wire
 
     @property
     def poison_id(self) -> uuid.UUID:

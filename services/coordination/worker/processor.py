@@ -95,9 +95,11 @@ class BatchProcessor:
             files, seen = await store.lock_batch(conn, first_positions(decoded), ids)
             # Erased after this batch read their keys: the erasure holds (or held) the same locks,
             # so the tombstone is visible now, and nothing of theirs may be written again.
-            erased = await store.erased_among(conn, self._parts.person_schema, files)
+            poisoned = {s for p in poison if (s := subject_of(p.record.headers)) is not None}
+            erased = await store.erased_among(conn, self._parts.person_schema, {*files, *poisoned})
             if erased:
                 decoded = [d for d in decoded if str(d[1].subject) not in erased]
+                poison = [p for p in poison if subject_of(p.record.headers) not in erased]
                 files = {p: f for p, f in files.items() if p not in erased}
                 await store.forget_files(conn, erased)
             folded = fold_batch(decoded, poison, files, seen, self._context)

@@ -13,7 +13,7 @@ from services.intake.http_door.limits import RateLimiter
 from services.intake.pipeline import Answered, IntakePipeline
 from services.intake.runtime import IntakeRuntime
 from services.intake.settings import IntakeSettings
-from services.intake.submission import Submission
+from services.intake.submission import Outcome, Submission
 from services.intake.tokens import TokenStore
 
 READINESS_TIMEOUT_SECONDS = 3.0
@@ -34,9 +34,12 @@ class HttpIntake:
     def settings(self) -> IntakeSettings:
         return self.runtime.settings
 
-    async def process(self, submissions: Sequence[Submission]) -> list[Answered]:
+    async def process(
+        self, submissions: Sequence[Submission], assessed: Sequence[Outcome] | None = None
+    ) -> list[Answered]:
+        """``assessed``: the submissions' outcomes from ``pipeline.assess`` (not resolved again)."""
         async with self.lock:
-            return await self.pipeline.process(submissions)
+            return await self.pipeline.process(submissions, assessed=assessed)
 
     async def ready(self) -> dict[str, str]:
         checks: dict[str, str] = {}

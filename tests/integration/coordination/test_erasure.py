@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import sys
@@ -30,7 +31,7 @@ import asyncpg
 import pytest
 from faststream import TestApp
 
-from schemas.ahv import AhvNumber
+from schemas.ahv import AhvNumber, pseudonymise
 from schemas.codec import KafkaRecord
 from schemas.events import (
     AssessmentCompleted,
@@ -51,19 +52,22 @@ from schemas.vocabulary import (
     ReferralPurpose,
 )
 from services.common.document_store import StoredDocument, store
+from services.common.identity_seal import IdentitySeal
 from services.common.kafka_clients import create_admin
 from services.common.person_lookup import subjects_of
-from services.common.person_registry import keys_of
+from services.common.person_registry import PersonRegistry, keys_of
 from services.common.record_seal import Erased, is_sealed, open_record, subject_of
 from services.coordination import audit
+from services.coordination.domain.case_file import CaseFile
 from services.coordination.ops.erase import Requester, Stores, erase_subject
+from services.coordination.ops.lifecycle_cli import erase_command as erase_cli
 from services.coordination.ops.rebuild import PROJECTIONS, rebuild
 from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.consumer import create_app
 from services.coordination.worker.runtime import CoordinationRuntime
 from services.intake.submission import canonical_id
 from tests.conftest import LogCollector
-from tests.factories import format_ahv
+from tests.factories import format_ahv, valid_ahv
 from tests.integration.coordination.conftest import (
     api_client,
     eventually,
@@ -553,3 +557,50 @@ async def test_a_batch_that_read_the_key_before_the_erasure_writes_nothing_of_th
             subject,
         )
         assert rows == 0, table
+
+
+async def test_erase_refuses_a_person_with_legacy_cleartext_events_and_erases_nothing(
+    coordination_settings: CoordinationSettings,
+    db: asyncpg.Pool,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A legacy (psn:) person's records are in clear on the log: a rebuild would bring them
+    # back and send their deliveries again. Until the log is resealed, erase says so and stops.
+    settings = coordination_settings.model_copy(update={"coordination_intake_db_schema": ""})
+    ahv = AhvNumber(valid_ahv(8201))
+    ring = settings.pseudonym_keyring
+    legacy = pseudonymise(ahv, ring.current, ring.current_id)
+    registry = PersonRegistry(
+        db,
+        settings.person_db_schema,
+        settings.person_keyring,
+        ring,
+        IdentitySeal.from_settings(settings),
+    )
+    subject = (await registry.resolve([ahv]))[ahv.digits].subject
+    await db.execute(
+        "INSERT INTO persons (pseudonym, state, bus_partition, last_offset)"
+        " VALUES ($1, $2::jsonb, 0, 7)",
+        legacy,
+        CaseFile(pseudonym=legacy).model_dump_json(),
+    )
+
+    code = await erase_cli(settings, "DSB-2026-L1", "dsb-test", io.StringIO(f"{ahv.formatted()}\n"))
+
+    assert code != 0
+    said = capsys.readouterr()
+    assert "reseal the log first" in said.err
+    assert "Nothing was erased" in said.err
+    assert legacy not in said.out + said.err
+    assert ahv.digits not in said.out + said.err
+    assert await db.fetchval("SELECT count(*) FROM persons WHERE pseudonym = $1", legacy) == 1
+    assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'erased'") == 0
+    assert (await registry.keys_of([subject]))[subject] is not None
+
+    # Without the legacy data the same request erases the registry person.
+    await db.execute("DELETE FROM persons WHERE pseudonym = $1", legacy)
+    assert (
+        await erase_cli(settings, "DSB-2026-L1", "dsb-test", io.StringIO(f"{ahv.formatted()}\n"))
+        == 0
+    )
+    assert (await registry.keys_of([subject]))[subject] is None

@@ -36,6 +36,8 @@ from schemas.vocabulary import DataCategory, MeasureKind, ParticipantRole
 from services.common.database import create_pool
 from services.common.identity_seal import IdentitySeal
 from services.common.kafka_clients import create_producer
+from services.common.person_registry import PersonRegistry
+from services.common.record_seal import SEALED_HEADER, seal_record
 from services.coordination.ops.migrate import migrate
 from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.consumer import create_app
@@ -247,3 +249,60 @@ async def test_the_clear_ahv_number_leaves_no_trace_in_the_store(
 
 async def _processed(db: asyncpg.Pool, count: int) -> bool:
     return int(await db.fetchval("SELECT count(*) FROM processed_events")) >= count
+
+
+async def test_a_registry_persons_poison_is_dead_lettered_sealed_and_a_clear_record_refused(
+    private_log: CoordinationSettings, db: asyncpg.Pool
+) -> None:
+    # A record of a registry person that opens but is not a valid event goes to the dead-letter
+    # topic as the log holds it (sealed under the person's key: erasure covers it too); a record
+    # in clear naming a registry subject is never folded (only legacy psn: records are in clear).
+    settings = private_log
+    topic = settings.coordination_case_events_topic
+    ahv = AhvNumber(valid_ahv(SEED + 2))
+    registry = PersonRegistry(
+        db,
+        settings.person_db_schema,
+        settings.person_keyring,
+        settings.pseudonym_keyring,
+        IdentitySeal.from_settings(settings),
+    )
+    person = (await registry.resolve([ahv]))[ahv.digits]
+    marker = f"GIFT-{uuid.uuid4().hex}"
+    at = dt.datetime(2026, 3, 10, 8, tzinfo=dt.UTC)
+
+    def note(text: str, source: str = "/iiz/bl/rav") -> KafkaRecord:
+        data = NoteAdded(person=PersonRef(case_ref="RAV-4712"), note_id=uuid.uuid4(), text=text)
+        event = new_event(
+            data, source=source, time=at, subject=person.subject, partitionkey=person.subject
+        )
+        return to_kafka(event)
+
+    records = [
+        ("unknown_source", seal_record(note(marker, "/iiz/bl/nowhere"), person.key)),
+        ("unsealed_registry_subject", note(marker)),
+    ]
+    start = await end_offsets(settings, [COORDINATION_REJECTED])
+
+    sent = await publish_raw(settings, records)
+
+    def mine(record: Record) -> bool:
+        return header(record, "iiz_topic") == topic
+
+    letters = await read_until(
+        settings, start, lambda rs: sum(1 for r in rs if mine(r)) >= len(sent), within=60
+    )
+    by_offset = {int(header(r, "iiz_offset") or -1): r for r in letters if mine(r)}
+    seal = IdentitySeal.from_settings(settings)
+    for s in sent:
+        letter: Any = by_offset[s.offset]  # aiokafka ships no types
+        assert header(letter, "iiz_reason") == s.name
+        assert original_of(letter.value, seal) == s.record, f"{s.name}: as the log holds it"
+    first: Any = by_offset[sent[0].offset]
+    opened_poison = original_of(first.value, seal)
+    assert opened_poison.header(SEALED_HEADER) == b"v1"
+    assert marker.encode() not in opened_poison.value + b"".join(
+        v for _, v in opened_poison.headers
+    )
+    assert await db.fetchval("SELECT count(*) FROM timeline") == 0
+    assert await db.fetchval("SELECT count(*) FROM persons") == 0

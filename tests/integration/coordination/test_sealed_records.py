@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Callable
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
@@ -17,16 +18,20 @@ from aiokafka import AIOKafkaProducer
 
 from schemas.ahv import AhvNumber
 from schemas.codec import KafkaRecord, to_kafka
-from schemas.events import CaseOpened, NoteAdded
+from schemas.events import CaseOpened, NoteAdded, PersonRef
 from schemas.registry import load_institutions
 from schemas.topics import CASE_EVENTS
 from services.common.database import asyncpg_dsn
 from services.common.identity_seal import IdentitySeal
 from services.common.kafka_clients import create_producer
-from services.common.person_registry import PersonKey, PersonRegistry, tombstone
+from services.common.person_registry import PersonKey, PersonRegistry, new_subject, tombstone
 from services.common.record_seal import SEALED_HEADER, seal_record
+from services.coordination.api.problems import UnavailableError
+from services.coordination.api.publishing import publish_case_event
 from services.coordination.ops.migrate import migrate as migrate_coordination
 from services.coordination.ops.rebuild import rebuild
+from services.coordination.reading.caller import Caller, Role
+from services.coordination.reading.queries import CaseRow
 from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.runtime import CoordinationRuntime
 from services.intake.migrate import migrate as migrate_intake
@@ -242,3 +247,47 @@ async def rebuild_from(
         await runtime.stop()
         await drop_schema(settings)
     return report, persons
+
+
+class RecordingProducer:
+    """Stands in for the API's producer: what would have been published."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    async def send_and_wait(self, topic: str, **record: Any) -> None:
+        self.sent.append({"topic": topic, **record})
+
+
+async def test_the_api_publishes_a_registry_persons_note_only_sealed_and_fails_closed(
+    coordination_settings: CoordinationSettings, db: asyncpg.Pool
+) -> None:
+    settings = coordination_settings
+    producer = RecordingProducer()
+    api: Any = SimpleNamespace(
+        settings=settings,
+        pool=db,
+        producer=producer,
+        registry=load_institutions(),
+        clock=lambda: dt.datetime(2026, 3, 10, 8, tzinfo=dt.UTC),
+    )
+    caller = Caller("anna", "rav", Role.COORDINATOR)
+    person = (await registry_of(settings, db).resolve([X]))[X.digits]
+
+    async def publish(subject: str) -> None:
+        note = NoteAdded(person=PersonRef(case_ref="RAV-1"), note_id=uuid.uuid4(), text=MARKER)
+        case = CaseRow(uuid.uuid4(), "IIZ-2026-000001", subject, True)
+        await publish_case_event(api, caller, case, note, uuid.uuid4(), unavailable="again")
+
+    # A registry subject the configured registry does not hold: refused, nothing published.
+    with pytest.raises(UnavailableError):
+        await publish(new_subject())
+    assert producer.sent == []
+
+    await publish(person.subject)
+    sealed = producer.sent.pop()
+    assert dict(sealed["headers"])[SEALED_HEADER] == b"v1"
+    assert MARKER.encode() not in sealed["value"]
+
+    await publish("psn:k1:" + "c" * 32)  # legacy: in clear, like their earlier events
+    assert MARKER.encode() in producer.sent.pop()["value"]

@@ -139,3 +139,76 @@ async def test_the_service_role_cannot_delete_a_person(
         pytest.skip("the services connect as the owner here: nothing is granted")
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await pool.execute(f'DELETE FROM "{intake_settings.person_db_schema}".persons')  # noqa: S608
+
+
+async def waiting_for(pool: asyncpg.Pool, blocker: asyncpg.Connection) -> None:
+    """Until some session waits for a lock ``blocker`` holds (the race is then set up)."""
+    pid = blocker.get_server_pid()
+    for _ in range(300):
+        if await pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", pid
+        ):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("nobody waited for the erasure's locks")
+
+
+async def test_no_lookup_can_name_an_erased_person_even_one_erased_concurrently(
+    pool: asyncpg.Pool, intake_settings: IntakeSettings
+) -> None:
+    schema = intake_settings.person_db_schema
+    erased, busy = AhvNumber(valid_ahv(340)), AhvNumber(valid_ahv(341))
+    people = registry(pool, intake_settings)
+    found = await people.resolve([erased, busy])
+    gone, live = found[erased.digits].subject, found[busy.digits].subject
+    async with pool.acquire() as conn, conn.transaction():
+        await tombstone(conn, schema, gone)
+    insert = f'INSERT INTO "{schema}".lookups (lookup, subject) VALUES ($1, $2)'  # noqa: S608
+
+    with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="erased person"):
+        await pool.execute(insert, "psn:k9:" + "1" * 32, gone)
+
+    # An erasure in progress: the lookup waits for it, then is refused.
+    async with pool.acquire() as erasing:
+        transaction = erasing.transaction()
+        await transaction.start()
+        await tombstone(erasing, schema, live)
+        adding = asyncio.create_task(pool.execute(insert, "psn:k9:" + "2" * 32, live))
+        await waiting_for(pool, erasing)
+        await transaction.commit()
+        with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="erased person"):
+            await adding
+    left = await pool.fetchval(
+        f'SELECT count(*) FROM "{schema}".lookups WHERE subject = ANY($1::text[])',  # noqa: S608
+        [gone, live],
+    )
+    assert left == 0
+
+
+async def test_resolve_adding_a_current_lookup_does_not_race_an_erasure(
+    pool: asyncpg.Pool, intake_settings: IntakeSettings
+) -> None:
+    schema = intake_settings.person_db_schema
+    ahv = AhvNumber(valid_ahv(342))
+    old = Keyring("k1", {"k1": b"old-key"})
+    new = Keyring("k2", {"k2": b"new-key", "k1": b"old-key"})
+    subject = (await registry(pool, intake_settings, old).resolve([ahv]))[ahv.digits].subject
+
+    # The person is erased while intake (on the new pseudonym key) finds them under the old
+    # lookup and adds the current one: it waits, sees the tombstone, and makes a new person.
+    async with pool.acquire() as erasing:
+        transaction = erasing.transaction()
+        await transaction.start()
+        await tombstone(erasing, schema, subject)
+        resolving = asyncio.create_task(registry(pool, intake_settings, new).resolve([ahv]))
+        await waiting_for(pool, erasing)
+        await transaction.commit()
+        reborn = (await resolving)[ahv.digits].subject
+
+    assert reborn != subject
+    rows = await pool.fetch(
+        f'SELECT lookup, subject FROM "{schema}".lookups WHERE subject = ANY($1::text[])',  # noqa: S608
+        [subject, reborn],
+    )
+    assert {r["subject"] for r in rows} == {reborn}
+    assert await registry(pool, intake_settings, new).subjects_of(ahv) == [reborn]

@@ -7,15 +7,19 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
+from schemas.ahv import AhvNumber
 from schemas.topics import CASE_EVENTS
 from services.common.database import asyncpg_dsn
 from services.common.document_seal import DocumentSeal
 from services.common.keyring import Keyring
+from services.common.person_registry import PersonKey, PersonRegistry
 from services.intake.http_door.form.uploads import document_seal
 from tests.factories import valid_ahv
 from tests.integration.intake.conftest import HttpApp
@@ -221,3 +225,36 @@ def test_a_sealed_document_opens_only_under_its_own_id() -> None:
     sealed = seal.seal(document_id, PNG)
 
     assert seal.open(document_id, sealed, hashlib.sha256(PNG).hexdigest()) == PNG
+
+
+async def test_the_form_resolves_the_person_once_and_stores_the_document_under_the_events_subject(
+    http_door: HttpApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Resolving twice could give two subjects (an erasure or a pseudonym-key rollout in between):
+    # the document would then sit under a subject no erasure of the events' person finds.
+    resolved: list[list[str]] = []
+    resolve = PersonRegistry.resolve
+
+    async def counted(self: PersonRegistry, ahvs: Iterable[AhvNumber]) -> dict[str, PersonKey]:
+        found = await resolve(self, ahvs)
+        resolved.append(sorted(p.subject for p in found.values()))
+        return found
+
+    monkeypatch.setattr(PersonRegistry, "resolve", counted)
+    await _login(http_door)
+    start = await end_offsets(http_door.settings, [CASE_EVENTS])
+
+    response = await _post(
+        http_door,
+        "potenzialabklaerung",
+        {"ahv_number": valid_ahv(502), "case_ref": "SH-2026-502", **consent_fields()},
+        signed_form(pdf(b"once")),
+    )
+
+    assert response.status_code == 200, response.text
+    assert len(resolved) == 1
+    events = await _mine(http_door, await _published_since(http_door, start), "SH-2026-502")
+    assert {e.subject for e in events} == set(resolved[0])
+    document = events[-1]
+    [row] = [r for r in await _stored(http_door) if r["document_id"] == document.data.document_id]
+    assert row["pseudonym"] == document.subject

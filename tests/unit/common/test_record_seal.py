@@ -17,6 +17,7 @@ from services.common.record_seal import (
     SEALED_HEADER,
     Erased,
     RecordSealError,
+    UnsealedRecordError,
     open_record,
     seal_record,
 )
@@ -140,6 +141,23 @@ def test_a_legacy_cleartext_record_passes_through() -> None:
     legacy = person_record("psn:k1:" + "a" * 32)
 
     assert open_record(legacy, {}) is legacy
+
+
+@pytest.mark.parametrize("name", ["ce_subject", "CE_Subject"])
+def test_a_record_in_clear_for_a_registry_subject_is_refused_not_legacy(name: str) -> None:
+    # Every record of a registry person is sealed: one in clear was not written by the bus, and
+    # folding it would keep a person's data where erasure cannot reach (or undo an erasure).
+    plain = person_record(SUBJECT)
+    renamed = KafkaRecord(
+        plain.key,
+        plain.value,
+        tuple((name if n == "ce_subject" else n, v) for n, v in plain.headers),
+    )
+
+    with pytest.raises(UnsealedRecordError):
+        open_record(renamed, KEYS)
+    with pytest.raises(UnsealedRecordError):
+        open_record(renamed, {SUBJECT: None})  # erased: not brought back either
 
 
 def test_an_unknown_format_version_is_an_error() -> None:

@@ -14,6 +14,7 @@ from schemas.registry import load_institutions
 from services.common.identity_seal import IdentitySeal
 from services.common.keyring import Keyring
 from services.common.person_registry import PersonKey
+from services.common.record_seal import seal_record
 from services.common.settings import DEVELOPMENT_IDENTITY_KEY
 from services.intake.submission import (
     Accepted,
@@ -34,6 +35,9 @@ SEAL = IdentitySeal(Keyring("i1", {"i1": DEVELOPMENT_IDENTITY_KEY.encode()}))
 def person_of(ahv: AhvNumber) -> PersonKey:
     """A made-up registry entry: a subject that depends on nothing but the test's choice."""
     return PersonKey(subject="prs:" + uuid.uuid5(uuid.NAMESPACE_OID, ahv.digits).hex, key=b"k" * 32)
+
+
+PERSONAL = "Hans Muster geb. 01.02.1970 Hauptstr. 5 Liestal Suchtberatung"
 
 
 def _assess(record: KafkaRecord, sender: str = "rav") -> Accepted | Rejected:
@@ -104,3 +108,39 @@ def test_an_ahv_number_hidden_in_free_text_is_refused() -> None:
     assert all(
         find_valid_ahv_numbers(o.error.message) == [] for o in outcomes if isinstance(o, Rejected)
     )
+
+
+@pytest.mark.parametrize(
+    "attribute", ["dataschema", "correlationid", "causationid", "partitionkey", "text"]
+)
+def test_a_partners_personal_text_in_any_attribute_is_not_readable_on_the_sealed_record(
+    attribute: str,
+) -> None:
+    # Whatever a partner may write (envelope attributes or data), the canonical record on the
+    # forever log shows it only inside the person's seal: erasing the key erases it.
+    value = f"urn:{PERSONAL}" if attribute == "dataschema" else PERSONAL
+    event = sample_event(NoteAdded)
+    if attribute == "text":
+        event = event.model_copy(update={"data": event.data.model_copy(update={"text": value})})
+    else:
+        event = event.model_copy(update={attribute: value})
+    submitted = to_kafka(event)
+    assert PERSONAL.encode() in submitted.value + b"".join(v for _, v in submitted.headers)
+
+    outcome = _assess(submitted)
+
+    assert isinstance(outcome, Accepted)
+    sealed = seal_record(to_kafka(outcome.event), outcome.person.key)
+    raw = (sealed.key or b"") + sealed.value + b"".join(n.encode() + v for n, v in sealed.headers)
+    for fragment in ("Muster", "Hauptstr", "Sucht", "Liestal"):
+        assert fragment.encode() not in raw
+
+
+def test_the_canonical_dataschema_is_the_bus_schema_of_the_event_type() -> None:
+    event = sample_event(CaseOpened)
+    event = event.model_copy(update={"dataschema": "urn:partner:own-reference-4711"})
+
+    outcome = _assess(to_kafka(event))
+
+    assert isinstance(outcome, Accepted)
+    assert outcome.event.dataschema == CaseOpened.dataschema()

@@ -276,19 +276,17 @@ async def _submit(
         for index, event in enumerate(prepared.events)
     ]
     try:
-        checked = await intake.pipeline.assess(submissions)  # registers the person if new
-        refused = [
-            s
-            for s, outcome in zip(submissions, checked, strict=True)
-            if isinstance(outcome, Rejected)
-        ]
+        # The person is resolved (registered if new) once, here: the document is stored under
+        # the subject the events are then sealed for, so erasing that person finds both.
+        checked = await intake.pipeline.assess(submissions)
+        refused = [o for o in checked if isinstance(o, Rejected)]
         announcement = checked[-1]
         if refused:  # answered (receipt, dead letter); the rest is neither stored nor published
-            answered = await intake.process(refused)
+            answered = await intake.process([o.submission for o in refused], refused)
         else:
             assert isinstance(announcement, Accepted)
             await _store(intake, institution, prepared.upload, announcement)
-            answered = await intake.process(submissions)
+            answered = await intake.process(submissions, checked)
     except Exception:
         log.exception("storing or publishing a form submission failed", request_id=request_id)
         return error_page(
