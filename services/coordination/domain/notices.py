@@ -82,7 +82,7 @@ def notices_of(
             pseudonym=pseudonym,
             case_key=case_key,
             event_type=event_type,
-            categories=tuple(sorted(c.value for c in d.categories)),
+            categories=tuple(sorted(c.value for c in d.basis.informed_categories)),
             articles=tuple(sorted(d.basis.articles)),
             legal_basis_version=d.basis.legal_basis_version,
             exchanged_at=time,

@@ -157,6 +157,9 @@ class Basis:
     articles: tuple[str, ...] = ()
     legal_basis_version: str | None = None
     inform_person: bool = False
+    # The categories an article with a duty to inform carried (not a consent): what the person
+    # must be told of afterwards (AVG Art. 35a Abs. 1ter: the exchange "und dessen Inhalt").
+    informed_categories: frozenset[DataCategory] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -209,7 +212,7 @@ def decide(
     return Decision(
         recipient=recipient,
         allowed=True,
-        basis=_basis([grounds[c] for c in sorted(delivered)], world.matrix.version),
+        basis=_basis({c: grounds[c] for c in sorted(delivered)}, world.matrix.version),
         categories=frozenset(delivered),
         withheld=withheld,
     )
@@ -250,7 +253,8 @@ def authorised_categories(
     return grounds
 
 
-def _basis(grounds: list[Ground], matrix_version: str) -> Basis:
+def _basis(by_category: Mapping[DataCategory, Ground], matrix_version: str) -> Basis:
+    grounds = list(by_category.values())
     consent_ids = sorted({g.consent_id for g in grounds if isinstance(g, ConsentRecord)})
     entries = [g for g in grounds if isinstance(g, LegalBasisEntry)]
     articles = sorted({e.article for e in entries})
@@ -266,4 +270,7 @@ def _basis(grounds: list[Ground], matrix_version: str) -> Basis:
         articles=tuple(articles),
         legal_basis_version=matrix_version if articles else None,
         inform_person=any(e.inform_person for e in entries),
+        informed_categories=frozenset(
+            c for c, g in by_category.items() if isinstance(g, LegalBasisEntry) and g.inform_person
+        ),
     )

@@ -551,6 +551,7 @@ def test_a_legal_basis_entry_allows_without_consent_and_sets_inform_person() -> 
         articles=("Art. 85f AVIG",),
         legal_basis_version="2025-1",
         inform_person=True,
+        informed_categories=frozenset({EMPLOYMENT}),
     )
 
 
@@ -642,6 +643,7 @@ def test_consent_and_law_together_cover_an_event_with_two_categories() -> None:
         articles=("Art. 6a IVG",),
         legal_basis_version="2025-1",
         inform_person=True,
+        informed_categories=frozenset({HEALTH}),  # the person is told of what the law carried
     )
 
 

@@ -47,9 +47,45 @@ def law_decision(recipient: str = "iv", *, inform: bool = True) -> Decision:
     return Decision(
         recipient=recipient,
         allowed=True,
-        basis=Basis(BasisKind.LAW, articles=(AVG,), legal_basis_version="v", inform_person=inform),
+        basis=Basis(
+            BasisKind.LAW,
+            articles=(AVG,),
+            legal_basis_version="v",
+            inform_person=inform,
+            informed_categories=frozenset({DataCategory.EMPLOYMENT} if inform else ()),
+        ),
         categories=frozenset({DataCategory.EMPLOYMENT}),
     )
+
+
+def test_a_notice_names_only_what_the_law_carried_not_what_a_consent_covered() -> None:
+    by_consent_and_law = Decision(
+        "iv",
+        allowed=True,
+        basis=Basis(
+            BasisKind.CONSENT_AND_LAW,
+            consent_ids=(uuid.uuid4(),),
+            articles=(AVG,),
+            legal_basis_version="v",
+            inform_person=True,
+            informed_categories=frozenset({DataCategory.BENEFITS, DataCategory.EMPLOYMENT}),
+        ),
+        categories=frozenset(
+            {DataCategory.BENEFITS, DataCategory.EMPLOYMENT, DataCategory.IDENTITY}
+        ),
+    )
+
+    [notice] = notices_of(
+        event_id=EVENT,
+        origin="rav",
+        pseudonym="prs:0123456789abcdef0123456789abcdef",
+        case_key=None,
+        event_type="ch.bl.iiz.measure.ended.v1",
+        time=NOON,
+        decisions=[by_consent_and_law],
+    )
+
+    assert notice.categories == ("benefits", "employment")  # identity went on the consent
 
 
 def test_a_notice_id_depends_on_event_and_recipient_only() -> None:
