@@ -180,3 +180,19 @@ def upgrade_blocking(
     script_location: Path, database_url: str, schema: str, grants: ServiceGrants | None = None
 ) -> None:
     asyncio.run(upgrade(script_location, database_url, schema, grants))
+
+
+def shared_schema_under_lock(attribute: str, default: str) -> str:
+    """In a migration of a schema several services' schemas share (documents, persons): its
+    checked name, handed over by the migrator as ``attribute``, with the advisory lock that lets
+    concurrent migrators create it only once."""
+    from alembic import context, op  # only inside a running migration
+
+    from services.common.database import checked_schema
+
+    schema = checked_schema(context.config.attributes.get(attribute, default))
+    op.get_bind().execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:schema || :lock_class), 0)"),
+        {"schema": schema, "lock_class": MIGRATION_LOCK_CLASS},
+    )
+    return schema

@@ -12,10 +12,9 @@ put back) and keeps tombstones from being deleted, so "erased" stays distinguish
 """
 
 from alembic import context, op
-from sqlalchemy import text
 
 from services.common.database import checked_schema
-from services.common.migrations import MIGRATION_LOCK_CLASS
+from services.common.migrations import shared_schema_under_lock
 
 revision = "0003"
 down_revision = "0002"
@@ -26,12 +25,8 @@ def _schema() -> str:
 
 
 def upgrade() -> None:
-    schema = _schema()
+    schema = shared_schema_under_lock("person_schema", "persons")
     s = f'"{schema}"'
-    op.get_bind().execute(
-        text("SELECT pg_advisory_xact_lock(hashtext(:schema || :lock_class), 0)"),
-        {"schema": schema, "lock_class": MIGRATION_LOCK_CLASS},
-    )
     op.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
     op.execute(
         f"""

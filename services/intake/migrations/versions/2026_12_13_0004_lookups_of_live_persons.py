@@ -10,10 +10,9 @@ foreign key is deferred: a new person's lookup is claimed first) passes.
 """
 
 from alembic import context, op
-from sqlalchemy import text
 
 from services.common.database import checked_schema
-from services.common.migrations import MIGRATION_LOCK_CLASS
+from services.common.migrations import shared_schema_under_lock
 
 revision = "0004"
 down_revision = "0003"
@@ -24,12 +23,8 @@ def _schema() -> str:
 
 
 def upgrade() -> None:
-    schema = _schema()
+    schema = shared_schema_under_lock("person_schema", "persons")
     s = f'"{schema}"'
-    op.get_bind().execute(
-        text("SELECT pg_advisory_xact_lock(hashtext(:schema || :lock_class), 0)"),
-        {"schema": schema, "lock_class": MIGRATION_LOCK_CLASS},
-    )
     op.execute(
         f"""
         CREATE OR REPLACE FUNCTION {s}.lookups_of_live_persons() RETURNS trigger
