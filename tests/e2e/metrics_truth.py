@@ -15,6 +15,8 @@ from schemas.events import (
     BenefitGranted,
     CaseClosed,
     CaseOpened,
+    ConsentGranted,
+    ConsentRevoked,
     MeasureEnded,
     MeasureStarted,
     ParticipantJoined,
@@ -25,7 +27,13 @@ from schemas.events import (
     ReferralRequested,
 )
 from schemas.registry.institutions import load_institutions
-from services.coordination.metrics.facts import CaseFact, CostFact, EngagementFact, ReferralFact
+from services.coordination.metrics.facts import (
+    CaseFact,
+    ConsentFact,
+    CostFact,
+    EngagementFact,
+    ReferralFact,
+)
 from simulator.script import PersonScript
 
 ZURICH = ZoneInfo("Europe/Zurich")
@@ -54,6 +62,7 @@ class OpenCase:
         closed_on: dt.date | None,
         outcome: str | None,
         persons_engagements: dict[EngagementKey, Span],
+        consents: Sequence[ConsentFact] = (),
     ) -> CaseFact:
         engagements = [
             clipped
@@ -71,6 +80,7 @@ class OpenCase:
             referrals=tuple(referrals),
             costs=tuple(self.costs),
             institutions=frozenset(self.institutions),
+            consents=tuple(consents),
         )
 
     def _clip(
@@ -101,9 +111,11 @@ def facts_from_scripts(persons: Sequence[PersonScript]) -> list[CaseFact]:
         cases: list[OpenCase] = []
         closing: dict[int, tuple[dt.date, str]] = {}
         engagements: dict[EngagementKey, Span] = {}
+        consents: dict[uuid.UUID, Span] = {}  # [valid_from, last day in force]
         for step in (s for s in person.steps if s.on_bus):
             data, origin, day = step.event.data, step.origin, day_of(step.event.time)
             _follow_engagement(engagements, data, origin, day)
+            _follow_consent(consents, data, day)
             if isinstance(data, CaseOpened):
                 if case is None:
                     projects = [data.project_code] if data.project_code else []
@@ -142,8 +154,26 @@ def facts_from_scripts(persons: Sequence[PersonScript]) -> list[CaseFact]:
                     pass
         for each in cases:
             closed_on, outcome = closing.get(id(each), (None, None))
-            facts.append(each.fact(number, closed_on, outcome, engagements))
+            in_force = [
+                ConsentFact(start, end)
+                for start, end in consents.values()
+                if start is not None and (end is None or end >= start)
+            ]
+            facts.append(each.fact(number, closed_on, outcome, engagements, in_force))
     return facts
+
+
+def _follow_consent(consents: dict[uuid.UUID, Span], data: object, day: dt.date) -> None:
+    """A consent is in force from valid_from to valid_until or the day before its revocation."""
+    match data:
+        case ConsentGranted():
+            consents.setdefault(data.consent_id, [data.valid_from, data.valid_until])
+        case ConsentRevoked() if data.consent_id in consents:
+            span = consents[data.consent_id]
+            before = day - dt.timedelta(days=1)
+            span[1] = before if span[1] is None else min(span[1], before)
+        case _:
+            pass
 
 
 def _follow_engagement(

@@ -50,6 +50,7 @@ NEVER_PUBLISHED = frozenset({"referrals_declined", "cases_open_at_start", "cases
 # n cells that are another published cell under a second name.
 N_ALIASES: Mapping[str, str] = {
     "n.parallel_share": "cases_active",
+    "n.consent_share": "cases_active",
     "n.institutions_per_case": "cases_active",
     "n.median_handoff_gap_days": "handoffs",
     "n.referral_acceptance_rate": "referrals_answered",
@@ -58,6 +59,7 @@ N_ALIASES: Mapping[str, str] = {
 # A share or mean and the cells it is published with.
 PARTS: Mapping[str, tuple[str, str]] = {
     "parallel_share": ("parallel_cases", "cases_active"),
+    "consent_share": ("consented_cases", "cases_active"),
     "referral_acceptance_rate": ("referrals_accepted", "referrals_answered"),
     "institutions_per_case": ("institution_links", "cases_active"),
 }
@@ -67,6 +69,8 @@ COUNTS = frozenset(
         "cases_active",
         "cases_closed",
         "parallel_cases",
+        "sequential_cases",
+        "consented_cases",
         "handoffs",
         "referrals_answered",
         "reentries_12m",

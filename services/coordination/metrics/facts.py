@@ -42,6 +42,15 @@ class CostFact:
 
 
 @dataclass(frozen=True)
+class ConsentFact:
+    """A consent of the person, in force from ``valid_from`` to the earliest of ``valid_until``
+    and the day before its revocation (None: still in force)."""
+
+    valid_from: dt.date
+    ended_on: dt.date | None = None
+
+
+@dataclass(frozen=True)
 class CaseFact:
     person: int
     projects: tuple[str, ...]
@@ -52,3 +61,6 @@ class CaseFact:
     referrals: tuple[ReferralFact, ...] = ()
     costs: tuple[CostFact, ...] = ()
     institutions: frozenset[str] = field(default_factory=frozenset)  # ever took part
+    consents: tuple[ConsentFact, ...] = ()  # the person's consents that overlap the case
+    # Secret and uniform in [0, 1): the case's record key for the cell-key method (cell_key.py).
+    record_key: float = 0.0

@@ -18,10 +18,21 @@ the whole quarter or year, both ends inclusive. Definitions, for a scope and a p
   [opened_on, closed_on or end of P], two or more distinct institutions have an engagement active
   (started_on <= day <= ended_on; ended_on None = still open). ``parallel_share`` =
   parallel_cases / cases_active.
+- the same-day hand-off: an engagement a of institution A *hands over* to an engagement b of
+  another institution when a ends on the day b starts and a started before that day. Both are
+  active on that day, but the person went from one to the other: that day alone never makes a
+  case parallel, and b is a sequential hand-off with a gap of 0 days. Two engagements that start
+  on the same day, or share any day that is not such a hand-over day, run in parallel.
 - hand-offs: an engagement e of institution B is a sequential hand-off when no engagement of
-  another institution is active on e.started_on and some engagement of another institution ended
-  before e.started_on; its gap = e.started_on - the latest such ended_on, in days. It belongs to
-  the period of e.started_on. ``handoffs`` = their count; ``median_handoff_gap_days`` over them.
+  another institution is active on e.started_on (one that hands over to e excepted) and some
+  engagement of another institution ended before e.started_on or hands over to e; its gap =
+  e.started_on - the latest such ended_on, in days. It belongs to the period of e.started_on.
+  ``handoffs`` = their count; ``median_handoff_gap_days`` over them.
+- ``sequential_cases``: active cases with at least one hand-off started in P that are not
+  parallel in P (the sequential path ALV -> social assistance -> IV that IIZ wants to shorten).
+- ``consented_cases``: active cases whose person had a consent in force (valid_from <= day <=
+  its end, see ``ConsentFact``) on at least one day inside P and inside the case;
+  ``consent_share`` = consented_cases / cases_active.
 - ``institutions_per_case``: mean of len(institutions) over the active cases, 2 decimals.
 - referrals answered in P (answered_on in P, so that an ended period stays as published):
   ``referrals_answered``, ``referral_acceptance_rate`` = accepted / answered,
@@ -33,9 +44,10 @@ the whole quarter or year, both ends inclusive. Definitions, for a scope and a p
 
 Medians are ``statistics.median`` (mean of the two middle values) as a float rounded to 1
 decimal; shares are rounded to 4 decimals. Every derived figure has its ``n`` in ``Row.n``
-(cases_active for parallel_share and institutions_per_case, handoffs for the hand-off median,
-referrals_answered for the referral figures, the number of cost facts per financer); a derived
-figure with n = 0 is None ("no data"). Rows hold scope, period and figure names only.
+(cases_active for parallel_share, consent_share and institutions_per_case, handoffs for the
+hand-off median, referrals_answered for the referral figures, the number of cost facts per
+financer); a derived figure with n = 0 is None ("no data"). Rows hold scope, period and figure
+names only.
 
 ``Row.private`` holds counts that are never published but that disclosure control must know:
 the accepted and declined referrals and the institution links (sum of institutions over active
@@ -84,10 +96,15 @@ def _row(
     closed = [c for c in cases if c.closed_on is not None and period.contains(c.closed_on)]
     firsts = [(c, f) for c in cases if (f := _first_measure(c)) and period.contains(f)]
     to_measure = [(first - c.opened_on).days for c, first in firsts]
-    parallel = sum(1 for c in active if _runs_in_parallel(c, period))
+    in_parallel = {
+        i for i, c in enumerate(cases) if _is_active(c, period) and _runs_in_parallel(c, period)
+    }
+    parallel = len(in_parallel)
     handoffs = [
         (i, gap) for i, c in enumerate(cases) for s, gap in _handoffs(c) if period.contains(s)
     ]
+    sequential = len({i for i, _ in handoffs if _is_active(cases[i], period)} - in_parallel)
+    consented = sum(1 for c in active if _has_consent_in(c, period))
     gaps = [gap for _, gap in handoffs]
     referrals = _Referrals.answered_in(cases, period)
     costs = _Costs.ended_in(cases, period)
@@ -95,6 +112,7 @@ def _row(
     n: dict[str, int | None] = {
         "median_days_to_first_measure": len(to_measure),
         "parallel_share": len(active),
+        "consent_share": len(active),
         "median_handoff_gap_days": len(gaps),
         "institutions_per_case": len(active),
         "referral_acceptance_rate": len(referrals.answered),
@@ -111,6 +129,9 @@ def _row(
         median_days_to_first_measure=_median(to_measure),
         parallel_cases=parallel,
         parallel_share=_share(parallel, len(active)),
+        sequential_cases=sequential,
+        consented_cases=consented,
+        consent_share=_share(consented, len(active)),
         handoffs=len(gaps),
         median_handoff_gap_days=_median(gaps),
         institutions_per_case=round(links / len(active), 2) if active else None,
@@ -225,17 +246,34 @@ def _first_measure(case: CaseFact) -> dt.date | None:
 
 
 def _runs_in_parallel(case: CaseFact, period: Period) -> bool:
-    """Two distinct institutions have an engagement active on one day of the case in ``period``."""
-    window_start = max(period.start, case.opened_on)
-    window_end = min(period.end, case.closed_on or period.end)
+    """Two distinct institutions have an engagement active on one day of the case in ``period``
+    that is not a same-day hand-over between them."""
+    window_start, window_end = _window(case, period)
     for a, b in combinations(case.engagements, 2):
         if a.institution == b.institution:
             continue
         start = max(a.started_on, b.started_on, window_start)
         end = min(_end(a, window_end), _end(b, window_end), window_end)
-        if start <= end:
+        if start < end or (start == end and not (_hands_over(a, b) or _hands_over(b, a))):
             return True
     return False
+
+
+def _hands_over(a: EngagementFact, b: EngagementFact) -> bool:
+    """``a`` ends on the day ``b`` starts, having started before: a same-day hand-off."""
+    return a.ended_on == b.started_on and a.started_on < b.started_on
+
+
+def _window(case: CaseFact, period: Period) -> tuple[dt.date, dt.date]:
+    """The days of ``period`` on which the case is open."""
+    return max(period.start, case.opened_on), min(period.end, case.closed_on or period.end)
+
+
+def _has_consent_in(case: CaseFact, period: Period) -> bool:
+    start, end = _window(case, period)
+    return any(
+        c.valid_from <= end and (c.ended_on is None or c.ended_on >= start) for c in case.consents
+    )
 
 
 def _end(engagement: EngagementFact, default: dt.date) -> dt.date:
@@ -253,9 +291,13 @@ def _handoffs(case: CaseFact) -> list[tuple[dt.date, int]]:
     handoffs: list[tuple[dt.date, int]] = []
     for e in case.engagements:
         others = [o for o in case.engagements if o.institution != e.institution]
-        if any(_is_active_on(o, e.started_on) for o in others):
+        if any(_is_active_on(o, e.started_on) and not _hands_over(o, e) for o in others):
             continue
-        ended = [o.ended_on for o in others if o.ended_on and o.ended_on < e.started_on]
+        ended = [
+            o.ended_on
+            for o in others
+            if o.ended_on and (o.ended_on < e.started_on or _hands_over(o, e))
+        ]
         if ended:
             handoffs.append((e.started_on, (e.started_on - max(ended)).days))
     return handoffs

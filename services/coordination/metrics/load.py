@@ -21,7 +21,13 @@ from decimal import Decimal
 import asyncpg
 
 from schemas.registry.institutions import load_institutions
-from services.coordination.metrics.facts import CaseFact, CostFact, EngagementFact, ReferralFact
+from services.coordination.metrics.facts import (
+    CaseFact,
+    ConsentFact,
+    CostFact,
+    EngagementFact,
+    ReferralFact,
+)
 
 CASES = """
 SELECT case_key, pseudonym, projects, outcome,
@@ -57,13 +63,22 @@ FROM timeline
 WHERE type = 'ch.bl.iiz.measure.ended.v1' AND case_key IS NOT NULL
   AND event->'data' ? 'cost_chf'
 """
+# A consent is in force until its valid_until or the day before its revocation, whichever is first.
+CONSENTS = """
+SELECT c.case_key, k.valid_from,
+       least(k.valid_until, min((r.revoked_at AT TIME ZONE 'Europe/Zurich')::date) - 1) AS ended_on
+FROM consents k
+JOIN cases c ON c.pseudonym = k.pseudonym
+LEFT JOIN consent_revocations r ON r.consent_id = k.consent_id
+GROUP BY c.case_key, k.consent_id, k.valid_from, k.valid_until
+"""
 PARTICIPANTS = "SELECT DISTINCT case_key, institution FROM participants WHERE case_key IS NOT NULL"
 ACCEPTED = frozenset({"accepted", "completed"})
 
 
 async def load_case_facts(conn: asyncpg.Connection) -> list[CaseFact]:
-    """Every case with its engagements (clipped, see above), referrals, costs and institutions
-    (one snapshot)."""
+    """Every case with its engagements (clipped, see above), referrals, costs, institutions and
+    its person's consents (one snapshot)."""
     engagements: dict[uuid.UUID, list[EngagementFact]] = defaultdict(list)
     for row in await conn.fetch(ENGAGEMENTS):
         engagements[row["case_key"]].append(
@@ -86,6 +101,10 @@ async def load_case_facts(conn: asyncpg.Connection) -> list[CaseFact]:
     for row in await conn.fetch(COSTS):
         financer = kinds.get(row["financed_by"], "unknown")
         costs[row["case_key"]].append(CostFact(financer, Decimal(row["chf"]), row["ended_on"]))
+    consents: dict[uuid.UUID, list[ConsentFact]] = defaultdict(list)
+    for row in await conn.fetch(CONSENTS):
+        if row["ended_on"] is None or row["ended_on"] >= row["valid_from"]:
+            consents[row["case_key"]].append(ConsentFact(row["valid_from"], row["ended_on"]))
     institutions: dict[uuid.UUID, set[str]] = defaultdict(set)
     for row in await conn.fetch(PARTICIPANTS):
         institutions[row["case_key"]].add(row["institution"])
@@ -104,6 +123,7 @@ async def load_case_facts(conn: asyncpg.Connection) -> list[CaseFact]:
                 referrals=tuple(referrals[key]),
                 costs=tuple(costs[key]),
                 institutions=frozenset(institutions[key]),
+                consents=tuple(sorted(consents[key], key=_valid_from)),
             )
         )
     return facts
@@ -113,6 +133,10 @@ def financer_kinds() -> dict[str, str]:
     """Costs are reported by kind of financing institution (ALV/RAV, IV, social services, ...):
     one municipality's social service would otherwise name where a handful of persons live."""
     return {i.id: i.kind.value for i in load_institutions().institutions}
+
+
+def _valid_from(consent: ConsentFact) -> dt.date:
+    return consent.valid_from
 
 
 def _start(engagement: EngagementFact) -> tuple[dt.date, str]:

@@ -29,6 +29,9 @@ SCALAR_FIGURES: tuple[str, ...] = (
     "median_days_to_first_measure",
     "parallel_cases",
     "parallel_share",
+    "sequential_cases",
+    "consented_cases",
+    "consent_share",
     "handoffs",
     "median_handoff_gap_days",
     "institutions_per_case",
@@ -40,6 +43,7 @@ SCALAR_FIGURES: tuple[str, ...] = (
 N_FIGURES: tuple[str, ...] = (
     "median_days_to_first_measure",
     "parallel_share",
+    "consent_share",
     "median_handoff_gap_days",
     "institutions_per_case",
     "referral_acceptance_rate",
@@ -61,6 +65,9 @@ class Row:
     median_days_to_first_measure: float | None
     parallel_cases: int | None
     parallel_share: float | None
+    sequential_cases: int | None
+    consented_cases: int | None
+    consent_share: float | None
     handoffs: int | None
     median_handoff_gap_days: float | None
     institutions_per_case: float | None

@@ -8,7 +8,13 @@ from decimal import Decimal
 
 import pytest
 
-from services.coordination.metrics.facts import CaseFact, CostFact, EngagementFact, ReferralFact
+from services.coordination.metrics.facts import (
+    CaseFact,
+    ConsentFact,
+    CostFact,
+    EngagementFact,
+    ReferralFact,
+)
 from services.coordination.metrics.figures import compute
 from services.coordination.metrics.periods import periods_overlapping
 from services.coordination.metrics.rows import OUTCOMES, Row, rows_to_csv
@@ -27,6 +33,7 @@ def case(
     referrals: tuple[ReferralFact, ...] = (),
     costs: tuple[CostFact, ...] = (),
     institutions: frozenset[str] = frozenset(),
+    consents: tuple[ConsentFact, ...] = (),
 ) -> CaseFact:
     return CaseFact(
         person=person,
@@ -38,6 +45,7 @@ def case(
         referrals=referrals,
         costs=costs,
         institutions=institutions,
+        consents=consents,
     )
 
 
@@ -161,10 +169,18 @@ def test_no_data_is_none_not_zero() -> None:
     assert row.n["parallel_share"] == 0
 
 
-def test_two_institutions_active_on_a_single_shared_day_make_a_case_parallel() -> None:
-    parallel = case(
+def test_two_institutions_sharing_a_day_that_is_not_a_hand_over_make_a_case_parallel() -> None:
+    two_days_shared = case(
         D(2026, 1, 1),
-        engagements=(eng("rav", D(2026, 1, 1), D(2026, 2, 10)), eng("iv", D(2026, 2, 10))),
+        engagements=(eng("rav", D(2026, 1, 1), D(2026, 2, 11)), eng("iv", D(2026, 2, 10))),
+    )
+    same_start_day = case(
+        D(2026, 1, 1),
+        engagements=(eng("rav", D(2026, 2, 10), D(2026, 2, 10)), eng("iv", D(2026, 2, 10))),
+    )
+    one_inside_the_other = case(
+        D(2026, 1, 1),
+        engagements=(eng("rav", D(2026, 1, 1)), eng("iv", D(2026, 2, 10), D(2026, 2, 10))),
     )
     sequential = case(
         D(2026, 1, 1),
@@ -173,10 +189,38 @@ def test_two_institutions_active_on_a_single_shared_day_make_a_case_parallel() -
     same_institution = case(
         D(2026, 1, 1), engagements=(eng("rav", D(2026, 1, 1)), eng("rav", D(2026, 1, 5)))
     )
-    row = one_quarter([parallel, sequential, same_institution])
-    assert (row.parallel_cases, row.cases_active) == (1, 3)
-    assert row.parallel_share == round(1 / 3, 4)
-    assert row.n["parallel_share"] == 3
+    row = one_quarter(
+        [two_days_shared, same_start_day, one_inside_the_other, sequential, same_institution]
+    )
+    assert (row.parallel_cases, row.cases_active) == (3, 5)
+    assert row.parallel_share == round(3 / 5, 4)
+    assert row.n["parallel_share"] == 5
+
+
+def test_a_same_day_hand_off_is_sequential_with_a_gap_of_zero_days() -> None:
+    """RAV's measure ends on 10 February (its last day) and IV's starts that day: the person went
+    from one to the other, so the case is on the sequential path, not a parallel one."""
+    same_day = case(
+        D(2026, 1, 1),
+        engagements=(eng("rav", D(2026, 1, 1), D(2026, 2, 10)), eng("iv", D(2026, 2, 10))),
+    )
+    row = one_quarter([same_day])
+    assert (row.parallel_cases, row.sequential_cases) == (0, 1)
+    assert (row.handoffs, row.median_handoff_gap_days) == (1, 0.0)
+
+
+def test_a_same_day_hand_off_beside_a_real_overlap_leaves_the_case_parallel() -> None:
+    both = case(
+        D(2026, 1, 1),
+        engagements=(
+            eng("rav", D(2026, 1, 1), D(2026, 2, 10)),
+            eng("iv", D(2026, 2, 10)),
+            eng("sozialhilfe", D(2026, 1, 20), D(2026, 2, 1)),  # overlaps RAV for 13 days
+        ),
+    )
+    row = one_quarter([both])
+    assert (row.parallel_cases, row.sequential_cases) == (1, 0)
+    assert row.handoffs == 1  # IV still took over from RAV on the day RAV ended
 
 
 def test_parallel_is_judged_inside_the_period_and_the_case() -> None:
@@ -213,7 +257,7 @@ def test_a_handoff_has_the_gap_since_the_latest_end_of_another_institution() -> 
 def test_no_handoff_while_another_institution_is_still_active_or_none_ended_before() -> None:
     overlapping = case(
         D(2026, 1, 1),
-        engagements=(eng("rav", D(2026, 1, 1), D(2026, 1, 10)), eng("iv", D(2026, 1, 10))),
+        engagements=(eng("rav", D(2026, 1, 1), D(2026, 1, 11)), eng("iv", D(2026, 1, 10))),
     )
     first_only = case(D(2026, 1, 1), engagements=(eng("rav", D(2026, 1, 1), D(2026, 1, 3)),))
     same_institution = case(
@@ -237,6 +281,43 @@ def test_a_handoff_belongs_to_the_period_it_starts_in() -> None:
     rows = canton_rows(cases, D(2026, 1, 1), D(2026, 6, 30))
     assert rows["2026-Q1"].handoffs == 0  # gaps 12 and 3 days, both in Q2
     assert (rows["2026-Q2"].handoffs, rows["2026-Q2"].median_handoff_gap_days) == (2, 7.5)
+
+
+def test_sequential_cases_have_a_hand_off_in_the_period_and_no_parallel_day() -> None:
+    handed_over = case(
+        D(2026, 1, 1),
+        engagements=(eng("rav", D(2026, 1, 1), D(2026, 1, 31)), eng("iv", D(2026, 2, 14))),
+    )
+    handed_over_last_year = case(
+        D(2025, 10, 1),
+        engagements=(eng("rav", D(2025, 10, 1), D(2025, 10, 31)), eng("iv", D(2025, 11, 14))),
+    )
+    parallel_later = case(
+        D(2026, 1, 1),
+        engagements=(
+            eng("rav", D(2026, 1, 1), D(2026, 1, 31)),
+            eng("iv", D(2026, 2, 14)),
+            eng("zif", D(2026, 3, 1)),
+        ),
+    )
+    row = one_quarter([handed_over, handed_over_last_year, parallel_later])
+    assert (row.sequential_cases, row.parallel_cases, row.cases_active) == (1, 1, 3)
+
+
+def test_consent_coverage_counts_active_cases_with_a_consent_in_force_on_a_day_of_the_period() -> (
+    None
+):
+    in_force = case(D(2026, 1, 1), consents=(ConsentFact(D(2026, 1, 5)),))
+    revoked_before = case(
+        D(2026, 1, 1), person=2, consents=(ConsentFact(D(2025, 6, 1), D(2025, 12, 31)),)
+    )
+    after_the_case_closed = case(
+        D(2026, 1, 1), D(2026, 1, 20), person=3, consents=(ConsentFact(D(2026, 1, 21)),)
+    )
+    without = case(D(2026, 1, 1), person=4)
+    row = one_quarter([in_force, revoked_before, after_the_case_closed, without])
+    assert (row.consented_cases, row.cases_active) == (1, 4)
+    assert (row.consent_share, row.n["consent_share"]) == (0.25, 4)
 
 
 def test_institutions_per_case_is_the_mean_over_active_cases_to_two_decimals() -> None:
