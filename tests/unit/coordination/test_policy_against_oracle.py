@@ -386,7 +386,6 @@ def test_no_decision_allows_what_the_oracle_forbids_or_denies_what_it_allows(cas
 
 def test_the_random_worlds_exercise_every_kind_of_decision() -> None:
     """The generator reaches allowed-by-consent, allowed-by-law, withheld fields, both denials."""
-    seen: set[str] = set()
 
     def kinds_of_decision(case: Case) -> set[str]:
         found = set()
@@ -402,15 +401,20 @@ def test_the_random_worlds_exercise_every_kind_of_decision() -> None:
                 found.add(outcome.reason.value)
         return found
 
-    wanted = {"consent", "law", "consent+law", "withheld", "not-involved", "no-basis"}
-
-    @settings(max_examples=500, deadline=None, database=None, derandomize=True)
-    @given(cases())
-    def collect(case: Case) -> None:
-        seen.update(kinds_of_decision(case))
-
-    collect()
-    assert seen >= wanted
+    # Each kind is searched for on its own: the rarest (consent and law in one delivery) came up
+    # twice in 500 shared examples, and a shared sample that misses it by chance says nothing.
+    for wanted in ("consent", "law", "consent+law", "withheld", "not-involved", "no-basis"):
+        find(
+            cases(),
+            lambda case, wanted=wanted: wanted in kinds_of_decision(case),
+            settings=settings(
+                max_examples=5000,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                phases=[Phase.generate],
+            ),
+        )
 
 
 # --- The property has teeth ---------------------------------------------------------------------
