@@ -122,16 +122,17 @@ def main() -> None:
         )
     if "metrics" in wanted:
         print(
-            "| benchmark | cases | rows | cells | compute (s) | protect (s) | suppressed"
-            " | peak RSS (MiB) |"
+            "| benchmark | cases/year | cases | rows | cells | compute (s) | publish (s) | blank"
+            " | counts perturbed | peak RSS (MiB) |"
         )
-        print("|---|---|---|---|---|---|---|---|")
-        for cases in (500, 2_000, 10_000, 50_000):
-            m = bench_metrics(cases)
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for per_year in (500, 1_000, 5_000):
+            m = bench_metrics(per_year)
             print(
-                f"| committee figures, 3 years x 6 scopes, quarters and years | {cases}"
-                f" | {m['rows']:.0f} | {m['cells']:.0f} | {m['compute_seconds']:.2f}"
-                f" | {m['protect_seconds']:.2f} | {m['suppressed_share']:.1%}"
+                f"| committee figures, 3 years x 6 scopes, quarters and years | {per_year}"
+                f" | {m['cases']:.0f} | {m['rows']:.0f} | {m['cells']:.0f}"
+                f" | {m['compute_seconds']:.2f} | {m['publish_seconds']:.2f}"
+                f" | {m['blank_share']:.1%} | {m['perturbed_share']:.1%}"
                 f" | {m['peak_rss_mib']:.0f} |"
             )
 

@@ -1,6 +1,7 @@
-"""`IIZ_BENCH=metrics`: the committee's figures and their disclosure control on synthetic
-populations (no broker or database): seconds to compute and to protect quarters and years of
-three calendar years for five projects and the canton, and the share of cells suppressed."""
+"""`IIZ_BENCH=metrics`: the committee's figures and their disclosure control (the cell-key
+method, ``disclosure.publish``) on synthetic populations sized in cases per year (no broker or
+database): seconds to compute and to publish quarters and years of three calendar years for five
+projects and the canton, the share of cells left blank and the share of counts perturbed."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 from decimal import Decimal
 
 from services.coordination.metrics.api_data import publishable_rows
-from services.coordination.metrics.disclosure import protect
+from services.coordination.metrics.disclosure import publish
 from services.coordination.metrics.facts import CaseFact, CostFact, EngagementFact, ReferralFact
 from services.coordination.metrics.rows import OUTCOMES
 
@@ -22,9 +23,14 @@ FIRST = dt.date(2024, 1, 1)
 AS_OF = dt.date(2027, 1, 1)
 
 
-def population(cases: int, seed: int = 7) -> list[CaseFact]:
-    """Cases opened over three years, each in one project (the projects partition the canton)."""
+YEARS = 3
+
+
+def population(per_year: int, seed: int = 7) -> list[CaseFact]:
+    """``per_year`` cases opened in each of three years (uniformly over the days), each in one
+    project (the projects partition the canton)."""
     rnd = random.Random(seed)
+    cases = per_year * YEARS
 
     def day(start: dt.date, within: int) -> dt.date:
         return start + dt.timedelta(days=rnd.randrange(within))
@@ -64,26 +70,27 @@ def population(cases: int, seed: int = 7) -> list[CaseFact]:
                 referrals=tuple(referrals),
                 costs=tuple(costs),
                 institutions=frozenset(e.institution for e in engagements),
+                record_key=rnd.random(),
             )
         )
     return facts
 
 
-def bench_metrics(cases: int) -> dict[str, float]:
-    facts = population(cases)
+def bench_metrics(per_year: int) -> dict[str, float]:
+    facts = population(per_year)
     started = time.perf_counter()
     rows = publishable_rows(facts, as_of=AS_OF, projects=PROJECTS)
     computed = time.perf_counter()
-    protected = protect(rows)
+    publication = publish(rows)
     finished = time.perf_counter()
-    cells = sum(len(r.cells()) for r in rows)
-    suppressed = sum(len(r.suppressed) for r in protected)
     return {
-        "cases": cases,
+        "per_year": per_year,
+        "cases": len(facts),
         "rows": len(rows),
-        "cells": cells,
+        "cells": publication.cells,
         "compute_seconds": computed - started,
-        "protect_seconds": finished - computed,
-        "suppressed_share": suppressed / cells,
+        "publish_seconds": finished - computed,
+        "blank_share": publication.blank / publication.cells,
+        "perturbed_share": publication.perturbed / publication.cells,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }

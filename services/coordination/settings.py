@@ -24,6 +24,7 @@ from services.coordination.domain.rules import RuleSettings
 
 DEVELOPMENT_JWT_SECRET = "development-only-jwt-signing-key-not-for-production"  # noqa: S105
 DEVELOPMENT_SESSION_SECRET = "development-only-pages-session-secret"  # noqa: S105
+DEVELOPMENT_CELL_KEY_SECRET = "development-only-cell-key-secret-not-for-production"  # noqa: S105
 DEFAULT_LEGAL_BASIS_FILE = Path(__file__).resolve().parent / "legal_basis.yaml"
 
 
@@ -59,6 +60,12 @@ class CoordinationSettings(CommonSettings):
     coordination_run_scheduler: bool = Field(default=True, description="deadlines in the worker")
     coordination_disclosure_threshold: int = Field(
         default=5, ge=2, le=100, description="committee figures: counts below it are suppressed"
+    )
+    coordination_cell_key_secret: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_CELL_KEY_SECRET),
+        description="committee figures: the cases' record keys of the cell-key method"
+        " (HMAC-SHA-256 of the case key); a real one (>= 32 characters) in production. Never"
+        " rotated with the pseudonym key: a new secret changes every published count once",
     )
     coordination_metrics_as_of: dt.date | None = Field(
         default=None,
@@ -241,6 +248,21 @@ class CoordinationSettings(CommonSettings):
         return CheckpointSigner(
             self.coordination_audit_signing_key_id, load_private_key(key.get_secret_value())
         )
+
+    @property
+    def cell_key_secret(self) -> bytes:
+        """The committee figures' cell-key secret; refused in production while it is the
+        development one or shorter than 32 characters (checked where it is used, like the
+        pages' session secret, so that the other commands need not hold it)."""
+        value = self.coordination_cell_key_secret.get_secret_value()
+        if self.environment == "production" and (
+            value == DEVELOPMENT_CELL_KEY_SECRET or len(value) < 32
+        ):
+            raise ValueError(
+                "IIZ_COORDINATION_CELL_KEY_SECRET must be a real secret (>= 32 characters) in"
+                " production"
+            )
+        return value.encode()
 
     @property
     def audit_verifier(self) -> CheckpointVerifier:

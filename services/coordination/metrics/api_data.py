@@ -1,24 +1,26 @@
-"""The committee's figures as the API and the dashboard serve them.
+"""The committee's figures as the API, the pages and the yearly report serve them.
 
 Only periods that have ended are published (a running quarter would change from one download to
 the next, and two downloads a day apart would tell the cases of that day). Quarters and years are
-computed and protected together, and against the ledger of every earlier download
-(``published_figures``): what was shown once stays shown, and nothing shown now combines with it
-into a suppressed value. One download at a time (a PostgreSQL advisory lock), so that two
-downloads never choose their suppressions without knowing of each other.
+computed and published together (``disclosure.publish``, the cell-key method), so that the audit
+of what they give away sees both tables at once; a count shows the same value in both and in
+every later download as long as the cases behind it are the same. What was shown is recorded in
+``published_figures`` (scope, period, cell, value, first shown): a record for the committee's
+questions, which the disclosure control no longer reads.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from schemas.registry.projects import load_projects
-from services.coordination.metrics.disclosure import Published, disclosed, protect
+from services.coordination.metrics.disclosure import Publication, perturbed_counts, publish
 from services.coordination.metrics.facts import CaseFact
 from services.coordination.metrics.figures import compute
 from services.coordination.metrics.load import load_case_facts
@@ -28,37 +30,57 @@ from services.coordination.settings import CoordinationSettings
 
 Period = Literal["quarter", "year"]
 ZURICH = ZoneInfo("Europe/Zurich")
-LEDGER_LOCK = 7_781_100_001  # pg_advisory_lock key of the committee's downloads
-LEDGER = "SELECT scope, period, cell, value FROM published_figures"
 RECORD = (
     "INSERT INTO published_figures (scope, period, cell, value) VALUES ($1, $2, $3, $4)"
     " ON CONFLICT DO NOTHING"
 )
 
 
+async def published_figures(
+    pool: asyncpg.Pool, settings: CoordinationSettings, period: Period
+) -> Publication:
+    """The published rows of one period kind, with what the disclosure control did to them;
+    every shown cell is recorded in ``published_figures``."""
+    as_of = settings.coordination_metrics_as_of or dt.datetime.now(ZURICH).date()
+    projects = [p.code for p in load_projects().projects]
+    secret = settings.cell_key_secret
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+        facts = await load_case_facts(conn, cell_key_secret=secret)
+    truth = publishable_rows(facts, as_of=as_of, projects=projects)
+    publication = publish(truth, threshold=settings.coordination_disclosure_threshold)
+    async with pool.acquire() as conn:
+        await conn.executemany(RECORD, shown_cells(publication.rows))
+    return of_kind(publication, truth, period)
+
+
+def of_kind(publication: Publication, truth: Sequence[Row], period: Period) -> Publication:
+    """The publication of all rows (``truth`` unprotected) restricted to its quarters or years."""
+    kind = [i for i, r in enumerate(truth) if ("Q" in r.period) == (period == "quarter")]
+    rows = [publication.rows[i] for i in kind]
+    return replace(
+        publication,
+        rows=rows,
+        cells=sum(len(r.cells()) for r in rows),
+        blank=sum(len(r.suppressed) for r in rows),
+        perturbed=perturbed_counts([truth[i] for i in kind], rows),
+    )
+
+
 async def protected_rows(
     pool: asyncpg.Pool, settings: CoordinationSettings, period: Period
 ) -> list[Row]:
-    """The protected rows of one period kind; the download is recorded in the ledger."""
-    as_of = settings.coordination_metrics_as_of or dt.datetime.now(ZURICH).date()
-    projects = [p.code for p in load_projects().projects]
-    async with pool.acquire() as conn:
-        await conn.execute("SELECT pg_advisory_lock($1)", LEDGER_LOCK)
-        try:
-            async with conn.transaction(isolation="repeatable_read"):
-                facts = await load_case_facts(conn)
-                known: set[Published] = {
-                    (r["scope"], r["period"], r["cell"], r["value"])
-                    for r in await conn.fetch(LEDGER)
-                }
-                rows = publishable_rows(facts, as_of=as_of, projects=projects)
-                safe = protect(
-                    rows, threshold=settings.coordination_disclosure_threshold, known=known
-                )
-                await conn.executemany(RECORD, sorted(disclosed(rows, safe) - known))
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock($1)", LEDGER_LOCK)
-    return [r for r in safe if ("Q" in r.period) == (period == "quarter")]
+    """The published rows of one period kind."""
+    return (await published_figures(pool, settings, period)).rows
+
+
+def shown_cells(rows: Sequence[Row]) -> list[tuple[str, str, str, str]]:
+    """(scope, period, cell, value as text) of every cell shown."""
+    return sorted(
+        (row.scope, row.period, name, str(v))
+        for row in rows
+        for name, v in row.cells().items()
+        if v is not None
+    )
 
 
 def publishable_rows(

@@ -1,43 +1,44 @@
-"""Disclosure control for the committee's figures: no count from 1 to threshold-1 is published
-or can be worked out from what is published, now or in any earlier download.
+"""Disclosure control for the committee's figures: the cell-key method (``cell_key.py``), so that
+no published cell shows a count from 1 to threshold-1 or lets anyone work one out.
 
-A cell is *sensitive* when it is a count from 1 to threshold-1, or counts events (hand-offs,
-referrals, cost records) of 1 to threshold-1 distinct cases, or is a cost sum whose n is
-sensitive; the private counts behind the acceptance rate (accepted, declined) and the mean
-institutions per case (institution links) are cells too. Primary suppression hides every
-sensitive cell and every median, share or mean whose n is sensitive.
+Rules (threshold t, ``PerturbationTable``, maximal deviation 2):
 
-Complementary suppression: the attacker knows every published cell, every cell published
-before with the value it has now (``known``, the ledger of earlier downloads), and the linear
-identities of ``identities.py`` (totals, year = quarters, canton = projects where that holds,
-cases carried over between periods). While a suppressed cell (sensitive, or suppressed to
-protect one) is pinned to one value by those
-(exact rank test, ``linear.py``), one more cell is suppressed: of the cells that share an
-identity with it and were never published with their current value, the one that frees the
-most pinned cells, the smallest nonzero first, zeros last. Cells published before stay
-published. Bounds from non-negativity are not defended beyond this: an identity whose
-published cells leave 0 for its suppressed cells shows them to be 0, which is no disclosure of
-a value from 1 to threshold-1.
+1. Every count (the published ones, the n of the medians and cost sums, and the accepted
+   referrals and institution links behind a rate and a mean) is published as the table's value
+   for its true count and its cell key. The same contributors give the same cell key, so the same
+   count shows the same value in the quarters, the years, the CSV and the PDF, in every
+   download: no ledger is needed. An n that counts what another cell counts is that cell.
+2. A share or mean is computed from the published parts (``PARTS``): parallel cases / active
+   cases, sequential / active, consented / active, accepted / answered (clipped to [0, 1],
+   4 decimals), institution links / active cases (2 decimals); none when the published
+   denominator is 0.
+3. A median is published when its published n is above t (which no true n below t + 1 can
+   give); the rule reads published values only, so a blank median tells nothing more.
+4. A cost sum is published when at least t distinct cases are behind it, with the magnitude
+   noise of ``cell_key.perturb_amount`` (rounded to CHF 100).
+5. Audit: an attacker who knows the table (so, for each published count, the true counts that
+   can give it), every identity and inequality between the true cells (``identities.py``), the
+   rules above and the cases carried into the first periods, bounds every true count by linear
+   programming (``pinning.py``). Where he would pin a count from 1 to t-1 to one value, that
+   count is left blank; if it stays pinned, the counts that share an identity with it are left
+   blank too, one ring more per round, until nothing is pinned (a blank count blanks what is
+   computed from it).
 
-A share or mean is published only with both of its parts (``parallel_share`` with
-``parallel_cases`` and ``cases_active``; the acceptance rate with accepted and answered; the
-institutions per case with the links and ``cases_active``), and an n that names another cell
-follows that cell. Suppressed cells become None and are named in ``Row.suppressed``.
+A blank cell is None and named in ``Row.suppressed``; a figure whose published n is 0 is None
+without being named (no data).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 
-import numpy as np
-import structlog
-
-from services.coordination.metrics.identities import Identity, Key, identities
-from services.coordination.metrics.linear import Flags, Reduction, reduce
+from services.coordination.metrics.cell_key import PerturbationTable, perturb_amount
+from services.coordination.metrics.identities import Identity, Key, identities, inequalities
+from services.coordination.metrics.pinning import Knowledge, pinned
 from services.coordination.metrics.rows import Cell, Row, row_from_cells
 
-LOG = structlog.get_logger(__name__)
-Published = tuple[str, str, str, str]  # (scope, period, cell, value as text): the ledger
 PRIVATE = (
     "referrals_accepted",
     "referrals_declined",
@@ -45,24 +46,25 @@ PRIVATE = (
     "cases_open_at_start",
     "cases_open_at_end",
 )
-NEVER_PUBLISHED = frozenset({"referrals_declined", "cases_open_at_start", "cases_open_at_end"})
-
 # n cells that are another published cell under a second name.
 N_ALIASES: Mapping[str, str] = {
     "n.parallel_share": "cases_active",
     "n.consent_share": "cases_active",
+    "n.sequential_share": "cases_active",
     "n.institutions_per_case": "cases_active",
     "n.median_handoff_gap_days": "handoffs",
     "n.referral_acceptance_rate": "referrals_answered",
     "n.median_referral_answer_days": "referrals_answered",
 }
-# A share or mean and the cells it is published with.
+# A share or mean and the counts it is computed from (part, whole).
 PARTS: Mapping[str, tuple[str, str]] = {
     "parallel_share": ("parallel_cases", "cases_active"),
     "consent_share": ("consented_cases", "cases_active"),
+    "sequential_share": ("sequential_cases", "cases_active"),
     "referral_acceptance_rate": ("referrals_accepted", "referrals_answered"),
     "institutions_per_case": ("institution_links", "cases_active"),
 }
+SHARE_PLACES = {"institutions_per_case": 2}
 COUNTS = frozenset(
     {
         "cases_opened",
@@ -78,6 +80,23 @@ COUNTS = frozenset(
         *PRIVATE,
     }
 )
+# Counts whose perturbed value the published figures show (the others are never published).
+SHOWN_PRIVATE = ("referrals_accepted", "institution_links")
+MAX_RINGS = 64
+
+_Count = Callable[[str], int | None]
+
+
+@dataclass(frozen=True)
+class Publication:
+    """The published rows, how many cells they hold, how many were perturbed, how many blank."""
+
+    rows: list[Row]
+    cells: int
+    perturbed: int
+    blank: int
+    threshold: int
+    max_deviation: int
 
 
 def is_count(name: str) -> bool:
@@ -93,24 +112,51 @@ def n_of(name: str) -> str | None:
     return N_ALIASES.get(f"n.{name}", f"n.{name}")
 
 
-def protect(
-    rows: Sequence[Row], *, threshold: int = 5, known: Collection[Published] = ()
-) -> list[Row]:
-    """The rows with every cell suppressed that would disclose a sensitive cell."""
-    if threshold < 1:
-        raise ValueError("threshold must be at least 1")
+def publish(rows: Sequence[Row], *, threshold: int = 5) -> Publication:
+    """The rows as the committee may see them (rules of the module docstring)."""
+    table = PerturbationTable(threshold)
+    if len({(r.scope, r.period) for r in rows}) != len(rows):
+        raise ValueError("two rows have the same scope and period")
     values = cell_values(rows)
-    sensitive = sensitive_cells(rows, values, threshold, known)
-    locked = {k for k, v in values.items() if _published(rows, k, v) in known}
-    carried = carried_in(rows)
-    locked |= carried
-    # A sensitive cell published before (under a lower threshold) stays hidden from now on,
-    # but the attacker knows it: the check treats it as known.
-    unknown = (sensitive - locked) | {k for k in values if k[1] in NEVER_PUBLISHED}
-    unknown -= carried
-    suppress_complementary(identities(rows, values), values, unknown, sensitive, locked)
-    hidden = unknown | sensitive
-    return [_protected_row(i, row, hidden, sensitive) for i, row in enumerate(rows)]
+    noisy: dict[Key, int] = {}
+    for (i, name), v in values.items():
+        if isinstance(v, int) and is_count(name) and name not in N_ALIASES:
+            noisy[(i, name)] = table.perturb(v, rows[i].cell_keys.get(name, 0.0))
+    equations = [eq for eq in identities(rows, values) if all(is_count(n) for _, n in eq)]
+    at_most = inequalities(rows, values)
+    known = carried_in(rows)
+    targets: dict[Key, int] = {}
+    for key in noisy:
+        true = values[key]
+        if key not in known and isinstance(true, int) and 1 <= true < threshold:
+            targets[key] = true
+    blank: set[Key] = set()
+    rings: dict[Key, int] = {}
+    while True:
+        shown = [_shown(i, row, noisy, blank, threshold) for i, row in enumerate(rows)]
+        knowledge = _knowledge(rows, values, shown, noisy, blank, known, equations, at_most, table)
+        found = pinned(knowledge, targets)
+        if not found:
+            break
+        blank |= _to_blank(found, rings, noisy, blank, [*equations, *at_most])
+    return Publication(
+        rows=shown,
+        cells=sum(len(r.cells()) for r in rows),
+        perturbed=perturbed_counts(rows, shown),
+        blank=sum(len(r.suppressed) for r in shown),
+        threshold=threshold,
+        max_deviation=table.max_deviation,
+    )
+
+
+def perturbed_counts(truth: Sequence[Row], shown: Sequence[Row]) -> int:
+    """How many published counts differ from the true ones."""
+    return sum(
+        1
+        for row, view in zip(truth, shown, strict=True)
+        for name, v in view.cells().items()
+        if v is not None and (is_count(name) or name in N_ALIASES) and v != row.cells()[name]
+    )
 
 
 def carried_in(rows: Sequence[Row]) -> set[Key]:
@@ -124,7 +170,7 @@ def carried_in(rows: Sequence[Row]) -> set[Key]:
 
 
 def cell_values(rows: Sequence[Row]) -> dict[Key, Cell]:
-    """Every published cell and the private counts, by (row index, name)."""
+    """Every cell and the private counts, by (row index, name)."""
     values: dict[Key, Cell] = {}
     for i, row in enumerate(rows):
         values.update({(i, name): v for name, v in row.cells().items()})
@@ -132,202 +178,121 @@ def cell_values(rows: Sequence[Row]) -> dict[Key, Cell]:
     return values
 
 
-def sensitive_cells(
+def _shown(i: int, row: Row, noisy: Mapping[Key, int], blank: set[Key], threshold: int) -> Row:
+    """One row as published, given the perturbed counts and the blank ones."""
+    cells = row.cells()
+    out: dict[str, Cell] = {}
+    hidden: list[str] = []
+
+    def count(name: str) -> int | None:
+        key = (i, N_ALIASES.get(name, name))
+        return None if key in blank or key not in noisy else noisy[key]
+
+    for name, true in cells.items():
+        value: Cell = None
+        n_name = n_of(name)
+        if is_count(name) or name in N_ALIASES:
+            value = count(name)
+        elif name in PARTS:
+            value = _share(name, count(PARTS[name][0]), count(PARTS[name][1]))
+        elif name.startswith("measure_costs_chf.") and true is not None:
+            enough = row.private.get(f"cases.{name}", 0) >= threshold
+            if enough and count(f"n.{name}") is not None:
+                largest = Decimal(row.private.get(f"largest.{name}", 0)) / 100
+                value = perturb_amount(Decimal(str(true)), largest, row.cell_keys.get(name, 0.0))
+        elif n_name is not None and true is not None:
+            n = count(n_name)
+            value = true if n is not None and n > threshold else None
+        out[name] = value
+        if value is None and true is not None and not _no_data(name, n_name, count):
+            hidden.append(name)
+    return row_from_cells(row.scope, row.period, out, hidden)
+
+
+def _no_data(name: str, n_name: str | None, count: _Count) -> bool:
+    """A blank that the reader takes for "no data": the published n (or denominator) is 0."""
+    if is_count(name) or name in N_ALIASES:
+        return False
+    if name in PARTS:
+        return count(PARTS[name][1]) == 0
+    return n_name is not None and count(n_name) == 0
+
+
+def _share(name: str, part: int | None, whole: int | None) -> float | None:
+    if part is None or whole is None or whole == 0:
+        return None
+    places = SHARE_PLACES.get(name, 4)
+    ratio = part / whole
+    return round(ratio if places == 2 else min(max(ratio, 0.0), 1.0), places)
+
+
+def _knowledge(
     rows: Sequence[Row],
     values: Mapping[Key, Cell],
-    threshold: int,
-    known: Collection[Published] = (),
-) -> set[Key]:
-    """Counts from 1 to threshold-1, event counts of that few cases, counts that differ by that
-    few from a value published before (a revision: a late fact, a case moved to another
-    project), and cost sums with such an n."""
-
-    def small(v: Cell) -> bool:
-        return v is not None and 1 <= abs(float(v)) < threshold
-
-    found = {k for k, v in values.items() if is_count(k[1]) and small(v)}
-    earlier: dict[tuple[str, str, str], list[int]] = {}
-    for scope, period, name, text in known:
-        if is_count(name) and text.lstrip("-").isdigit():
-            earlier.setdefault((scope, period, name), []).append(int(text))
-    for (i, name), v in values.items():
-        before = earlier.get((rows[i].scope, rows[i].period, name), ())
-        if isinstance(v, int) and any(small(v - old) for old in before):
-            found.add((i, name))
-    for i, row in enumerate(rows):
-        found.update(
-            (i, n[6:]) for n, v in row.private.items() if n.startswith("cases.") and small(v)
-        )
-    found.update(
-        (i, name)
-        for i, name in values
-        if name.startswith("measure_costs_chf.") and (i, f"n.{name}") in found
-    )
-    return {k for k in found if k in values}
-
-
-def suppress_complementary(
+    shown: Sequence[Row],
+    noisy: Mapping[Key, int],
+    blank: set[Key],
+    known: set[Key],
     equations: Sequence[Identity],
-    values: Mapping[Key, Cell],
-    unknown: set[Key],
-    sensitive: Collection[Key],
-    locked: Collection[Key],
-) -> None:
-    """Add cells to ``unknown`` until none is pinned by the equations and the known cells: no
-    sensitive cell, and no cell suppressed to protect one (the never published declined
-    referrals excepted). Cells known from earlier downloads are neither moved nor protected."""
-    containing: dict[Key, list[int]] = {}
-    for e, eq in enumerate(equations):
-        for key in eq:
-            containing.setdefault(key, []).append(e)
-    cache: dict[frozenset[Key], Reduction[Key]] = {}
-
-    already_known: set[Key] = set()
-
-    def protected(key: Key) -> bool:
-        if key in locked or key in already_known:
-            return False
-        return key[1] not in NEVER_PUBLISHED or key in sensitive
-
-    while pinned := _pinned_targets(equations, containing, unknown, protected, cache):
-        # One round suppresses a cell for every pinned cell not freed by an earlier choice of
-        # the round; the next round checks the combination (a round per cell would reduce the
-        # same large system hundreds of times).
-        chosen: set[Key] = set()
-        for reduction in {id(r): r for _, r in pinned}.values():
-            mine = [t for t, r in pinned if r is reduction]
-            wide = _available(
-                {k for eq in reduction.equations for k in eq}, values, unknown, locked
-            )
-            frees = reduction.freeing(mine, wide)
-            row = {t: i for i, t in enumerate(mine)}
-            column = {c: j for j, c in enumerate(wide)}
-            still_pinned = np.ones(len(mine), dtype=bool)
-            for target in mine:
-                if not still_pinned[row[target]]:
-                    continue
-                near = {k for e in containing[target] for k in equations[e]}
-                cell = _choose(
-                    target, [c for c in wide if c in near], wide, frees, row, column, still_pinned
-                )
-                if cell is None:  # every cell around it is hidden or was published before
-                    already_known.add(target)
-                    LOG.warning("disclosure.pinned_by_earlier_downloads", cell=target[1])
-                    continue
-                chosen.add(cell)
-                if cell in column:
-                    still_pinned &= ~frees[:, column[cell]]
-                still_pinned[row[target]] = False
-        unknown |= chosen
-
-
-def _available(
-    keys: Collection[Key], values: Mapping[Key, Cell], unknown: set[Key], locked: Collection[Key]
-) -> list[Key]:
-    """Cells that may still be suppressed, smallest nonzero first, zeros last."""
-    usable = (k for k in keys if k in values and k not in unknown and k not in locked)
-    return sorted(usable, key=lambda k: _order(values[k], k))
-
-
-def _choose(
-    target: Key,
-    near: list[Key],
-    wide: list[Key],
-    frees: Flags,
-    row: Mapping[Key, int],
-    column: Mapping[Key, int],
-    still_pinned: Flags,
-) -> Key | None:
-    """The cell that frees the target and most other pinned cells, nearby first, smallest
-    first; else the smallest nearby cell (the next round looks again); None when no cell is
-    left: then earlier downloads alone pin the target (a threshold raised since), and
-    suppressing more cannot take that back."""
-    for candidates in (near, wide):
-        useful = [c for c in candidates if frees[row[target], column[c]]]
-        if useful:
-            return max(useful, key=lambda c: int((frees[:, column[c]] & still_pinned).sum()))
-    remaining = near or wide
-    return remaining[0] if remaining else None
-
-
-def disclosed(truth: Sequence[Row], published: Sequence[Row]) -> set[Published]:
-    """What a download of ``published`` makes known, for the ledger of earlier downloads."""
-    found: set[Published] = set()
-    for row, shown in zip(truth, published, strict=True):
-        cells = shown.cells()
-        found.update(
-            (row.scope, row.period, name, _text(v)) for name, v in cells.items() if v is not None
-        )
-        for figure, (part, _) in PARTS.items():
-            if part in PRIVATE and cells[figure] is not None:
-                found.add((row.scope, row.period, part, _text(_private(row)[part])))
-    return found
-
-
-def _pinned_targets(
-    equations: Sequence[Identity],
-    containing: Mapping[Key, list[int]],
-    unknown: set[Key],
-    protected: Callable[[Key], bool],
-    cache: dict[frozenset[Key], Reduction[Key]],
-) -> list[tuple[Key, Reduction[Key]]]:
-    pinned: list[tuple[Key, Reduction[Key]]] = []
-    groups = _components(equations, containing, unknown)
-    for stale in set(cache) - set(groups):
-        del cache[stale]
-    for group in groups:
-        if not any(protected(k) for k in group):
+    at_most: Sequence[Identity],
+    table: PerturbationTable,
+) -> Knowledge[Key]:
+    """What the attacker knows of the true counts, given what is published."""
+    bounds: dict[Key, tuple[float, float | None]] = {}
+    for key, true in values.items():
+        i, name = key
+        if not is_count(name) or name in N_ALIASES or true is None:
             continue
-        reduction = cache.get(group)
-        if reduction is None:
-            eqs = [equations[e] for e in sorted({e for k in group for e in containing[k]})]
-            reduction = cache[group] = reduce(eqs, sorted(group))
-        pinned.extend((k, reduction) for k in reduction.pinned if protected(k))
-    return sorted(pinned, key=lambda p: p[0])
+        low: float = 0
+        high: float | None = None
+        visible = _visible(key, shown[i])
+        if visible:
+            low, high = table.possible(noisy[key])
+        if name.startswith("n.measure_costs_chf."):
+            low = max(low, 1)  # the financer is named: it has a cost record
+            if shown[i].measure_costs_chf.get(name[len("n.measure_costs_chf.") :]) is not None:
+                low = max(low, table.threshold)  # t distinct cases, so t records
+        if key in known:
+            low = high = float(true)
+        bounds[key] = (low, high)
+    for eq in [*equations, *at_most]:
+        for key in eq:
+            bounds.setdefault(key, (0, 0))  # a financer absent from a row: known 0
+    return Knowledge(bounds, equations, at_most)
 
 
-def _components(
-    equations: Sequence[Identity], containing: Mapping[Key, list[int]], unknown: set[Key]
-) -> list[frozenset[Key]]:
-    """The unknown cells in an identity, grouped so that no identity links two groups."""
-    parent: dict[Key, Key] = {}
-
-    def root(key: Key) -> Key:
-        while parent.setdefault(key, key) != key:
-            parent[key] = parent[parent[key]]
-            key = parent[key]
-        return key
-
-    linked = [k for k in unknown if k in containing]
-    for key in linked:
-        for e in containing[key]:
-            for other in equations[e]:
-                if other in unknown:
-                    parent[root(other)] = root(key)
-    groups: dict[Key, set[Key]] = {}
-    for key in linked:
-        groups.setdefault(root(key), set()).add(key)
-    return [frozenset(g) for g in groups.values()]
+def _visible(key: Key, shown: Row) -> bool:
+    """Whether the published row shows this count's perturbed value (directly or through a
+    share or mean computed from it)."""
+    _, name = key
+    if name in SHOWN_PRIVATE:
+        figure = next(f for f, (part, _) in PARTS.items() if part == name)
+        return shown.cells()[figure] is not None
+    if name in PRIVATE:
+        return False
+    return shown.cells().get(name) is not None
 
 
-def _protected_row(i: int, row: Row, unknown: set[Key], sensitive: set[Key]) -> Row:
-    cells = row.cells()
-    hidden = {name for name in cells if (i, name) in unknown}
-    for name in cells:
-        n_name = n_of(name)
-        if n_name is not None and (i, n_name) in sensitive:
-            hidden.add(name)
-        if name in PARTS and any((i, part) in unknown for part in PARTS[name]):
-            hidden.add(name)
-        if N_ALIASES.get(name) in hidden:
-            hidden.add(name)
-    hidden = {name for name in hidden if cells[name] is not None}
-    return row_from_cells(
-        row.scope,
-        row.period,
-        {name: None if name in hidden else v for name, v in cells.items()},
-        [name for name in cells if name in hidden],
-    )
+def _to_blank(
+    found: Iterable[Key],
+    rings: dict[Key, int],
+    noisy: Mapping[Key, int],
+    blank: set[Key],
+    equations: Sequence[Identity],
+) -> set[Key]:
+    """The counts to blank for the pinned ones: the count itself first, then the counts that
+    share an identity with it, one ring more each time it stays pinned."""
+    chosen: set[Key] = set()
+    for key in found:
+        ring = rings.get(key, 0 if key in noisy and key not in blank else 1)
+        if ring > MAX_RINGS:
+            raise RuntimeError(f"disclosure: {key[1]} stays pinned with everything around blank")
+        rings[key] = ring + 1
+        around = {key}
+        for _ in range(ring):
+            around |= {k for eq in equations if around & eq.keys() for k in eq}
+        chosen |= {k for k in around if k in noisy}
+    return chosen
 
 
 def _private(row: Row) -> dict[str, int]:
@@ -338,17 +303,3 @@ def _private(row: Row) -> dict[str, int]:
         "cases_open_at_start": active - (row.cases_opened or 0),
         "cases_open_at_end": active - (row.cases_closed or 0),
     }
-
-
-def _published(rows: Sequence[Row], key: Key, value: Cell) -> Published:
-    row = rows[key[0]]
-    return (row.scope, row.period, key[1], _text(value))
-
-
-def _text(value: Cell | int) -> str:
-    return "" if value is None else str(value)
-
-
-def _order(value: Cell, key: Key) -> tuple[bool, float, Key]:
-    amount = float(value or 0)
-    return (amount == 0, amount, key)

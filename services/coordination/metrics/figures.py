@@ -32,7 +32,8 @@ the whole quarter or year, both ends inclusive. Definitions, for a scope and a p
   parallel in P (the sequential path ALV -> social assistance -> IV that IIZ wants to shorten).
 - ``consented_cases``: active cases whose person had a consent in force (valid_from <= day <=
   its end, see ``ConsentFact``) on at least one day inside P and inside the case;
-  ``consent_share`` = consented_cases / cases_active.
+  ``consent_share`` = consented_cases / cases_active; ``sequential_share`` = sequential_cases /
+  cases_active.
 - ``institutions_per_case``: mean of len(institutions) over the active cases, 2 decimals.
 - referrals answered in P (answered_on in P, so that an ended period stays as published):
   ``referrals_answered``, ``referral_acceptance_rate`` = accepted / answered,
@@ -44,16 +45,20 @@ the whole quarter or year, both ends inclusive. Definitions, for a scope and a p
 
 Medians are ``statistics.median`` (mean of the two middle values) as a float rounded to 1
 decimal; shares are rounded to 4 decimals. Every derived figure has its ``n`` in ``Row.n``
-(cases_active for parallel_share, consent_share and institutions_per_case, handoffs for the
-hand-off median, referrals_answered for the referral figures, the number of cost facts per
-financer); a derived figure with n = 0 is None ("no data"). Rows hold scope, period and figure
-names only.
+(cases_active for parallel_share, sequential_share, consent_share and institutions_per_case,
+handoffs for the hand-off median, referrals_answered for the referral figures, the number of cost
+facts per financer); a derived figure with n = 0 is None ("no data"). Rows hold scope, period and
+figure names only.
 
 ``Row.private`` holds counts that are never published but that disclosure control must know:
 the accepted and declined referrals and the institution links (sum of institutions over active
 cases) behind the rate and the mean, and ``cases.<cell>``, the number of distinct cases behind
 each count of events (hand-offs, referrals, cost records), since five records of one person
-are one person.
+are one person, and ``largest.measure_costs_chf.<financer>``, the largest one case's part of a
+cost sum in centimes. ``Row.cell_keys`` holds each count's cell key (``cell_key.py``): from the
+record keys of the cases it counts, or the keys of the events it counts (a case's j-th
+hand-off, referral, cost record or institution); an n that counts another cell's things has
+that cell's key.
 """
 
 from __future__ import annotations
@@ -65,9 +70,21 @@ from dataclasses import dataclass
 from decimal import Decimal
 from itertools import combinations
 
+from services.coordination.metrics.cell_key import cell_key, event_bits, key_bits
 from services.coordination.metrics.facts import CaseFact, EngagementFact, ReferralFact
 from services.coordination.metrics.periods import Period, PeriodKind, periods_overlapping
 from services.coordination.metrics.rows import CANTON, CENT, OUTCOMES, Row
+
+# An n that counts what another cell counts has its cell key.
+N_KEYS = {
+    "n.parallel_share": "cases_active",
+    "n.consent_share": "cases_active",
+    "n.sequential_share": "cases_active",
+    "n.institutions_per_case": "cases_active",
+    "n.median_handoff_gap_days": "handoffs",
+    "n.referral_acceptance_rate": "referrals_answered",
+    "n.median_referral_answer_days": "referrals_answered",
+}
 
 
 def compute(
@@ -103,8 +120,11 @@ def _row(
     handoffs = [
         (i, gap) for i, c in enumerate(cases) for s, gap in _handoffs(c) if period.contains(s)
     ]
-    sequential = len({i for i, _ in handoffs if _is_active(cases[i], period)} - in_parallel)
-    consented = sum(1 for c in active if _has_consent_in(c, period))
+    sequential_cases = {i for i, _ in handoffs if _is_active(cases[i], period)} - in_parallel
+    sequential = len(sequential_cases)
+    consenting = [c for c in active if _has_consent_in(c, period)]
+    consented = len(consenting)
+    reentering = [c for c in opened if _is_reentry(c, closings)]
     gaps = [gap for _, gap in handoffs]
     referrals = _Referrals.answered_in(cases, period)
     costs = _Costs.ended_in(cases, period)
@@ -113,6 +133,7 @@ def _row(
         "median_days_to_first_measure": len(to_measure),
         "parallel_share": len(active),
         "consent_share": len(active),
+        "sequential_share": len(active),
         "median_handoff_gap_days": len(gaps),
         "institutions_per_case": len(active),
         "referral_acceptance_rate": len(referrals.answered),
@@ -130,6 +151,7 @@ def _row(
         parallel_cases=parallel,
         parallel_share=_share(parallel, len(active)),
         sequential_cases=sequential,
+        sequential_share=_share(sequential, len(active)),
         consented_cases=consented,
         consent_share=_share(consented, len(active)),
         handoffs=len(gaps),
@@ -138,7 +160,7 @@ def _row(
         referrals_answered=len(referrals.answered),
         referral_acceptance_rate=_share(len(referrals.accepted), len(referrals.answered)),
         median_referral_answer_days=_median(referrals.answer_days),
-        reentries_12m=sum(1 for c in opened if _is_reentry(c, closings)),
+        reentries_12m=len(reentering),
         measure_costs_chf={
             fin: sum(chfs, Decimal(0)).quantize(CENT) for fin, chfs in costs.by_financer.items()
         },
@@ -150,14 +172,75 @@ def _row(
             "cases.handoffs": len({i for i, _ in handoffs}),
             **referrals.cases(),
             **costs.cases(),
+            **_Costs.largest(cases, period),
         },
+        cell_keys=_cell_keys(
+            cases,
+            period,
+            {
+                "cases_opened": opened,
+                "cases_active": active,
+                "cases_closed": closed,
+                "parallel_cases": [cases[i] for i in in_parallel],
+                "sequential_cases": [cases[i] for i in sequential_cases],
+                "consented_cases": consenting,
+                "reentries_12m": reentering,
+                "n.median_days_to_first_measure": [c for c, _ in firsts],
+                **{
+                    f"closed_by_outcome.{o}": [c for c in closed if _outcome(c) == o]
+                    for o in OUTCOMES
+                },
+            },
+        ),
     )
+
+
+def _cell_keys(
+    cases: Sequence[CaseFact], period: Period, counted_cases: Mapping[str, Sequence[CaseFact]]
+) -> dict[str, float]:
+    """The cell key of every count of the row (cell_key.py): from the record keys of the cases
+    it counts, or from the keys of the events (hand-offs, referrals, cost records, institutions
+    of a case) it counts; an ``n`` that names another count has that count's key."""
+    keys = {
+        name: cell_key(key_bits(c.record_key) for c in group)
+        for name, group in counted_cases.items()
+    }
+    events: dict[str, list[int]] = {}
+
+    def count(name: str, case: CaseFact, index: int) -> None:
+        events.setdefault(name, []).append(event_bits(key_bits(case.record_key), index))
+
+    for c in cases:
+        for j, (started, _) in enumerate(_handoffs(c)):
+            if period.contains(started):
+                count("handoffs", c, j)
+        for j, r in enumerate(c.referrals):
+            if r.answered_on is not None and period.contains(r.answered_on):
+                count("referrals_answered", c, j)
+                count("referrals_accepted" if r.accepted else "referrals_declined", c, j)
+        for j, cost in enumerate(c.costs):
+            if period.contains(cost.ended_on):
+                count(f"n.measure_costs_chf.{cost.financed_by}", c, j)
+                count(f"measure_costs_chf.{cost.financed_by}", c, j)
+        if _is_active(c, period):
+            for j in range(len(c.institutions)):
+                count("institution_links", c, j)
+    for name in ("handoffs", "referrals_answered", "referrals_accepted", "referrals_declined"):
+        events.setdefault(name, [])
+    keys.update({name: cell_key(bits) for name, bits in events.items()})
+    for name, base in N_KEYS.items():
+        keys[name] = keys[base]
+    return keys
+
+
+def _outcome(case: CaseFact) -> str:
+    return case.outcome if case.outcome in OUTCOMES else "other"
 
 
 def _by_outcome(closed: Sequence[CaseFact]) -> dict[str, int]:
     by_outcome = dict.fromkeys(OUTCOMES, 0)
     for case in closed:
-        by_outcome[case.outcome if case.outcome in by_outcome else "other"] += 1
+        by_outcome[_outcome(case)] += 1
     return by_outcome
 
 
@@ -215,6 +298,20 @@ class _Costs:
                 costs.setdefault(cost.financed_by, []).append(cost.chf)
                 owners.setdefault(cost.financed_by, set()).add(i)
         return cls(dict(sorted(costs.items())), dict(sorted(owners.items())))
+
+    @staticmethod
+    def largest(cases: Sequence[CaseFact], period: Period) -> dict[str, int]:
+        """Per financer, the largest one case's part of its sum, in centimes (for its noise)."""
+        largest: dict[str, int] = {}
+        for case in cases:
+            parts: dict[str, Decimal] = {}
+            for k in case.costs:
+                if period.contains(k.ended_on):
+                    parts[k.financed_by] = parts.get(k.financed_by, Decimal(0)) + k.chf
+            for fin, chf in parts.items():
+                name = f"largest.measure_costs_chf.{fin}"
+                largest[name] = max(largest.get(name, 0), int(chf * 100))
+        return largest
 
     def cases(self) -> dict[str, int]:
         """How many distinct cases are behind each financer's cost sum and its n."""

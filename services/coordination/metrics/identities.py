@@ -1,4 +1,5 @@
-"""The linear identities between the committee's cells that an attacker may know.
+"""The linear identities (and inequalities) between the committee's true cells that an attacker
+may know; the cell-key method's audit (``disclosure.py``) assumes he knows every one.
 
 Each identity is a mapping cell -> coefficient whose sum is a known constant (0, or the cases
 carried into the first period). A cell is ``(row index, name)``; names are those of
@@ -21,6 +22,10 @@ row (a financer without costs there) is a known 0.
   start of the next (quarter to quarter, year to year); a year starts with its Q1 and ends with
   its Q4. With the stocks as cells of their own, every identity that more periods imply between
   the ones already published is among these (a later download adds none about earlier periods).
+
+- Inequalities (``inequalities``): parallel + sequential cases <= active cases (a case on the
+  sequential path is not parallel), consented cases <= active, re-entries <= opened, cases on the
+  sequential path <= hand-offs, accepted referrals <= answered (declined >= 0 says it too).
 
 Only identities that hold on the true values are returned, so every one is an exact attack.
 """
@@ -50,7 +55,23 @@ TIME_ADDITIVE = frozenset(
 )
 TIME_ADDITIVE_PREFIXES = ("closed_by_outcome.", "measure_costs_chf.", "n.measure_costs_chf.")
 START, END = "cases_open_at_start", "cases_open_at_end"
-SCOPE_ADDITIVE = TIME_ADDITIVE | {"cases_active", "parallel_cases", "institution_links", START, END}
+SCOPE_ADDITIVE = TIME_ADDITIVE | {
+    "cases_active",
+    "parallel_cases",
+    "sequential_cases",
+    "consented_cases",
+    "institution_links",
+    START,
+    END,
+}
+# (smaller cells, larger cells): the sum of the first is at most the sum of the second.
+AT_MOST: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("parallel_cases", "sequential_cases"), ("cases_active",)),
+    (("consented_cases",), ("cases_active",)),
+    (("reentries_12m",), ("cases_opened",)),
+    (("sequential_cases",), ("handoffs",)),
+    (("referrals_accepted",), ("referrals_answered",)),
+)
 
 
 def adds_up_over_time(name: str) -> bool:
@@ -160,3 +181,20 @@ def _total(total: Key, parts: Sequence[Key]) -> Identity:
 def _holds(eq: Identity, values: Mapping[Key, Cell]) -> bool:
     total = sum((Decimal(str(values.get(k) or 0)) * c for k, c in eq.items()), Decimal(0))
     return total == 0
+
+
+def inequalities(rows: Sequence[Row], values: Mapping[Key, Cell]) -> list[Identity]:
+    """Each ``AT_MOST`` of the module docstring as a row whose sum is <= 0, where it holds."""
+    found: list[Identity] = []
+    for i in range(len(rows)):
+        for smaller, larger in AT_MOST:
+            eq: Identity = {(i, n): 1 for n in smaller}
+            eq.update({(i, n): -1 for n in larger})
+            if _at_most_zero(eq, values):
+                found.append(eq)
+    return found
+
+
+def _at_most_zero(eq: Identity, values: Mapping[Key, Cell]) -> bool:
+    total = sum((Decimal(str(values.get(k) or 0)) * c for k, c in eq.items()), Decimal(0))
+    return total <= 0

@@ -21,6 +21,7 @@ from decimal import Decimal
 import asyncpg
 
 from schemas.registry.institutions import load_institutions
+from services.coordination.metrics.cell_key import record_key
 from services.coordination.metrics.facts import (
     CaseFact,
     ConsentFact,
@@ -76,9 +77,9 @@ PARTICIPANTS = "SELECT DISTINCT case_key, institution FROM participants WHERE ca
 ACCEPTED = frozenset({"accepted", "completed"})
 
 
-async def load_case_facts(conn: asyncpg.Connection) -> list[CaseFact]:
+async def load_case_facts(conn: asyncpg.Connection, *, cell_key_secret: bytes) -> list[CaseFact]:
     """Every case with its engagements (clipped, see above), referrals, costs, institutions and
-    its person's consents (one snapshot)."""
+    its person's consents (one snapshot), and its record key under ``cell_key_secret``."""
     engagements: dict[uuid.UUID, list[EngagementFact]] = defaultdict(list)
     for row in await conn.fetch(ENGAGEMENTS):
         engagements[row["case_key"]].append(
@@ -124,6 +125,7 @@ async def load_case_facts(conn: asyncpg.Connection) -> list[CaseFact]:
                 costs=tuple(costs[key]),
                 institutions=frozenset(institutions[key]),
                 consents=tuple(sorted(consents[key], key=_valid_from)),
+                record_key=record_key(cell_key_secret, key),
             )
         )
     return facts

@@ -30,6 +30,7 @@ SCALAR_FIGURES: tuple[str, ...] = (
     "parallel_cases",
     "parallel_share",
     "sequential_cases",
+    "sequential_share",
     "consented_cases",
     "consent_share",
     "handoffs",
@@ -43,6 +44,7 @@ SCALAR_FIGURES: tuple[str, ...] = (
 N_FIGURES: tuple[str, ...] = (
     "median_days_to_first_measure",
     "parallel_share",
+    "sequential_share",
     "consent_share",
     "median_handoff_gap_days",
     "institutions_per_case",
@@ -66,6 +68,7 @@ class Row:
     parallel_cases: int | None
     parallel_share: float | None
     sequential_cases: int | None
+    sequential_share: float | None
     consented_cases: int | None
     consent_share: float | None
     handoffs: int | None
@@ -81,6 +84,8 @@ class Row:
     suppressed: tuple[str, ...] = field(default=())
     # Never published: see the module docstring. Not part of cells(), to_dict() or the CSV.
     private: Mapping[str, int] = field(default_factory=dict, compare=False)
+    # The cell key of each count (cell_key.py), by cell name; never published, like ``private``.
+    cell_keys: Mapping[str, float] = field(default_factory=dict, compare=False)
 
     def cells(self) -> dict[str, Cell]:
         """Every figure as a flat cell: ``closed_by_outcome.employment``, ``n.parallel_share``."""

@@ -70,7 +70,7 @@ async def facts(coordination_settings: CoordinationSettings, db: asyncpg.Pool) -
     )
     await feed(coordination_settings, bus_records(story))
     async with db.acquire() as conn:
-        return await load_case_facts(conn)
+        return await load_case_facts(conn, cell_key_secret=coordination_settings.cell_key_secret)
 
 
 async def test_an_engagement_that_started_before_the_case_opened_counts_from_the_opening_day(

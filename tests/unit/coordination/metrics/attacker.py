@@ -1,31 +1,44 @@
-"""The attacker of the committee's figures, written independently of ``protect``.
+"""The attacker of the committee's figures, written independently of ``disclosure.publish``.
 
-He holds every download he has made (cells with their values) and knows, of the true tables:
-each row's ``cases_closed`` = sum of its outcomes; answered referrals = accepted + declined,
-where a published acceptance rate times answered gives accepted; institutions per case times
-active cases gives the institution links; an n cell equals the count it names; year = sum of its
-four quarters for every count of things that happen on a day (a financer missing from a row is
-0); canton = sum of the projects in each period where the projects partition the canton's cases
-(a year only with its quarters); the cases open at the start (active - opened) and at the end
-(active - closed) of each period, the end of one period being the start of the next, a year
-starting with its Q1 and ending with its Q4; and the number of cases carried into the first
-quarter and year. He is lucky: a cell of an earlier download counts as known when its value is
-still the true one. A hidden cell is recovered when the identities and the known cells pin it to
-one value: its unit vector lies in the row space of the identities restricted to the hidden
-cells (exact elimination over fractions).
+He holds every download (the quarters, the years, the CSV) and knows the public perturbation
+table: for each published count, every true count the table can turn into it. He knows, of the
+true tables: each row's ``cases_closed`` = sum of its outcomes; answered referrals = accepted +
+declined, where a published acceptance rate times answered gives the published accepted;
+institutions per case times active cases gives the published institution links; an n cell is
+the count it names; a named financer has a cost record, and a published cost sum has at least
+threshold cases (so records) behind it; year = sum of its four quarters for every count of
+things that happen on a day (a financer missing from a row is 0); canton = sum of the projects in
+each period where the projects partition the canton's cases (a year only with its quarters);
+the cases open at the start (active - opened) and at the end (active - closed) of each period,
+the end of one period being the start of the next, a year starting with its Q1 and ending with
+its Q4; the number of cases carried into the first quarter and year; and the inequalities
+parallel + sequential <= active, consented <= active, re-entries <= opened, sequential <=
+hand-offs. He is lucky: an earlier download's value counts for a cell whose true value has not
+changed since.
+
+For each true count from 1 to threshold-1 he solves the least and the greatest value it can
+take under all of that (linear programming, HiGHS); the count is *recovered* when that range
+holds one integer.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from fractions import Fraction
 from itertools import pairwise
 
-from services.coordination.metrics.rows import Cell, Row
+import numpy as np
+from scipy.optimize import linprog  # type: ignore[import-untyped]  # scipy has no type hints
+from scipy.sparse import csr_array  # type: ignore[import-untyped]
+
+from services.coordination.metrics.cell_key import PerturbationTable
+from services.coordination.metrics.rows import Cell, Row, rows_to_csv
 
 Where = tuple[str, str, str]  # (scope, period, cell name)
 Equation = dict[Where, int]
+Download = tuple[Sequence[Row], Sequence[Row]]  # (the true rows then, what was published)
 
 DAILY = (
     "cases_opened",
@@ -37,23 +50,46 @@ DAILY = (
     "declined",
     "n.median_days_to_first_measure",
 )
-DAILY_PREFIXES = ("closed_by_outcome.", "measure_costs_chf.", "n.measure_costs_chf.")
-PER_CASE = ("cases_active", "parallel_cases", "links", "start", "end")
-PRIVATE = ("accepted", "declined", "links", "start", "end")
+DAILY_PREFIXES = ("closed_by_outcome.", "n.measure_costs_chf.")
+PER_CASE = (
+    "cases_active",
+    "parallel_cases",
+    "sequential_cases",
+    "consented_cases",
+    "links",
+    "start",
+    "end",
+)
+COUNTED = (*DAILY, *PER_CASE)
 ALIASES = {
     "n.parallel_share": "cases_active",
+    "n.consent_share": "cases_active",
+    "n.sequential_share": "cases_active",
     "n.institutions_per_case": "cases_active",
     "n.median_handoff_gap_days": "handoffs",
     "n.referral_acceptance_rate": "referrals_answered",
     "n.median_referral_answer_days": "referrals_answered",
 }
+AT_MOST = (
+    (("parallel_cases", "sequential_cases"), ("cases_active",)),
+    (("consented_cases",), ("cases_active",)),
+    (("reentries_12m",), ("cases_opened",)),
+    (("sequential_cases",), ("handoffs",)),
+)
+SECOND_VALUE = 1 - 1e-6
 
 
-def true_cells(rows: Sequence[Row]) -> dict[Where, Cell]:
-    """Every cell of the true tables, with the counts behind the rate and the mean."""
-    cells: dict[Where, Cell] = {}
+def is_counted(name: str) -> bool:
+    return name in COUNTED or name.startswith(DAILY_PREFIXES)
+
+
+def true_counts(rows: Sequence[Row]) -> dict[Where, int]:
+    """Every count of the true tables, with the counts behind the rate, the mean, the stocks."""
+    cells: dict[Where, int] = {}
     for r in rows:
-        cells.update({(r.scope, r.period, n): v for n, v in r.cells().items()})
+        for name, v in r.cells().items():
+            if is_counted(name) and isinstance(v, int):
+                cells[(r.scope, r.period, name)] = v
         accepted = r.private["referrals_accepted"]
         cells[(r.scope, r.period, "accepted")] = accepted
         cells[(r.scope, r.period, "declined")] = (r.referrals_answered or 0) - accepted
@@ -64,48 +100,88 @@ def true_cells(rows: Sequence[Row]) -> dict[Where, Cell]:
     return cells
 
 
-def shown_cells(download: Sequence[Row]) -> dict[Where, Cell]:
-    """What one download shows, with what its figures give away."""
-    shown: dict[Where, Cell] = {}
-    for r in download:
-        cells = r.cells()
-        shown.update({(r.scope, r.period, n): v for n, v in cells.items() if v is not None})
-        answered, rate = cells["referrals_answered"], cells["referral_acceptance_rate"]
+def from_csv(download: Sequence[Row]) -> dict[Where, str]:
+    """The cells of the CSV of a download, as text (the CSV is a download of its own)."""
+    found: dict[Where, str] = {}
+    for line in csv.DictReader(io.StringIO(rows_to_csv(download))):
+        scope, period = line.pop("scope"), line.pop("period")
+        line.pop("suppressed")
+        found.update({(scope, period, n): v for n, v in line.items() if v})
+    return found
+
+
+def shown_counts(download: Sequence[Row]) -> dict[Where, int]:
+    """The published counts a download shows or gives away (through a rate, a mean, an n)."""
+    text = from_csv(download)
+    shown: dict[Where, int] = {}
+    for (scope, period, name), value in text.items():
+        base = ALIASES.get(name, name)
+        if is_counted(base):
+            shown[(scope, period, base)] = int(value)
+    for scope, period in {(s, p) for s, p, _ in text}:
+        answered = shown.get((scope, period, "referrals_answered"))
+        rate = text.get((scope, period, "referral_acceptance_rate"))
         if answered is not None and rate is not None:
-            shown[(r.scope, r.period, "accepted")] = round(float(rate) * answered)
-        active, mean = cells["cases_active"], cells["institutions_per_case"]
+            shown[(scope, period, "accepted")] = round(float(rate) * answered)
+        active = shown.get((scope, period, "cases_active"))
+        mean = text.get((scope, period, "institutions_per_case"))
         if active is not None and mean is not None:
-            shown[(r.scope, r.period, "links")] = round(float(mean) * active)
-        for alias, base in ALIASES.items():
-            if cells.get(alias) is not None:
-                shown[(r.scope, r.period, base)] = cells[alias]
+            shown[(scope, period, "links")] = round(float(mean) * active)
     return shown
 
 
+def possible(table: PerturbationTable, published: int) -> tuple[int, int]:
+    """The least and greatest true count the table turns into ``published`` (by enumeration);
+    a value the table never publishes was published as it is."""
+    can = [
+        x
+        for x in range(max(published, table.threshold) + table.max_deviation + 2)
+        if any(v == published and p > 0 for v, p in table.row(x))
+    ]
+    return (min(can), max(can)) if can else (published, published)
+
+
 def recovered(
-    truth: Sequence[Row], downloads: Iterable[Sequence[Row]], threshold: int = 5
+    truth: Sequence[Row],
+    downloads: Iterable[Sequence[Row] | Download],
+    threshold: int = 5,
+    table: PerturbationTable | None = None,
 ) -> list[Where]:
-    """The suppressed cells the attacker pins down (zeros too), and the unpublished counts
-    behind a rate or a mean that he pins to a value from 1 to threshold-1."""
-    true = true_cells(truth)
-    known: set[Where] = set()
+    """The true counts from 1 to threshold-1 the attacker pins to one value."""
+    table = table or PerturbationTable(threshold)
+    true = true_counts(truth)
+    low: dict[Where, float] = dict.fromkeys(true, 0.0)
+    high: dict[Where, float | None] = dict.fromkeys(true, None)
     for download in downloads:
-        known.update(k for k, v in shown_cells(download).items() if true.get(k) == v)
+        then, published = download if isinstance(download, tuple) else (truth, download)
+        true_then = true_counts(then)
+        for key, value in shown_counts(published).items():
+            if key in true and true_then.get(key) == true[key]:
+                a, b = possible(table, value)
+                low[key] = max(low[key], a)
+                high[key] = b if high[key] is None else min(b, high[key])  # type: ignore[type-var]
+        for r in published:
+            for fin, chf in r.measure_costs_chf.items():
+                key = (r.scope, r.period, f"n.measure_costs_chf.{fin}")
+                if key in true and true_then.get(key) == true[key]:
+                    low[key] = max(low[key], threshold if chf is not None else 1)
+    carried: set[Where] = set()
     for scope in {r.scope for r in truth}:  # the cases carried into the first quarter and year
         for quarters in (True, False):
             periods = [
                 r.period for r in truth if r.scope == scope and ("Q" in r.period) is quarters
             ]
             if periods:
-                known.add((scope, min(periods), "start"))
-    hidden = {k for k, v in true.items() if k not in known and v is not None}
-    pinned = _pinned(identities(truth, true), hidden)
-
-    def disclosed(key: Where) -> bool:
-        value = true[key]
-        return key[2] not in PRIVATE or (isinstance(value, int) and 1 <= value < threshold)
-
-    return sorted(k for k in pinned if disclosed(k))
+                key = (scope, min(periods), "start")
+                low[key] = high[key] = true[key]
+                carried.add(key)
+    equations, at_most = identities(truth, true), inequalities(truth, true)
+    for eq in [*equations, *at_most]:
+        for key in eq:
+            if key not in true:  # a financer missing from a row: 0
+                low[key], high[key] = 0.0, 0.0
+    targets = [k for k, v in true.items() if 1 <= v < threshold and k not in carried]
+    return _pinned(low, high, equations, at_most, {k: true[k] for k in targets})
 
 
 def identities(rows: Sequence[Row], true: Mapping[Where, Cell]) -> list[Equation]:
@@ -152,12 +228,24 @@ def identities(rows: Sequence[Row], true: Mapping[Where, Cell]) -> list[Equation
         ]
         for period in periods
     }
-    partitioned = {p for p, eqs in across.items() if all(_true(eq, true) for eq in eqs)}
+    partitioned = {p for p, eqs in across.items() if all(_sum(eq, true) == 0 for eq in eqs)}
     for period in partitioned if projects else ():
         quarters = [q for q in periods if q.startswith(f"{period}-Q")]
         if all(q in partitioned for q in quarters):  # a year with its quarters
             eqs.extend(across[period])
     return eqs
+
+
+def inequalities(rows: Sequence[Row], true: Mapping[Where, Cell]) -> list[Equation]:
+    """Rows whose sum is at most 0 (those that hold on the true cells)."""
+    found: list[Equation] = []
+    for r in rows:
+        for smaller, larger in AT_MOST:
+            eq = {(r.scope, r.period, n): 1 for n in smaller}
+            eq.update({(r.scope, r.period, n): -1 for n in larger})
+            if _sum(eq, true) <= 0:
+                found.append(eq)
+    return found
 
 
 def _follows(a: str, b: str) -> bool:
@@ -167,35 +255,65 @@ def _follows(a: str, b: str) -> bool:
     return b == (f"{year + 1}-Q1" if quarter == 4 else f"{year}-Q{quarter + 1}")
 
 
-def _true(eq: Equation, true: Mapping[Where, Cell]) -> bool:
-    return sum(Decimal(str(true.get(k) or 0)) * c for k, c in eq.items()) == 0
+def _sum(eq: Equation, true: Mapping[Where, Cell]) -> Decimal:
+    return sum((Decimal(str(true.get(k) or 0)) * c for k, c in eq.items()), Decimal(0))
 
 
-def _pinned(equations: list[Equation], hidden: set[Where]) -> set[Where]:
-    """Hidden cells whose unit vector is in the row space (sparse elimination over fractions)."""
-    rows: list[dict[Where, Fraction]] = []
-    for eq in equations:
-        line = {k: Fraction(c) for k, c in eq.items() if k in hidden and c}
-        if line:
-            rows.append(line)
-    pivots: dict[Where, dict[Where, Fraction]] = {}
-    for line in rows:
-        for key, row in pivots.items():  # reduce by every earlier pivot row
-            if key in line:
-                factor = line[key]
-                for k, v in row.items():
-                    line[k] = line.get(k, Fraction(0)) - factor * v
-                line = {k: v for k, v in line.items() if v}
-        if not line:
-            continue
-        lead = min(line)
-        scale = line[lead]
-        line = {k: v / scale for k, v in line.items()}
-        for key, row in pivots.items():  # keep the earlier rows reduced
-            if lead in row:
-                factor = row[lead]
-                for k, v in line.items():
-                    row[k] = row.get(k, Fraction(0)) - factor * v
-                pivots[key] = {k: v for k, v in row.items() if v}
-        pivots[lead] = line
-    return {key for key, row in pivots.items() if len(row) == 1}
+def _pinned(
+    low: Mapping[Where, float],
+    high: Mapping[Where, float | None],
+    equations: Sequence[Equation],
+    at_most: Sequence[Equation],
+    targets: Mapping[Where, int],
+) -> list[Where]:
+    """The targets whose least and greatest feasible value are less than 1 apart from their
+    true value on both sides. A solution that moves a target by 1 or more clears it at once."""
+    if not targets:
+        return []
+    cells = sorted(low)
+    column = {k: c for c, k in enumerate(cells)}
+
+    def matrix(rows: Sequence[Equation]) -> csr_array | None:
+        if not rows:
+            return None
+        entries = [(r, column[k], c) for r, eq in enumerate(rows) for k, c in eq.items()]
+        r_, c_, v_ = zip(*entries, strict=True)
+        return csr_array((v_, (r_, c_)), shape=(len(rows), len(cells)))
+
+    a_eq, a_ub = matrix(equations), matrix(at_most)
+    bounds = [(low[k], high[k]) for k in cells]
+    undecided = dict(targets)
+
+    def solve(weights: Mapping[Where, float]) -> None:
+        """Optimise, each weighted cell capped 2 above its true value; clear what moved."""
+        cost = np.zeros(len(cells))
+        capped = list(bounds)
+        for key, weight in weights.items():
+            cost[column[key]] = weight
+            b = capped[column[key]]
+            capped[column[key]] = (b[0], b[1] if b[1] is not None else targets[key] + 2)
+        result = linprog(
+            cost,
+            A_ub=a_ub,
+            b_ub=None if a_ub is None else np.zeros(a_ub.shape[0]),
+            A_eq=a_eq,
+            b_eq=None if a_eq is None else np.zeros(a_eq.shape[0]),
+            bounds=capped,
+            method="highs",
+        )
+        assert result.status == 0, f"the true tables are infeasible: {result.message}"
+        for key, value in list(undecided.items()):
+            if abs(result.x[column[key]] - value) >= SECOND_VALUE:
+                del undecided[key]
+
+    for sign in (-1.0, 1.0):  # all targets down, then all up: most move in one of them
+        solve(dict.fromkeys(undecided, sign))
+    found: list[Where] = []
+    for target in sorted(targets):
+        for sign in (-1.0, 1.0):  # its own maximum, then its own minimum
+            if target in undecided:
+                solve({target: sign})
+        if target in undecided:
+            found.append(target)
+            del undecided[target]
+    return found
