@@ -1,9 +1,9 @@
 """The committee's figures (IIZ-Ausschuss): aggregates only, protected against disclosure.
 
-Only the ``committee`` role reads them. Every count from 1 below the threshold is suppressed,
-with complementary suppression across outcomes, totals and periods (``metrics/disclosure.py``);
-rows name a project or the canton and a period, never a case or a person. Every request
-appends one audit row.
+Only the ``committee`` role reads them. Counts are perturbed by the cell-key method and never
+show a value from 1 below the threshold (``metrics/disclosure.py``); the JSON says how many
+cells were perturbed and how many are blank. Rows name a project or the canton and a period,
+never a case or a person. Every request appends one audit row.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from services.coordination.api.auth import CurrentCaller
 from services.coordination.api.context import AUTH, Api, Purpose
 from services.coordination.api.input_checks import STORABLE_PARAMETERS
 from services.coordination.api.problems import RoleNotAllowedError
-from services.coordination.metrics.api_data import protected_rows
+from services.coordination.metrics.api_data import published_figures
+from services.coordination.metrics.disclosure import Publication
 from services.coordination.metrics.rows import rows_to_csv
 from services.coordination.reading.access import audit_entry
 from services.coordination.reading.caller import Role
@@ -46,7 +47,14 @@ async def read_metrics(
 ) -> dict[str, Any] | PlainTextResponse:
     """Cases opened, active and closed by outcome; days to the first measure; the share of
     cases with parallel engagement; hand-off gaps; institutions per case; referral acceptance
-    and answer time; re-entries within 12 months; measure costs by financing institution."""
+    and answer time; re-entries within 12 months; measure costs by financing institution.
+
+    Disclosure control (the cell-key method): every count differs from the true count by at
+    most `disclosure.max_deviation` and is never from 1 to `threshold` - 1, so the cells of a
+    table need not add up to its total; shares are computed from the perturbed counts; medians,
+    means and cost sums with fewer than `threshold` cases behind them are null (and listed in
+    the row's `suppressed`). `disclosure` counts the cells of this answer, the perturbed ones
+    and the null ones; which cell was perturbed is not told."""
     if caller.role is not Role.COMMITTEE:
         await api.record(
             audit_entry(
@@ -54,8 +62,8 @@ async def read_metrics(
             )
         )
         raise RoleNotAllowedError("the figures are for the IIZ steering committee")
-    rows = await protected_rows(api.pool, api.settings, period)
-    threshold = api.settings.coordination_disclosure_threshold
+    publication = await published_figures(api.pool, api.settings, period)
+    rows = publication.rows
     await api.record(
         audit_entry(
             caller,
@@ -77,7 +85,34 @@ async def read_metrics(
         )
     return {
         "period": period,
-        "threshold": threshold,
-        "note": f"Counts from 1 to {threshold - 1}, and figures based on them, are null.",
+        "threshold": publication.threshold,
+        "note": note(publication),
+        "disclosure": disclosure(publication),
         "rows": [row.to_dict() for row in rows],
+    }
+
+
+def note(publication: Publication) -> str:
+    """What the disclosure control did, in one paragraph."""
+    p = publication
+    return (
+        f"Counts are perturbed by the cell-key method: each differs from the true count by at "
+        f"most {p.max_deviation}, and no count from 1 to {p.threshold - 1} is published (such "
+        f"counts appear as 0 or {p.threshold}), so the cells of a table need not add up to its "
+        f"total. Shares are computed from the perturbed counts; medians, means and cost sums "
+        f"with fewer than {p.threshold} cases behind them are null. {p.perturbed} of {p.cells} "
+        f"cells are perturbed, {p.blank} are null."
+    )
+
+
+def disclosure(publication: Publication) -> dict[str, Any]:
+    """The method and its numbers, without saying which cell was perturbed."""
+    p = publication
+    return {
+        "method": "cell-key",
+        "threshold": p.threshold,
+        "max_deviation": p.max_deviation,
+        "cells": p.cells,
+        "perturbed": p.perturbed,
+        "blank": p.blank,
     }

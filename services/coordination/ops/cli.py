@@ -19,6 +19,8 @@ erase          erase one person (crypto-shredding): the AHV number on standard i
                idempotent
 retention      apply the retention schedule now (the worker runs it daily); --count: only how
                many persons are past retention; --force: even if today's run happened
+annual-report  the yearly IIZ report (IIZ-Tätigkeitsbericht) of --year as a PDF from the
+               published figures; --out FILE (default iiz-bericht-<year>.pdf); prints its path
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import argparse
 import asyncio
 import datetime as dt
 import sys
+from pathlib import Path
 
 import asyncpg
 
@@ -39,6 +42,7 @@ from services.coordination.ops.migrate import migrate
 from services.coordination.ops.rebuild import rebuild
 from services.coordination.ops.reconcile import reconcile_since
 from services.coordination.ops.verify_audit import verify_audit
+from services.coordination.reports.command import annual_report_command
 from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.consumer import create_app
 from services.coordination.worker.runtime import CoordinationRuntime
@@ -138,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             "reconcile",
             "erase",
             "retention",
+            "annual-report",
         ],
     )
     parser.add_argument("--since", type=dt.datetime.fromisoformat, help="reconcile: from when")
@@ -156,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--count", action="store_true", help="retention: only count")
     parser.add_argument("--force", action="store_true", help="retention: run again today")
+    parser.add_argument("--year", type=int, help="annual-report: the year")
+    parser.add_argument("--out", type=Path, help="annual-report: the PDF file to write")
     args = parser.parse_args(argv)
     settings = load_settings(CoordinationSettings, f"coordination {args.command}")
     configure_logging(settings.log_level, settings.log_json)
@@ -183,4 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "retention":
         _announce("retention", settings)
         return asyncio.run(retention_command(settings, count=args.count, force=args.force))
+    if args.command == "annual-report":
+        if args.year is None:
+            parser.error("annual-report needs --year")
+        _announce("annual-report", settings)
+        return asyncio.run(annual_report_command(settings, args.year, args.out))
     return asyncio.run(_verify_audit(settings))

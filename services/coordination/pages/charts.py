@@ -1,6 +1,9 @@
 """SVG geometry of the committee dashboard's charts: lines of a figure over the periods (one per
-scope) and stacked bars of closed cases by outcome. Pure; ``None`` is a suppressed or missing
-value and is never drawn as zero (a line breaks there, a bar segment is left out)."""
+scope) and stacked bars of closed cases by outcome. Pure; ``None`` is a blank or missing value
+and is never drawn as zero (a line breaks there, a bar segment is left out).
+
+Over a few periods (the yearly view) a line says little: the scopes then stand side by side in
+each period, each point on top of a pale bar and labelled with its value."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 44
 # Distinct in colour and, for print in black and white, in dash pattern.
 PALETTE = ("#1f4e79", "#c0504d", "#4f8a3c", "#8064a2", "#d08a00", "#2c8c99", "#7f7f7f")
 DASHES = ("", "6 3", "2 3", "8 3 2 3", "1 2", "10 4", "4 4")
+GROUPED_UP_TO = 3  # periods; with more, the scopes are lines over time
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,7 @@ class Point:
     y: float
     value: float
     period: str
+    label: str  # the value as the page writes it: "68 %", "2,5", "1021"
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class LineChart:
     x_ticks: list[AxisTick]
     y_ticks: list[AxisTick]
     empty: bool
+    grouped: bool  # scopes side by side in each period, points on pale bars, no lines
+    bar_width: float  # of those bars; 0 when not grouped
 
 
 def nice_step(value: float) -> float:
@@ -88,10 +95,22 @@ def line_chart(
     percent: bool = False,
     width: int = WIDTH,
     height: int = HEIGHT,
+    grouped: bool | None = None,
 ) -> LineChart:
-    """One line per scope over ``periods``; ``values[scope][i]`` belongs to ``periods[i]``."""
+    """One line per scope over ``periods``; ``values[scope][i]`` belongs to ``periods[i]``.
+    ``grouped`` (by default: up to ``GROUPED_UP_TO`` periods): the scopes side by side in each
+    period instead."""
     left, right, top, bottom = LEFT, width - RIGHT, TOP, height - BOTTOM
-    xs = _x_positions(periods, left + 10, right - 10)
+    if grouped is None:
+        grouped = len(periods) <= GROUPED_UP_TO
+    grouped = grouped and bool(periods)
+    if grouped:  # each period a slot, its scopes evenly inside it
+        slot = (right - left) / len(periods)
+        xs = [round(left + slot * (i + 0.5), 1) for i in range(len(periods))]
+        step = slot / (len(values) + 0.5)
+    else:
+        xs = _x_positions(periods, left + 10, right - 10)
+        step = 0.0
     known = [v for row in values.values() for v in row if v is not None]
     ticks = [i / 4 for i in range(5)] if percent else value_axis(max(known, default=0.0))
     top_value = ticks[-1]
@@ -101,13 +120,16 @@ def line_chart(
 
     series = []
     for index, (name, row) in enumerate(values.items()):
+        offset = (index - (len(values) - 1) / 2) * step
         segments: list[list[Point]] = [[]]
         for x, period, value in zip(xs, periods, row, strict=True):
-            if value is None:
+            if value is None or grouped:
                 if segments[-1]:
                     segments.append([])
-                continue
-            segments[-1].append(Point(x, y(value), value, period))
+                if value is None:
+                    continue
+            label = _value_label(value, percent)
+            segments[-1].append(Point(round(x + offset, 1), y(value), value, period, label))
         series.append(
             Series(
                 name=name,
@@ -129,6 +151,8 @@ def line_chart(
         x_ticks=[AxisTick(x, p) for x, p in zip(xs, periods, strict=True)],
         y_ticks=y_ticks,
         empty=not known,
+        grouped=grouped,
+        bar_width=round(min(step * 0.6, 40.0), 1),
     )
 
 
@@ -136,6 +160,14 @@ def _tick_label(value: float, percent: bool) -> str:
     if percent:
         return f"{value * 100:.0f} %"
     return f"{value:.0f}" if value == int(value) else f"{value:.1f}".replace(".", ",")
+
+
+def _value_label(value: float, percent: bool) -> str:
+    if percent:
+        return f"{value * 100:.0f} %"
+    if value == int(value):
+        return f"{value:.0f}"
+    return f"{value:.1f}".replace(".", ",")
 
 
 @dataclass(frozen=True)

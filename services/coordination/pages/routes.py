@@ -9,7 +9,7 @@ verified exactly as the API verifies it); never from a URL.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
@@ -19,11 +19,12 @@ from schemas.registry.projects import load_projects
 from services.coordination.api.context import Purpose, api_context
 from services.coordination.api.input_checks import STORABLE_PARAMETERS
 from services.coordination.api.models import DEFAULT_PURPOSE
-from services.coordination.metrics.api_data import metrics_rows
+from services.coordination.metrics.api_data import published_figures
 from services.coordination.pages import (
     access_report_page,
     case_page,
     committee,
+    committee_report_routes,
     document_routes,
     inbox_routes,
     notice_routes,
@@ -79,6 +80,7 @@ def register_pages(app: FastAPI) -> None:
     app.include_router(access_report_page.router)  # /auskunft (access report letter)
     app.include_router(notice_routes.router)  # /mitteilungen (AVG 35a Abs. 1ter notices)
     app.include_router(signals_routes.router)  # /datenschutz/… (misuse signals)
+    app.include_router(committee_report_routes.router)  # /ausschuss/bericht/{year}.pdf
 
 
 @router.get("/seiten/stil.css")
@@ -123,7 +125,6 @@ async def case_view(
     )
 
 
-PERIODS = {"quartal": "quarter", "jahr": "year"}
 COMMITTEE_PURPOSE = "Steuerung der IIZ (IIZ-Ausschuss)"  # as the metrics API records it
 
 
@@ -134,19 +135,19 @@ async def committee_view(request: Request, zeitraum: str = "quartal") -> Respons
     if caller is None:
         return to_sign_in()
     api = api_context(request)
-    period = PERIODS.get(zeitraum, "quarter")
+    period: Literal["quarter", "year"] = "year" if zeitraum == "jahr" else "quarter"
     if caller.role is not Role.COMMITTEE:
         await api.record(_metrics_audit(caller, period, "denied"))
         return render(request, "verboten.html", 403)
-    rows = await metrics_rows(api.pool, api.settings, period)
+    publication = await published_figures(api.pool, api.settings, period)
+    rows = [row.to_dict() for row in publication.rows]
     await api.record(_metrics_audit(caller, period, "ok", rows=len(rows)))
     projects = {p.code: p.name for p in load_projects().projects}
     return render(
         request,
         "ausschuss.html",
-        dashboard=committee.build(rows, projects) if rows else None,
+        dashboard=committee.build(rows, projects, publication) if rows else None,
         period=period,
-        columns=committee.COLUMNS,
         outcome_keys=committee.OUTCOME_KEYS,
     )
 
