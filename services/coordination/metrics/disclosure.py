@@ -37,7 +37,7 @@ from decimal import Decimal
 from services.coordination.metrics.cell_key import PerturbationTable, perturb_amount
 from services.coordination.metrics.identities import Identity, Key, identities, inequalities
 from services.coordination.metrics.pinning import Knowledge, pinned
-from services.coordination.metrics.rows import Cell, Row, row_from_cells
+from services.coordination.metrics.rows import N_ALIASES, Cell, Row, row_from_cells
 
 PRIVATE = (
     "referrals_accepted",
@@ -46,16 +46,6 @@ PRIVATE = (
     "cases_open_at_start",
     "cases_open_at_end",
 )
-# n cells that are another published cell under a second name.
-N_ALIASES: Mapping[str, str] = {
-    "n.parallel_share": "cases_active",
-    "n.consent_share": "cases_active",
-    "n.sequential_share": "cases_active",
-    "n.institutions_per_case": "cases_active",
-    "n.median_handoff_gap_days": "handoffs",
-    "n.referral_acceptance_rate": "referrals_answered",
-    "n.median_referral_answer_days": "referrals_answered",
-}
 # A share or mean and the counts it is computed from (part, whole).
 PARTS: Mapping[str, tuple[str, str]] = {
     "parallel_share": ("parallel_cases", "cases_active"),

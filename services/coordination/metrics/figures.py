@@ -73,18 +73,7 @@ from itertools import combinations
 from services.coordination.metrics.cell_key import cell_key, event_bits, key_bits
 from services.coordination.metrics.facts import CaseFact, EngagementFact, ReferralFact
 from services.coordination.metrics.periods import Period, PeriodKind, periods_overlapping
-from services.coordination.metrics.rows import CANTON, CENT, OUTCOMES, Row
-
-# An n that counts what another cell counts has its cell key.
-N_KEYS = {
-    "n.parallel_share": "cases_active",
-    "n.consent_share": "cases_active",
-    "n.sequential_share": "cases_active",
-    "n.institutions_per_case": "cases_active",
-    "n.median_handoff_gap_days": "handoffs",
-    "n.referral_acceptance_rate": "referrals_answered",
-    "n.median_referral_answer_days": "referrals_answered",
-}
+from services.coordination.metrics.rows import CANTON, CENT, N_ALIASES, OUTCOMES, Row
 
 
 def compute(
@@ -228,7 +217,7 @@ def _cell_keys(
     for name in ("handoffs", "referrals_answered", "referrals_accepted", "referrals_declined"):
         events.setdefault(name, [])
     keys.update({name: cell_key(bits) for name, bits in events.items()})
-    for name, base in N_KEYS.items():
+    for name, base in N_ALIASES.items():  # an n that counts what another cell counts
         keys[name] = keys[base]
     return keys
 

@@ -52,6 +52,17 @@ N_FIGURES: tuple[str, ...] = (
     "median_referral_answer_days",
 )
 
+# The n of a share, mean or median that counts what another cell counts: that cell.
+N_ALIASES: Mapping[str, str] = {
+    "n.parallel_share": "cases_active",
+    "n.consent_share": "cases_active",
+    "n.sequential_share": "cases_active",
+    "n.institutions_per_case": "cases_active",
+    "n.median_handoff_gap_days": "handoffs",
+    "n.referral_acceptance_rate": "referrals_answered",
+    "n.median_referral_answer_days": "referrals_answered",
+}
+
 
 @dataclass(frozen=True)
 class Row:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
+from services.coordination.metrics.disclosure import Publication
 from services.coordination.pages.charts import BarChart, LineChart, line_chart, stacked_bars
 from services.coordination.pages.wording import DASH, OUTCOMES
 
@@ -44,21 +45,6 @@ COLUMNS = (  # key, German header, kind
 # Figures that not every publication carries yet: shown only when the rows have them.
 OPTIONAL = frozenset({"sequential_cases", "consent_share"})
 OUTCOME_CHART = {"width": 230, "height": 200}
-
-
-class Disclosure(Protocol):
-    """What the disclosure control reports about a publication (``Publication``)."""
-
-    @property
-    def cells(self) -> int: ...
-    @property
-    def perturbed(self) -> int: ...
-    @property
-    def blank(self) -> int: ...
-    @property
-    def threshold(self) -> int: ...
-    @property
-    def max_deviation(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -125,7 +111,7 @@ def scope_name(scope: str, projects: Mapping[str, str]) -> str:
 def build(
     rows: Sequence[Mapping[str, Any]],
     projects: Mapping[str, str],
-    disclosure: Disclosure | None = None,
+    disclosure: Publication | None = None,
 ) -> Dashboard:
     """Charts (canton and every project) and tables from the rows of one period kind."""
     periods = sorted({str(r["period"]) for r in rows})
@@ -187,7 +173,7 @@ def reports(periods: Sequence[str]) -> list[Report]:
     ]
 
 
-def method_note(disclosure: Disclosure) -> MethodNote:
+def method_note(disclosure: Publication) -> MethodNote:
     """What was done to the figures, how often, and what a dash means."""
     d = disclosure
     low = "der Wert 1 wird" if d.threshold == 2 else f"Werte von 1 bis {d.threshold - 1} werden"

@@ -15,8 +15,8 @@ import asyncpg
 from schemas.registry.projects import load_projects
 from services.coordination.audit import AuditEntry
 from services.coordination.metrics.api_data import Period, published_figures
+from services.coordination.metrics.disclosure import Publication
 from services.coordination.reports.content import build_report, has_year
-from services.coordination.reports.published import PublicationLike
 from services.coordination.reports.render import render_report
 from services.coordination.settings import CoordinationSettings
 
@@ -41,7 +41,7 @@ def filename(year: int) -> str:
 
 async def published(
     pool: asyncpg.Pool, settings: CoordinationSettings, period: Period
-) -> PublicationLike:
+) -> Publication:
     """The published figures of one period kind: the same call as the page and the CSV."""
     return await published_figures(pool, settings, period)
 

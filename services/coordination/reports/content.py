@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from services.coordination.metrics.disclosure import Publication
 from services.coordination.metrics.rows import CANTON
 from services.coordination.pages.wording import OUTCOMES
 from services.coordination.reports.charts import ChartBox, scope_charts
 from services.coordination.reports.numbers import DASH, Kind, formatted
-from services.coordination.reports.published import Cell, PublicationLike, PublishedCells
+from services.coordination.reports.published import Cell, PublishedCells
 
 # key, German label, kind; a key that no row has (a figure not yet published) is left out.
 HEADLINE: tuple[tuple[str, str, Kind], ...] = (
@@ -90,8 +91,8 @@ class ScopeSection:
 class Methods:
     threshold: int
     max_deviation: int
-    years: PublicationLike
-    quarters: PublicationLike
+    years: Publication
+    quarters: Publication
 
 
 @dataclass(frozen=True)
@@ -115,15 +116,15 @@ def chart_periods(year: int) -> list[str]:
     return [f"{y}-Q{q}" for y in (year - 1, year) for q in range(1, 5)]
 
 
-def has_year(years: PublicationLike, year: int) -> bool:
+def has_year(years: Publication, year: int) -> bool:
     """Whether the year is published (else there is no report for it)."""
     return any(r.period == str(year) for r in years.rows)
 
 
 def build_report(
     year: int,
-    years: PublicationLike,
-    quarters: PublicationLike,
+    years: Publication,
+    quarters: Publication,
     projects: Mapping[str, str],
 ) -> Report:
     """The report of ``year`` from the published rows of the years and of the quarters; the

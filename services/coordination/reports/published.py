@@ -1,34 +1,16 @@
 """What the report is made of: the published rows of one period kind and the parameters of the
-disclosure control that made them (a ``metrics.disclosure.Publication`` or anything shaped like
-one), and a look-up of one cell by scope, period and name."""
+disclosure control that made them (a ``metrics.disclosure.Publication``), and a look-up of one
+cell by scope, period and name."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
 
 from services.coordination.metrics.rows import Row
 
 Value = int | float | Decimal | None
-
-
-class PublicationLike(Protocol):
-    """The published rows of one period kind ("quarter" or "year") and how they were made."""
-
-    @property
-    def rows(self) -> Sequence[Row]: ...
-    @property
-    def cells(self) -> int: ...
-    @property
-    def perturbed(self) -> int: ...
-    @property
-    def blank(self) -> int: ...
-    @property
-    def threshold(self) -> int: ...
-    @property
-    def max_deviation(self) -> int: ...
 
 
 @dataclass(frozen=True)

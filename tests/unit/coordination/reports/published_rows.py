@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 
+from services.coordination.metrics.disclosure import Publication
 from services.coordination.metrics.rows import (
     CANTON,
     OUTCOMES,
@@ -23,18 +23,6 @@ PROJECTS = {
     "IIZ-FALLKOORD": "Operative IIZ-Fallkoordination ALV \u2013 Sozialhilfe \u2013 IV",
 }
 FINANCERS = ("alv-rav", "iv", "social-services")
-
-
-@dataclass(frozen=True)
-class Publication:
-    """Shaped like ``metrics.disclosure.Publication``."""
-
-    rows: list[Row]
-    cells: int
-    perturbed: int
-    blank: int
-    threshold: int = 5
-    max_deviation: int = 2
 
 
 def _value(name: str, rng: random.Random) -> Cell:
@@ -84,6 +72,7 @@ def publications(
 
     def publication(made: list[Row]) -> Publication:
         cells = sum(len(r.cells()) for r in made)
-        return Publication(made, cells, cells // 3, sum(len(r.suppressed) for r in made))
+        blank = sum(len(r.suppressed) for r in made)
+        return Publication(made, cells, cells // 3, blank, threshold=5, max_deviation=2)
 
     return publication(rows(years)), publication(rows(quarters))
