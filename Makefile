@@ -28,6 +28,10 @@ browser: ## Install headless Chromium and ChromeDriver (Debian packages) for the
 demo: setup infra-up ## README command 1: infra, migrations, services, the simulation, a summary
 	@$(RUN) python -m simulator.demo
 
+.PHONY: demo-year
+demo-year: setup infra-up ## The demo over a calendar year at BL volume (last full year; IIZ_DEMO_YEAR=YYYY)
+	@IIZ_DEMO_YEAR=$${IIZ_DEMO_YEAR:-1} $(RUN) python -m simulator.demo
+
 .PHONY: test
 test: setup browser ## README command 2: the whole suite (unit, integration, e2e) on real Kafka and PostgreSQL
 	@$(RUN) pytest $(PYTEST_ARGS)

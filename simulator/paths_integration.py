@@ -44,6 +44,7 @@ from simulator.zif_form import register_with_zif
 EMPLOYMENT, BENEFITS = DataCategory.EMPLOYMENT, DataCategory.BENEFITS
 INTEGRATION, EDUCATION = DataCategory.INTEGRATION, DataCategory.EDUCATION
 DOCUMENTS = DataCategory.DOCUMENTS
+MOVES_AWAY = 0.2  # paced stories (the year mode): of the ZIF persons, moved away after the start
 
 
 def zif_integration(w: ScriptWriter, t: Traits) -> None:
@@ -53,7 +54,9 @@ def zif_integration(w: ScriptWriter, t: Traits) -> None:
     language course. ZIF answers from its own application (Kafka door).
 
     Both registrations come first: the form stamps its events with the real time, so what the
-    script has happen after them must come later in the script too."""
+    script has happen after them must come later in the script too. Paced (the year mode), the
+    story takes months (first interview, assessment, language course), and some persons move to
+    another canton after the first interview (the case closes early)."""
     sh = t.municipality
     extra = [EDUCATION] + ([DOCUMENTS] if w.rng.random() < 0.5 else [])
     cats = consent_categories(t, INTEGRATION, EMPLOYMENT, *extra)
@@ -88,8 +91,14 @@ def zif_integration(w: ScriptWriter, t: Traits) -> None:
         referral_id=first.referral_id,
         first_appointment=w.today + dt.timedelta(9),
     )
+    w.pause(5, 12)  # the first interview takes place at the appointment
     w.send("zif", ReferralCompleted, referral_id=first.referral_id, result="Erstgespräch geführt")
     share_budget(w, sh, title="Aufenthaltsbewilligung_F.pdf")
+    if w.paced and w.rng.random() < MOVES_AWAY:  # a few move to another canton early on
+        w.tags.add("moved-away")
+        w.pause(3, 20)
+        w.send(sh, CaseClosed, outcome=CaseOutcome.MOVED_AWAY)
+        return
     assessment = second.referral_id
     if t.decline:
         w.tags.add("declined")
@@ -104,6 +113,7 @@ def zif_integration(w: ScriptWriter, t: Traits) -> None:
         )
         return
     w.send("zif", ReferralAccepted, referral_id=assessment)
+    w.pause(14, 35)  # the potential assessment takes a few weeks
     w.send(
         "zif",
         AssessmentCompleted,
@@ -122,6 +132,7 @@ def zif_integration(w: ScriptWriter, t: Traits) -> None:
     if t.revoke:  # the person withdraws the consent of both signed forms
         revoke_consent(w, sh, first.consent_id)
         revoke_consent(w, sh, second.consent_id)
+    w.pause(30, 100)  # the language course runs for months
     w.send(
         "zif",
         ReferralRequested,
@@ -143,6 +154,7 @@ def zif_integration(w: ScriptWriter, t: Traits) -> None:
         datacategory=EDUCATION,
         title="Integrationsvorlehre INVOL",
     )
+    w.pause(7, 30)
     if t.close:
         w.send(sh, CaseClosed, outcome=CaseOutcome.EDUCATION)
 

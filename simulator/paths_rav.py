@@ -51,6 +51,7 @@ from simulator.traits import (
 ALV = BenefitKind.ALV_DAILY_ALLOWANCE
 EMPLOYMENT, BENEFITS = DataCategory.EMPLOYMENT, DataCategory.BENEFITS
 PARTICIPANT, LEAD = ParticipantRole.PARTICIPANT, ParticipantRole.LEAD
+FINDS_WORK_EARLY = 0.2  # paced stories (the year mode): of the RAV job seekers
 
 
 def rav_job_seeker(w: ScriptWriter, t: Traits) -> None:
@@ -63,6 +64,9 @@ def rav_job_seeker(w: ScriptWriter, t: Traits) -> None:
     alv = w.uuid()
     w.send("rav", BenefitGranted, benefit_id=alv, kind=ALV, start=w.today)
     w.send("rav", MeasureStarted, kind=MeasureKind.JOB_SEARCH_SUPPORT, title="Vermittlung RAV")
+    if w.paced and w.rng.random() < FINDS_WORK_EARLY:
+        _finds_work_early(w, alv)
+        return
     w.wait(days=w.rng.randrange(20, 60))
     ends = w.today + dt.timedelta(days=w.rng.randrange(35, 80))
     w.send("rav", BenefitExhaustionExpected, benefit_id=alv, kind=ALV, expected_end=ends)
@@ -87,6 +91,18 @@ def rav_job_seeker(w: ScriptWriter, t: Traits) -> None:
         w.send(sh, MeasureStarted, kind=MeasureKind.WORK_INTEGRATION, title="Arbeitsintegration")
     if t.close:
         w.send(sh, CaseClosed, outcome=CaseOutcome.SOCIAL_ASSISTANCE_EXIT)
+
+
+def _finds_work_early(w: ScriptWriter, alv: uuid.UUID) -> None:
+    """Paced stories (the year mode): the person finds work within weeks; RAV closes the case."""
+    w.tags -= {"parallel", "sequential"}
+    w.tags.add("found-work")
+    w.pause(15, 60)
+    end = w.today
+    w.send(
+        "rav", BenefitEnded, benefit_id=alv, kind=ALV, end=end, reason=BenefitEndReason.EMPLOYMENT
+    )
+    w.send("rav", CaseClosed, outcome=CaseOutcome.EMPLOYMENT)
 
 
 def _parallel_planning(w: ScriptWriter, t: Traits, alv: uuid.UUID, ends: dt.date) -> None:

@@ -115,6 +115,12 @@ class RefusedInScriptError(ValueError):
     """A scenario wrote an event that coordination would refuse."""
 
 
+class StoryGoesOnError(Exception):
+    """The next submission would fall after the writer's ``horizon``: the story goes on beyond
+    the simulated window, and its script ends with what was written so far (nothing of the
+    submission that would have crossed the horizon is written)."""
+
+
 @dataclass
 class ScriptWriter:
     """Writes one person's script step by step and keeps its ground truth alongside."""
@@ -132,6 +138,13 @@ class ScriptWriter:
     fault_plan: tuple[int, Fault] | None = None  # the n-th send goes wrong first
     resend_plan: int | None = None  # the n-th send is sent twice (same id)
     pending: list[PendingConfirmation] = field(default_factory=list)
+    # The year mode (``simulator.population.build_year_population``): no submission after the
+    # horizon; the municipalities register ZIF persons through the HTTP door (their case
+    # management application) instead of the web form; stories take the months they take.
+    horizon: dt.datetime | None = None
+    by_form: bool = True
+    paced: bool = False
+    ref_year: int = 2026  # the year in the institutions' own case references
 
     def __post_init__(self) -> None:
         self._now = self.start.astimezone(dt.UTC)  # real time; shown in Zurich time
@@ -151,6 +164,24 @@ class ScriptWriter:
 
     def wait(self, *, days: float = 0, hours: float = 0, minutes: float = 0) -> None:
         self._now += dt.timedelta(days=days, hours=hours, minutes=minutes)
+
+    def pause(self, low: int, high: int) -> None:
+        """In a paced story (the year mode) ``low`` to ``high`` days pass; otherwise nothing
+        happens and nothing is drawn (the quick demo's stories stay as they are)."""
+        if self.paced:
+            self.wait(days=self.rng.randrange(low, high))
+
+    def _advance(self, after: dt.timedelta | None) -> None:
+        """Move the clock to the next submission (``after`` the previous one, default 20 minutes
+        to 30 hours later); past the horizon, stop the story instead (the clock stays)."""
+        if after is None and not self._pinned:
+            after = dt.timedelta(minutes=self.rng.randrange(20, 60 * 30))
+        moment = self._now + (after or dt.timedelta(0))
+        # A faulty copy goes 7 minutes before its correction: keep both inside the window.
+        if self.horizon is not None and moment + dt.timedelta(minutes=10) > self.horizon:
+            raise StoryGoesOnError(self.person_id)
+        self._now = moment
+        self._pinned = False
 
     def at_night(self) -> None:
         """Jump to 00:20 of the next day in Zurich (a partner's nightly batch, UTC still before)."""
@@ -181,10 +212,7 @@ class ScriptWriter:
     ) -> CloudEvent[Any]:
         """Submit an event ``after`` the previous one (default: 20 minutes to 30 hours later);
         with ``fault``, a faulty copy goes first, with ``resend`` the same event again after."""
-        if after is None and not self._pinned:
-            after = dt.timedelta(minutes=self.rng.randrange(20, 60 * 30))
-        self._now += after or dt.timedelta(0)
-        self._pinned = False
+        self._advance(after)
         if self.fault_plan is not None and self.fault_plan[0] == self._sends:
             fault = fault or self.fault_plan[1]
         resend = resend or self.resend_plan == self._sends
@@ -229,10 +257,7 @@ class ScriptWriter:
     ) -> list[CloudEvent[Any]]:
         """One web form submission ``after`` the previous step, making the ``parts``' events in
         their order at one time (no deliberate fault, no resend: the form answers at once)."""
-        if after is None and not self._pinned:
-            after = dt.timedelta(minutes=self.rng.randrange(20, 60 * 30))
-        self._now += after or dt.timedelta(0)
-        self._pinned = False
+        self._advance(after)
         self._sends += 1
         events = []
         for part, (cls, fields) in enumerate(parts):
@@ -284,14 +309,15 @@ class ScriptWriter:
     def case_ref(self, institution: str) -> str:
         if institution not in self.case_refs:
             number = f"{self.person_id.lstrip('P')}{self.rng.randrange(100, 999)}"
+            year = self.ref_year
             prefix = {
-                "rav": "RAV-BL-2026",
-                "iv": "IV-FE-2026",
-                "ksa": "KSA-IIZ-2026",
-                "assessmentcenter": "AC-2026",
-                "zif": "ZIF-2026",
-                "berufsbildung": "CMBB-2026",
-            }.get(institution, f"SD-{institution.removeprefix('sozialhilfe-')}-2026")
+                "rav": f"RAV-BL-{year}",
+                "iv": f"IV-FE-{year}",
+                "ksa": f"KSA-IIZ-{year}",
+                "assessmentcenter": f"AC-{year}",
+                "zif": f"ZIF-{year}",
+                "berufsbildung": f"CMBB-{year}",
+            }.get(institution, f"SD-{institution.removeprefix('sozialhilfe-')}-{year}")
             self.case_refs[institution] = f"{prefix}-{number}"
         return self.case_refs[institution]
 

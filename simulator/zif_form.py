@@ -2,6 +2,10 @@
 its own): Erstgespräch, Potenzialabklärung or Re-Assessment, with the person's consent and the
 signed consent form uploaded (a small PDF).
 
+In the year mode (``ScriptWriter.by_form`` false) the municipality's case management application
+sends the same events through the HTTP door instead, stamped with the registration's simulated
+time: the form stamps the real time, and a year of registrations cannot all happen today.
+
 The script holds the events the form will make, in the form's order (``case.opened`` if the
 municipality opens the case with it, ``consent.granted``, ``referral.requested`` to ZIF,
 ``document.shared`` announcing the signed form), built as the form builds them
@@ -90,7 +94,6 @@ def register_with_zif(
         w.tags.add("consent-without-health")
     if DataCategory.IDENTITY in chosen:
         w.tags.add("consent-with-identity")
-    w.tags.add("zif-form")
     case_ref = w.case_ref(municipality)
     name = f"Einwilligung {case_ref}.pdf"
     content = signed_consent_pdf(w, case_ref)
@@ -147,5 +150,13 @@ def register_with_zif(
             },
         ),
     ]
-    w.submit_form(municipality, submission, parts, after=after)
+    if w.by_form:
+        w.tags.add("zif-form")
+        w.submit_form(municipality, submission, parts, after=after)
+        return ids
+    # The year mode: the municipality's case management application sends the same events
+    # through the HTTP door, at the registration's business time, a minute apart.
+    w.tags.add("zif-http")
+    for number, (cls, fields) in enumerate(parts):
+        w.send(municipality, cls, after=after if number == 0 else dt.timedelta(minutes=1), **fields)
     return ids

@@ -46,9 +46,10 @@ TOKEN_SECONDS = 240.0  # Keycloak's tokens live 5 minutes
 
 def office_time(at: dt.datetime, rules: SignalRules, spread: int) -> dt.datetime:
     """When a case worker reads what arrived at ``at``: 10 to 50 minutes later if that is in
-    office hours, else in the first hours of the next office day."""
+    office hours (and so is the timeline's read a minute after), else in the first hours of the
+    next office day."""
     later = at + dt.timedelta(minutes=10 + spread % 40)
-    if rules.in_office_hours(later):
+    if rules.in_office_hours(later) and rules.in_office_hours(later + dt.timedelta(minutes=1)):
         return later
     day = at.astimezone(SWISS_TIME).date()
     if at.astimezone(SWISS_TIME).time() >= rules.office_start:

@@ -29,21 +29,30 @@ from services.coordination.ops.reconcile import reconcile
 from services.coordination.ops.reconciliation import Reconciliation
 from services.coordination.settings import CoordinationSettings
 from services.intake.settings import IntakeSettings
-from simulator.credentials import local_environment, partner_settings
+from simulator.credentials import local_environment, partner_settings, principal_environment
 from simulator.demo.letters import write_example_letters
 from simulator.demo.processes import (
+    LEGAL_BASIS,
     SCHEDULER_SECONDS,
     Services,
     check_infrastructure,
     migrate_schemas,
     registry_with_webhook,
+    service_environment,
 )
 from simulator.demo.reading import print_reading, simulated_reading
 from simulator.demo.report import persons_of, progress, rights_and_lifecycle, summary
+from simulator.demo.year import (
+    annual_report,
+    chosen_year,
+    committee_figures,
+    concurrency,
+    publish_as_of,
+)
 from simulator.driver import SimulationDriver, issue_http_tokens
 from simulator.mailbox import LocalSmtpServer
 from simulator.partners import PartnerInboxes
-from simulator.population import build_population
+from simulator.population import FORM_SAMPLE, build_population, build_year_population
 from simulator.webhook_partner import serve_webhooks
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,16 +68,33 @@ def connect_to_local_infra() -> None:
         os.environ.update(local_environment())
 
 
-async def run_demo(persons: int, seed: int) -> None:
+async def run_demo(persons: int, seed: int, year: int | None = None) -> None:
+    """The quick demo (``persons`` over a few weeks), or with ``year`` that calendar year at the
+    canton's volume (``simulator.demo.year``)."""
+    started = time.monotonic()
     connect_to_local_infra()
+    if year is not None:
+        publish_as_of(year)  # before the settings are read: the API publishes the year's periods
     intake, coordination = IntakeSettings(), CoordinationSettings()
     await check_infrastructure(intake)
     await migrate_schemas(intake)  # the services never migrate on start-up
     registry = load_institutions()
     # The municipalities register ZIF persons through the web form, which stamps the real time:
-    # those persons' stories begin now (the others in the simulated weeks).
-    population = build_population(persons, seed, form_start=dt.datetime.now(dt.UTC))
-    print(f"\nSimulation: {len(population.persons)} persons, seed {seed} (IIZ_DEMO_SEED={seed})")
+    # those persons' stories begin now (the others in the simulated weeks). In the year mode
+    # they register the year's persons through the HTTP door, and a few through the form now.
+    now = dt.datetime.now(dt.UTC)
+    if year is None:
+        population = build_population(persons, seed, form_start=now)
+        print(
+            f"\nSimulation: {len(population.persons)} persons, seed {seed} (IIZ_DEMO_SEED={seed})"
+        )
+    else:
+        population = build_year_population(year, seed, form_start=now)
+        print(
+            f"\nSimulation of {year}: {len(population.persons)} persons"
+            f" ({FORM_SAMPLE} of them registered with ZIF through the web form today),"
+            f" {len(population.steps)} submissions, seed {seed} (IIZ_DEMO_SEED={seed})"
+        )
     for path, count in sorted(population.path_mix().items()):
         print(f"  {path:<30} {count:>4}")
     # The committee publishes ended periods only; in simulated time they end after the story.
@@ -99,7 +125,13 @@ async def run_demo(persons: int, seed: int) -> None:
                 httpx.AsyncClient(base_url=base, timeout=30) as http,
             ):
                 driver = SimulationDriver(
-                    intake, registry, inboxes, http, tokens, as_partner=as_partner
+                    intake,
+                    registry,
+                    inboxes,
+                    http,
+                    tokens,
+                    as_partner=as_partner,
+                    concurrency=concurrency(year),
                 )
                 # Case workers read after each delivery, coordinators open their worklist:
                 # normal reading, in simulated office hours (simulator/demo/reading.py).
@@ -110,16 +142,20 @@ async def run_demo(persons: int, seed: int) -> None:
                         "coordination_today": today,
                     }
                 )
+                figures: list[str] = []
                 async with simulated_reading(as_api) as reading:
                     done_reading = asyncio.Event()
                     follower = asyncio.create_task(reading.follow(inboxes.deliveries, done_reading))
                     records = await driver.run(population, progress("submissions"))
                     print()
                     accepted = [r.canonical_id for r in records if r.status == "accepted"]
-                    report = await settle(coordination, [a for a in accepted if a])
+                    within = 150.0 if year is None else 900.0
+                    report = await settle(coordination, [a for a in accepted if a], within)
                     done_reading.set()
                     await follower
                     letters = await write_example_letters(reading, population, LETTERS)
+                    if year is not None:  # the committee reads the year's figures
+                        figures = await committee_figures(reading, year)
                 print_reading(reading)
                 pseudonyms = await persons_of(coordination, [a for a in accepted if a])
                 await summary(
@@ -132,6 +168,8 @@ async def run_demo(persons: int, seed: int) -> None:
                     pseudonyms,
                 )
                 await rights_and_lifecycle(as_api, reading.period, letters)
+                if year is not None:
+                    await the_yearly_report(coordination, intake, year, figures)
         except BaseException:
             services.stop()
             raise
@@ -143,15 +181,38 @@ async def run_demo(persons: int, seed: int) -> None:
     print("    (sign in as koordination-sozialhilfe-2829; ZIF reads it as koordination-zif)")
     print("  the pages, the timeline API, the web form and the coordination worker keep running")
     print("  for you to look around; stop them and the infrastructure with: make infra-down")
+    minutes, seconds = divmod(int(time.monotonic() - started), 60)
+    print(f"  the demo took {minutes} min {seconds:02d} s")
 
 
-async def settle(settings: CoordinationSettings, accepted: list[str]) -> Reconciliation:
+async def the_yearly_report(
+    coordination: CoordinationSettings, intake: IntakeSettings, year: int, figures: list[str]
+) -> None:
+    """The committee's figures as its API gave them, its page, and the yearly IIZ report (PDF)
+    of the simulated year."""
+    api = f"http://127.0.0.1:{coordination.coordination_api_port}"
+    print()
+    for line in figures:
+        print(line)
+    print(f"  committee page (running): {api}/ausschuss   (sign in as ausschuss)")
+    env = service_environment(intake, **principal_environment(intake, "service-coordination"))
+    env.update(LEGAL_BASIS)
+    out = LETTERS / f"iiz-bericht-{year}.pdf"
+    written = await annual_report(year, out, env, REPO)
+    if written is not None:
+        print(f"  yearly IIZ report {year}: {written}")
+        print(f"    (the committee downloads it from {api}/ausschuss/bericht/{year}.pdf)")
+
+
+async def settle(
+    settings: CoordinationSettings, accepted: list[str], within: float = 150.0
+) -> Reconciliation:
     """Until every accepted event is delivered and reported, and the deadline scheduler has had
-    a turn to raise what fell due (or until two and a half minutes have passed)."""
+    a turn to raise what fell due (or until ``within`` seconds have passed)."""
     ids = [uuid.UUID(a) for a in accepted]
     pool = await create_pool(settings.database_url, settings.coordination_db_schema)
     show = progress("deliveries settled")
-    deadline = time.monotonic() + 150
+    deadline = time.monotonic() + within
     quiet_since: float | None = None
     try:
         while True:
@@ -179,4 +240,5 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     persons = int(os.environ.get("IIZ_DEMO_PERSONS", "200"))
     seed = int(os.environ.get("IIZ_DEMO_SEED", str(time.time_ns() % 1_000_000)))
-    asyncio.run(run_demo(persons, seed))
+    year = chosen_year(sys.argv[1:])  # --year [YYYY] or IIZ_DEMO_YEAR: a year at BL volume
+    asyncio.run(run_demo(persons, seed, year))
