@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-from decimal import Decimal
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -21,17 +21,9 @@ from schemas.registry.projects import load_projects
 from services.coordination.api import metrics_routes
 from services.coordination.metrics.api_data import publishable_rows
 from services.coordination.metrics.disclosure import Publication, publish
-from services.coordination.metrics.facts import (
-    CaseFact,
-    ConsentFact,
-    CostFact,
-    EngagementFact,
-    ReferralFact,
-)
-from services.coordination.metrics.rows import OUTCOMES
 from services.coordination.pages import routes
 from services.coordination.settings import CoordinationSettings
-from simulator.population import build_population
+from simulator.population import build_population, build_year_population
 from tests.browser.conftest import mint, screenshot, sign_in
 from tests.e2e.metrics_truth import facts_from_scripts
 
@@ -264,68 +256,18 @@ def test_the_dashboard_shows_the_figures_of_a_simulated_population(
     screenshot(page, "ausschuss-simulation")
 
 
-PROJECT_SHARES = {"IIZ-FALLKOORD": 50, "AC-PILOT": 19, "CM-BB": 17, "IAS-VAFL": 14}
-INSTITUTIONS = ("rav", "iv", "sozialhilfe", "berufsbildung", "zif", "assessment")
-FINANCERS = ("alv", "iv", "social-services", "canton")
-OUTCOME_WEIGHTS = (30, 12, 10, 5, 10, 8, 25)  # employment … other, as in rows.OUTCOMES
-
-
-def a_year_of_cases(cases: int, year: int, seed: int = 18) -> list[CaseFact]:
-    """``cases`` cases opened over one calendar year in the four projects (about BL's shares),
-    most with a first measure within weeks, two thirds with a second institution, about half
-    closed by the year's end with an outcome, some referrals, costs and consents."""
-    rnd = random.Random(seed)
-    first = dt.date(year, 1, 1)
-
-    def after(start: dt.date, within: int) -> dt.date:
-        return start + dt.timedelta(days=rnd.randrange(within))
-
-    facts = []
-    for number in range(cases):
-        opened = after(first, 365)
-        closed = after(opened, 300) if rnd.random() < 0.75 else None
-        engagements = [EngagementFact("rav", "benefit", opened, closed)]
-        for _ in range(rnd.choice((0, 1, 1, 2))):
-            start = after(opened, 60)
-            end = after(start, 150) if rnd.random() < 0.6 else None
-            kind = rnd.choice(("measure", "measure", "benefit"))
-            engagements.append(EngagementFact(rnd.choice(INSTITUTIONS), kind, start, end))
-        referrals = []
-        for _ in range(rnd.randrange(3)):
-            asked = after(opened, 90)
-            answered = after(asked, 20) if rnd.random() < 0.85 else None
-            accepted = rnd.random() < 0.75 if answered else None
-            referrals.append(ReferralFact("rav", "iv", asked, answered, accepted))
-        costs = [
-            CostFact(rnd.choice(FINANCERS), Decimal(rnd.randrange(20_000, 600_000)) / 100, day)
-            for day in (after(opened, 200) for _ in range(rnd.randrange(3)))
-        ]
-        consents = (ConsentFact(opened, None),) if rnd.random() < 0.7 else ()
-        facts.append(
-            CaseFact(
-                person=number,
-                projects=rnd.choices(list(PROJECT_SHARES), list(PROJECT_SHARES.values())),
-                opened_on=opened,
-                closed_on=closed,
-                outcome=rnd.choices(OUTCOMES, OUTCOME_WEIGHTS)[0] if closed else None,
-                engagements=tuple(sorted(engagements, key=lambda e: e.started_on)),
-                referrals=tuple(referrals),
-                costs=tuple(costs),
-                institutions=frozenset(e.institution for e in engagements),
-                consents=consents,
-                record_key=rnd.random(),
-            )
-        )
-    return facts
-
-
 @pytest.fixture
 def a_year_published(monkeypatch: pytest.MonkeyPatch) -> dict[str, Publication]:
-    """The figures of 1,000 cases in 2026 as the page gets them on 1 January 2027: every
-    quarter and the year, through the disclosure control."""
-    facts = a_year_of_cases(1000, 2026)
+    """The figures of the year `make demo-year` simulates (2025, about 1,250 persons at BL's
+    volume, ``build_year_population``) as the page gets them on 1 January 2026: every quarter
+    and the year, through the disclosure control (record keys drawn as the secret would)."""
+    rnd = random.Random(18)
+    facts = [
+        replace(fact, record_key=rnd.random())
+        for fact in facts_from_scripts(build_year_population(2025, 18).persons)
+    ]
     projects = [p.code for p in load_projects().projects]
-    rows = publishable_rows(facts, as_of=dt.date(2027, 1, 1), projects=projects)
+    rows = publishable_rows(facts, as_of=dt.date(2026, 1, 1), projects=projects)
     published = {
         "quarter": publish([r for r in rows if "Q" in r.period]),
         "year": publish([r for r in rows if "Q" not in r.period]),
@@ -368,14 +310,14 @@ def test_a_year_at_bl_volume_shows_every_project_and_the_canton_in_every_headlin
     for key in headlines:
         for name in names:
             point = charts[key].find_element(
-                By.CSS_SELECTOR, f'g.reihe[data-reihe="{name}"] circle.punkt[data-periode="2026"]'
+                By.CSS_SELECTOR, f'g.reihe[data-reihe="{name}"] circle.punkt[data-periode="2025"]'
             )
             assert point.rect["width"] > 0, f"{key}: no point for {name}"
         labels = charts[key].find_elements(By.CSS_SELECTOR, "text.wert")
         assert len(labels) == len(names)  # each point says its value
-    for scope in ("canton", *PROJECT_SHARES):
+    for scope in ("canton", *(p.code for p in load_projects().projects)):
         bars = page.find_elements(
-            By.CSS_SELECTOR, f'figure.ergebnis[data-scope="{scope}"] rect[data-periode="2026"]'
+            By.CSS_SELECTOR, f'figure.ergebnis[data-scope="{scope}"] rect[data-periode="2025"]'
         )
         assert bars, f"no outcome bar for {scope}"
 
@@ -388,8 +330,8 @@ def test_a_year_at_bl_volume_shows_every_project_and_the_canton_in_every_headlin
     assert "Werte von 1 bis 4 werden nie gezeigt" in method
     assert f"„{DASH}“ = kein Wert" in method
     [report] = page.find_elements(By.CSS_SELECTOR, "a.bericht")
-    assert report.text == "IIZ-Bericht 2026 (PDF)"
-    assert (report.get_attribute("href") or "").endswith("/ausschuss/bericht/2026.pdf")
+    assert report.text == "IIZ-Bericht 2025 (PDF)"
+    assert (report.get_attribute("href") or "").endswith("/ausschuss/bericht/2025.pdf")
     screenshot(page, "committee-year")
 
     page.find_element(By.LINK_TEXT, "Quartale").click()
