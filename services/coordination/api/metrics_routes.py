@@ -2,8 +2,8 @@
 
 Only the ``committee`` role reads them. Counts are perturbed by the cell-key method and never
 show a value from 1 below the threshold (``metrics/disclosure.py``); the JSON says how many
-cells were perturbed and how many are blank. Rows name a project or the canton and a period,
-never a case or a person. Every request appends one audit row.
+cells are blank, never which or how many were perturbed. Rows name a project or the canton and
+a period, never a case or a person. Every request appends one audit row.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ async def read_metrics(
     most `disclosure.max_deviation` and is never from 1 to `threshold` - 1, so the cells of a
     table need not add up to its total; shares are computed from the perturbed counts; medians,
     means and cost sums with fewer than `threshold` cases behind them are null (and listed in
-    the row's `suppressed`). `disclosure` counts the cells of this answer, the perturbed ones
-    and the null ones; which cell was perturbed is not told."""
+    the row's `suppressed`). `disclosure` counts the cells of this answer and the null ones;
+    neither which cell was perturbed nor how many is told."""
     if caller.role is not Role.COMMITTEE:
         await api.record(
             audit_entry(
@@ -100,8 +100,9 @@ def note(publication: Publication) -> str:
         f"most {p.max_deviation}, and no count from 1 to {p.threshold - 1} is published (such "
         f"counts appear as 0 or {p.threshold}), so the cells of a table need not add up to its "
         f"total. Shares are computed from the perturbed counts; medians, means and cost sums "
-        f"with fewer than {p.threshold} cases behind them are null. {p.perturbed} of {p.cells} "
-        f"cells are perturbed, {p.blank} are null."
+        f"with fewer than {p.threshold} cases behind them are null. {p.blank} of {p.cells} cells "
+        f"are null. How many counts were perturbed is not told: with few cases that number "
+        f"alone would tell what happened behind the zeros."
     )
 
 
@@ -113,6 +114,5 @@ def disclosure(publication: Publication) -> dict[str, Any]:
         "threshold": p.threshold,
         "max_deviation": p.max_deviation,
         "cells": p.cells,
-        "perturbed": p.perturbed,
         "blank": p.blank,
     }

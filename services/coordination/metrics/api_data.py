@@ -14,9 +14,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
+import anyio
 import asyncpg
 
 from schemas.registry.projects import load_projects
@@ -41,16 +42,31 @@ async def published_figures(
 ) -> Publication:
     """The published rows of one period kind, with what the disclosure control did to them;
     every shown cell is recorded in ``published_figures``."""
+    return (await published_both(pool, settings))[period]
+
+
+async def published_both(
+    pool: asyncpg.Pool, settings: CoordinationSettings
+) -> dict[Period, Publication]:
+    """The quarters and the years from one snapshot and one audit (the yearly report prints
+    both, and must not take them from two audits never checked together). Computing and
+    auditing take seconds at a few thousand cases a year: they run in a worker thread, so that
+    the API's other requests go on meanwhile."""
     as_of = settings.coordination_metrics_as_of or dt.datetime.now(ZURICH).date()
     projects = [p.code for p in load_projects().projects]
     secret = settings.cell_key_secret
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
         facts = await load_case_facts(conn, cell_key_secret=secret)
-    truth = publishable_rows(facts, as_of=as_of, projects=projects)
-    publication = publish(truth, threshold=settings.coordination_disclosure_threshold)
+    threshold = settings.coordination_disclosure_threshold
+
+    def made() -> tuple[list[Row], Publication]:
+        truth = publishable_rows(facts, as_of=as_of, projects=projects)
+        return truth, publish(truth, threshold=threshold)
+
+    truth, publication = await anyio.to_thread.run_sync(made)
     async with pool.acquire() as conn:
         await conn.executemany(RECORD, shown_cells(publication.rows))
-    return of_kind(publication, truth, period)
+    return {kind: of_kind(publication, truth, kind) for kind in ("quarter", "year")}
 
 
 def of_kind(publication: Publication, truth: Sequence[Row], period: Period) -> Publication:
@@ -99,11 +115,3 @@ def publishable_rows(
     if last_year >= first:
         rows += compute(facts, period="year", first=first, last=last_year, projects=projects)
     return rows
-
-
-async def metrics_rows(
-    pool: asyncpg.Pool, settings: CoordinationSettings, period: str
-) -> list[dict[str, Any]]:
-    """JSON-ready rows for the dashboard."""
-    wanted: Period = "year" if period == "year" else "quarter"
-    return [row.to_dict() for row in await protected_rows(pool, settings, wanted)]

@@ -29,10 +29,12 @@ chosen by the cell key's position in the row's cumulative probabilities, publish
 increasing order. Exact fractions: the tests check the table with no rounding.
 
 Cost sums (magnitudes) are published rounded to CHF 100 after a noise of
-s * L * (1/20 + frac(2k)/10), L the largest one case's contribution to the sum, k the cell key
-of its cost records and s = -1 if k < 1/2 else +1: between 5 % and 15 % of the largest
-contribution, either way with equal chance (unbiased), so that no single case's amount can be
-read off a difference of two sums.
+s * L * (1/20 + frac(2k)/10), L the largest one case's contribution to the sum, k the amount key
+and s = -1 if k < 1/2 else +1: between 5 % and 15 % of the largest contribution, either way with
+equal chance (unbiased), so that no single case's amount can be read off a difference of two
+sums. The amount key is drawn from a hash of the cost records' cell key (``amount_key``), not the
+cell key itself: the record count is perturbed by that cell key, and a count shown below or
+above its true value would otherwise tell the sign of the amount's noise.
 
 Why no library: sdcTable/cellKey/ptable are R; the ONS's Python ``cell-key-perturbation``
 tabulates pandas microdata by group-by with its own 0..255 record keys and ptable files, which
@@ -144,8 +146,16 @@ class PerturbationTable:
         return (low, high)
 
 
-def perturb_amount(total: Decimal, largest: Decimal, key: float) -> Decimal:
-    """A cost sum with the magnitude noise of the module docstring, rounded to CHF 100."""
+def amount_key(cell: float) -> float:
+    """A key for a cost sum's noise, independent of its record count's (module docstring)."""
+    digest = hashlib.sha256(b"iiz-amount-key:" + key_bits(cell).to_bytes(8, "big")).digest()
+    return (int.from_bytes(digest[:8], "big") >> (64 - BITS)) / MODULUS
+
+
+def perturb_amount(total: Decimal, largest: Decimal, cell: float) -> Decimal:
+    """A cost sum with the magnitude noise of the module docstring, rounded to CHF 100;
+    ``cell`` is the cell key of its cost records."""
+    key = amount_key(cell)
     sign = -1 if key < 0.5 else 1
     share = Decimal(1) / 20 + Decimal(repr((2 * key) % 1)) / 10
     noisy = total + sign * largest * share

@@ -186,8 +186,9 @@ def method_note(disclosure: Publication) -> MethodNote:
         "dahinter stehen."
     )
     counts = (
-        f"In dieser Ansicht: {_thousands(d.perturbed)} von {_thousands(d.cells)} Zellen "
-        f"leicht verändert, {_thousands(d.blank)} leer."
+        f"In dieser Ansicht sind {_thousands(d.blank)} von {_thousands(d.cells)} Zellen leer. "
+        "Wie viele Zählwerte verändert sind, wird nicht gezeigt: bei wenigen Fällen verriete "
+        "schon diese Zahl, was hinter den Nullen geschehen ist."
     )
     dash = (
         f"„{DASH}“ = kein Wert: keine Fälle, oder weniger als {d.threshold} Fälle hinter einem "

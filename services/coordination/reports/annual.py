@@ -14,8 +14,7 @@ import asyncpg
 
 from schemas.registry.projects import load_projects
 from services.coordination.audit import AuditEntry
-from services.coordination.metrics.api_data import Period, published_figures
-from services.coordination.metrics.disclosure import Publication
+from services.coordination.metrics.api_data import published_both
 from services.coordination.reports.content import build_report, has_year
 from services.coordination.reports.render import render_report
 from services.coordination.settings import CoordinationSettings
@@ -39,21 +38,14 @@ def filename(year: int) -> str:
     return f"iiz-bericht-{year}.pdf"
 
 
-async def published(
-    pool: asyncpg.Pool, settings: CoordinationSettings, period: Period
-) -> Publication:
-    """The published figures of one period kind: the same call as the page and the CSV."""
-    return await published_figures(pool, settings, period)
-
-
 async def make_annual_report(
     pool: asyncpg.Pool, settings: CoordinationSettings, year: int, *, made_on: dt.date
 ) -> AnnualReport | None:
     """The report of ``year``; None if that year's figures are not published (yet)."""
-    years = await published(pool, settings, "year")
+    both = await published_both(pool, settings)  # the same as the page and the CSV serve
+    years, quarters = both["year"], both["quarter"]
     if not has_year(years, year):
         return None
-    quarters = await published(pool, settings, "quarter")
     projects = {p.code: p.name for p in load_projects().projects}
     report = build_report(year, years, quarters, projects)
     pdf = await anyio.to_thread.run_sync(partial(render_report, report, made_on=made_on))

@@ -20,8 +20,8 @@ from schemas.events import CaseClosed, CaseOpened, MeasureStarted
 from schemas.registry.projects import load_projects
 from schemas.vocabulary import CaseOutcome, MeasureKind
 from services.common.database import create_pool
+from services.coordination.metrics.api_data import published_both
 from services.coordination.ops.migrate import migrate
-from services.coordination.reports.annual import published
 from services.coordination.reports.content import build_report
 from services.coordination.reports.numbers import tick
 from services.coordination.settings import CoordinationSettings
@@ -82,10 +82,8 @@ async def assert_only_published_numbers(settings: CoordinationSettings, pdf: byt
     the report prints it (or a chart's axis tick)."""
     pool = await create_pool(settings.database_url, settings.coordination_db_schema)
     try:
-        years, quarters = (
-            await published(pool, settings, "year"),
-            await published(pool, settings, "quarter"),
-        )
+        both = await published_both(pool, settings)
+        years, quarters = both["year"], both["quarter"]
     finally:
         await pool.close()
     projects = {p.code: p.name for p in load_projects().projects}

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from services.coordination.metrics.cell_key import (
     MAX_DEVIATION,
     PerturbationTable,
+    amount_key,
     cell_key,
     event_bits,
     key_bits,
@@ -110,8 +111,19 @@ def test_a_cost_sum_moves_by_5_to_15_percent_of_its_largest_part_then_to_chf_100
     for k in (0.0, 0.2, 0.49, 0.5, 0.7, 0.99):
         shown = perturb_amount(Decimal("10000.00"), Decimal("4000.00"), k)
         assert shown % 100 == 0
-        low, high = (9400, 9800) if k < 0.5 else (10200, 10600)
+        low, high = (9400, 9800) if amount_key(k) < 0.5 else (10200, 10600)
         assert low <= shown <= high, (k, shown)
+
+
+def test_a_cost_sum_s_noise_does_not_follow_its_record_count_s() -> None:
+    """The record count moves down for low cell keys and up for high ones; the amount's sign
+    must not tell which (the review's M3): over many cell keys, the amount's sign is up about
+    half the time whichever way the count moved."""
+    table = PerturbationTable(5)
+    keys = [i / 4001 for i in range(4000)]
+    for moved in (lambda v: v < 20, lambda v: v > 20):
+        signs = [amount_key(k) >= 0.5 for k in keys if moved(table.perturb(20, k))]
+        assert 0.4 < sum(signs) / len(signs) < 0.6
 
 
 def test_production_refuses_the_development_cell_key_secret() -> None:

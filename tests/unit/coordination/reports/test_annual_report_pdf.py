@@ -107,8 +107,9 @@ def test_the_methods_page_takes_the_disclosure_parameters_from_the_publication(
     assert "Summe einer Tabelle (etwa der Ergebnisse) vom Total abweichen" in text
     assert "wenn die (veränderte) Zahl der Fälle dahinter über 5 liegt" in text
     assert "wenn mindestens 5 verschiedene Fälle dahinter stehen" in text
-    assert f"von {years.cells} Zellen {years.perturbed} verändert und {years.blank} leer" in text
-    assert f"von {quarters.cells} Zellen {quarters.perturbed} verändert" in text
+    assert f"von {years.cells} Zellen {years.blank} leer" in text
+    assert f"von {quarters.cells} Zellen {quarters.blank}." in text
+    assert "Wie viele Zählwerte verändert sind, wird nicht angegeben" in text
 
 
 def test_every_number_printed_is_a_published_value_as_the_report_formats_it(
