@@ -7,6 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
 FAULTS_ARGS ?=
+LOAD_ARGS ?=
 
 .PHONY: help
 help: ## Show the commands
@@ -77,6 +78,10 @@ infra-status: ## Show what runs, where, and the log files
 .PHONY: bench
 bench: setup infra-up ## Throughput and memory benchmarks (results in docs/benchmarks.md)
 	@$(RUN) python -m tests.bench
+
+.PHONY: load
+load: setup infra-up ## Open-loop load at fixed rates, all services as processes: e2e latency and lag (LOAD_ARGS)
+	@$(RUN) python -m simulator.load $(LOAD_ARGS)
 
 .PHONY: faults
 faults: setup ## Fault suite: real services, own Kafka+PostgreSQL, every fault (FAULTS_ARGS=--cluster: 3 brokers)
