@@ -59,7 +59,13 @@ class CoordinationSettings(CommonSettings):
     coordination_run_relay: bool = Field(default=True, description="relay in the worker")
     coordination_run_scheduler: bool = Field(default=True, description="deadlines in the worker")
     coordination_disclosure_threshold: int = Field(
-        default=5, ge=2, le=100, description="committee figures: counts below it are suppressed"
+        default=5,
+        ge=3,
+        le=100,
+        description=(
+            "committee figures: no count from 1 to this minus 1 is published or can be worked out"
+            " (at 2 a blank small count would be 1 by definition)"
+        ),
     )
     coordination_cell_key_secret: SecretStr = Field(
         default=SecretStr(DEVELOPMENT_CELL_KEY_SECRET),

@@ -18,11 +18,17 @@ Rules (threshold t, ``PerturbationTable``, maximal deviation 2):
    noise of ``cell_key.perturb_amount`` (rounded to CHF 100).
 5. Audit: an attacker who knows the table (so, for each published count, the true counts that
    can give it), every identity and inequality between the true cells (``identities.py``), the
-   rules above and the cases carried into the first periods, bounds every true count by linear
-   programming (``pinning.py``). Where he would pin a count from 1 to t-1 to one value, that
-   count is left blank; if it stays pinned, the counts that share an identity with it are left
-   blank too, one ring more per round, until nothing is pinned (a blank count blanks what is
-   computed from it).
+   nestings (a count whose contributors are part of another's is at most that count, and at
+   least 1 less where the two are published differently: the same contributors would show the
+   same value), the rules above and the cases carried into the first periods, bounds every
+   true count by linear programming (``pinning.py``). He is lucky with blanks: a blank count
+   whose true value is from 1 to t-1 is in [1, t-1] to him, every other blank in [0, inf).
+   Where he would pin a count from 1 to t-1 to one value, the counts that share an identity,
+   inequality or nesting with it are left blank, one ring more per round, until nothing is
+   pinned: counts whose true value is 0 or at least t only (a blank small count tells him more
+   than its published value), the small ones too only when nothing else is left (a blank count
+   blanks what is computed from it).
+6. A financer whose n is published as 0 is not named in the row (the name would say n >= 1).
 
 A blank cell is None and named in ``Row.suppressed``; a figure whose published n is 0 is None
 without being named (no data).
@@ -34,10 +40,21 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+import structlog
+
 from services.coordination.metrics.cell_key import PerturbationTable, perturb_amount
-from services.coordination.metrics.identities import Identity, Key, identities, inequalities
+from services.coordination.metrics.identities import (
+    Identity,
+    Key,
+    Nesting,
+    identities,
+    inequalities,
+    nestings,
+)
 from services.coordination.metrics.pinning import Knowledge, pinned
 from services.coordination.metrics.rows import N_ALIASES, Cell, Row, row_from_cells
+
+LOG = structlog.get_logger(__name__)
 
 PRIVATE = (
     "referrals_accepted",
@@ -114,6 +131,11 @@ def publish(rows: Sequence[Row], *, threshold: int = 5) -> Publication:
             noisy[(i, name)] = table.perturb(v, rows[i].cell_keys.get(name, 0.0))
     equations = [eq for eq in identities(rows, values) if all(is_count(n) for _, n in eq)]
     at_most = inequalities(rows, values)
+    nested = nestings(rows, values)
+    # The nestings as inequalities (smaller - larger <= 0); the direct ones make the rings.
+    at_most += [
+        {smaller: 1, larger: -1} for larger, smaller in nestings(rows, values, closed=False)
+    ]
     known = carried_in(rows)
     targets: dict[Key, int] = {}
     for key in noisy:
@@ -122,13 +144,23 @@ def publish(rows: Sequence[Row], *, threshold: int = 5) -> Publication:
             targets[key] = true
     blank: set[Key] = set()
     rings: dict[Key, int] = {}
-    while True:
-        shown = [_shown(i, row, noisy, blank, threshold) for i, row in enumerate(rows)]
-        knowledge = _knowledge(rows, values, shown, noisy, blank, known, equations, at_most, table)
-        found = pinned(knowledge, targets)
-        if not found:
-            break
-        blank |= _to_blank(found, rings, noisy, blank, [*equations, *at_most])
+    try:
+        while True:
+            shown = [_shown(i, row, noisy, blank, threshold) for i, row in enumerate(rows)]
+            knowledge = _knowledge(
+                values, shown, noisy, blank, known, equations, at_most, nested, table
+            )
+            found = pinned(knowledge, targets)
+            if not found:
+                break
+            blank |= _to_blank(found, rings, noisy, blank, targets, [*equations, *at_most])
+    except UnprotectableError as error:
+        # Blanking cannot free a count that only small counts pin (the attacker reads a blank
+        # small count as 1 to t-1): the whole publication is withheld instead. Every cell blank,
+        # whatever its value, tells nothing; an error answer would tell the committee nothing
+        # either, and be a fault of the service.
+        LOG.error("disclosure.withheld", reason=str(error), rows=len(rows))
+        shown = [_withheld(row) for row in rows]
     return Publication(
         rows=shown,
         cells=sum(len(r.cells()) for r in rows),
@@ -136,6 +168,21 @@ def publish(rows: Sequence[Row], *, threshold: int = 5) -> Publication:
         blank=sum(len(r.suppressed) for r in shown),
         threshold=threshold,
         max_deviation=table.max_deviation,
+    )
+
+
+class UnprotectableError(Exception):
+    """Blanking cannot keep a small count from being pinned (see ``publish``)."""
+
+
+def _withheld(row: Row) -> Row:
+    """The row with every cell blank, whatever its value."""
+    cells = row.cells()
+    return row_from_cells(
+        row.scope,
+        row.period,
+        dict.fromkeys(cells),
+        [name for name, value in cells.items() if value is not None],
     )
 
 
@@ -178,6 +225,10 @@ def _shown(i: int, row: Row, noisy: Mapping[Key, int], blank: set[Key], threshol
         key = (i, N_ALIASES.get(name, name))
         return None if key in blank or key not in noisy else noisy[key]
 
+    # A financer whose n is published as 0 is not named: its name would tell of a record.
+    unnamed = {f for f in row.measure_costs_chf if count(f"n.measure_costs_chf.{f}") == 0}
+    for f in unnamed:
+        del cells[f"measure_costs_chf.{f}"], cells[f"n.measure_costs_chf.{f}"]
     for name, true in cells.items():
         value: Cell = None
         n_name = n_of(name)
@@ -217,7 +268,6 @@ def _share(name: str, part: int | None, whole: int | None) -> float | None:
 
 
 def _knowledge(
-    rows: Sequence[Row],
     values: Mapping[Key, Cell],
     shown: Sequence[Row],
     noisy: Mapping[Key, int],
@@ -225,41 +275,61 @@ def _knowledge(
     known: set[Key],
     equations: Sequence[Identity],
     at_most: Sequence[Identity],
+    nested: Sequence[Nesting],
     table: PerturbationTable,
 ) -> Knowledge[Key]:
-    """What the attacker knows of the true counts, given what is published."""
+    """What the attacker knows of the true counts, given what is published. He is lucky with
+    blanks: a blank count whose true value is from 1 to t-1 is in [1, t-1] to him (he knows the
+    audit blanks small counts first), every other blank in [0, inf)."""
+    t = table.threshold
     bounds: dict[Key, tuple[float, float | None]] = {}
+    published: dict[Key, int] = {}
     for key, true in values.items():
         i, name = key
         if not is_count(name) or name in N_ALIASES or true is None:
             continue
         low: float = 0
         high: float | None = None
-        visible = _visible(key, shown[i])
-        if visible:
+        if _visible(key, shown[i], blank):
+            published[key] = noisy[key]
             low, high = table.possible(noisy[key])
-        if name.startswith("n.measure_costs_chf."):
+        elif key in blank and publishable(name) and isinstance(true, int) and 1 <= true < t:
+            low, high = 1, t - 1
+        if name.startswith("n.measure_costs_chf.") and name in shown[i].cells():
             low = max(low, 1)  # the financer is named: it has a cost record
             if shown[i].measure_costs_chf.get(name[len("n.measure_costs_chf.") :]) is not None:
-                low = max(low, table.threshold)  # t distinct cases, so t records
+                low = max(low, t)  # t distinct cases, so t records
         if key in known:
             low = high = float(true)
         bounds[key] = (low, high)
     for eq in [*equations, *at_most]:
         for key in eq:
             bounds.setdefault(key, (0, 0))  # a financer absent from a row: known 0
-    return Knowledge(bounds, equations, at_most)
+    # Same contributors, same published value: nested counts shown differently differ by >= 1.
+    gaps = [
+        (larger, smaller)
+        for larger, smaller in nested
+        if larger in published and smaller in published and published[larger] != published[smaller]
+    ]
+    return Knowledge(bounds, equations, at_most, gaps)
 
 
-def _visible(key: Key, shown: Row) -> bool:
+def publishable(name: str) -> bool:
+    """Whether a count's published value can show (itself, or through a share or mean)."""
+    return name not in PRIVATE or name in SHOWN_PRIVATE
+
+
+def _visible(key: Key, shown: Row, blank: set[Key]) -> bool:
     """Whether the published row shows this count's perturbed value (directly or through a
-    share or mean computed from it)."""
+    share or mean computed from it; a financer not named has a published n of 0)."""
     _, name = key
     if name in SHOWN_PRIVATE:
         figure = next(f for f, (part, _) in PARTS.items() if part == name)
         return shown.cells()[figure] is not None
     if name in PRIVATE:
         return False
+    if name.startswith("n.measure_costs_chf."):
+        return key not in blank
     return shown.cells().get(name) is not None
 
 
@@ -268,20 +338,34 @@ def _to_blank(
     rings: dict[Key, int],
     noisy: Mapping[Key, int],
     blank: set[Key],
-    equations: Sequence[Identity],
+    small: Mapping[Key, int],
+    relations: Sequence[Identity],
 ) -> set[Key]:
-    """The counts to blank for the pinned ones: the count itself first, then the counts that
-    share an identity with it, one ring more each time it stays pinned."""
+    """The counts to blank for the pinned ones: the counts that share an identity, inequality
+    or nesting with it, one ring more each time it stays pinned, and of those only the counts
+    whose true value is 0 or at least t. A blank small count is in [1, t-1] to the (lucky)
+    attacker, which is no wider than what its published value says: blanking it tells him
+    more, not less. Only when its rings reach no further and blanking the large counts did not
+    help are the small ones blanked too (which can still remove a "differ by >= 1" of two nested
+    counts). A count that is never published is never blanked (that would change nothing)."""
     chosen: set[Key] = set()
     for key in found:
-        ring = rings.get(key, 0 if key in noisy and key not in blank else 1)
-        if ring > MAX_RINGS:
-            raise RuntimeError(f"disclosure: {key[1]} stays pinned with everything around blank")
-        rings[key] = ring + 1
-        around = {key}
+        ring = rings.get(key, 1)
+        around, saturated = {key}, False
         for _ in range(ring):
-            around |= {k for eq in equations if around & eq.keys() for k in eq}
-        chosen |= {k for k in around if k in noisy}
+            wider = around | {k for eq in relations if around & eq.keys() for k in eq}
+            saturated = wider == around
+            if saturated:
+                break
+            around = wider
+        rings[key] = ring + 1
+        publishable_ones = {k for k in around if k in noisy and publishable(k[1])}
+        new = {k for k in publishable_ones if k not in small}
+        if saturated and new <= blank:
+            new = publishable_ones
+            if ring > MAX_RINGS or new <= blank:
+                raise UnprotectableError(f"{key[1]} stays pinned with everything around it blank")
+        chosen |= new
     return chosen
 
 

@@ -27,6 +27,20 @@ row (a financer without costs there) is a known 0.
   sequential path is not parallel), consented cases <= active, re-entries <= opened, cases on the
   sequential path <= hand-offs, accepted referrals <= answered (declined >= 0 says it too).
 
+- Nestings (``nestings``): a pair (A, B) of counts where what B counts (its cases, or its
+  events with their keys: ``figures._cell_keys``) is always part of what A counts, so that
+  A >= B; and, since the same contributors give the same cell key and so the same published
+  value, A >= B + 1 wherever the two are published with different values. Over scopes: the
+  canton holds each project, for every count of the same period (the projects need not
+  partition it). Over time: a year holds each of its quarters (same scope), for every count but
+  ``sequential_cases`` (a case sequential in a quarter may be parallel in another quarter of the
+  year) and the stocks. In a row: ``cases_active`` holds ``cases_opened``, ``cases_closed``,
+  ``parallel_cases``, ``sequential_cases`` and ``consented_cases``; ``cases_closed`` each
+  ``closed_by_outcome``; ``cases_opened`` ``reentries_12m``; ``referrals_answered`` the accepted
+  and the declined. The n aliases (``rows.N_ALIASES``) are the cells they name, so they appear
+  under those names only. ``nestings`` returns the transitive closure (the canton's year holds a
+  project's quarter), so that a chain through a blank cell is not lost.
+
 Only identities that hold on the true values are returned, so every one is an exact attack.
 """
 
@@ -72,6 +86,40 @@ AT_MOST: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("sequential_cases",), ("handoffs",)),
     (("referrals_accepted",), ("referrals_answered",)),
 )
+
+
+NESTED_OVER_SCOPES = frozenset(
+    {
+        "cases_opened",
+        "cases_active",
+        "cases_closed",
+        "parallel_cases",
+        "sequential_cases",
+        "consented_cases",
+        "handoffs",
+        "referrals_answered",
+        "referrals_accepted",
+        "referrals_declined",
+        "reentries_12m",
+        "n.median_days_to_first_measure",
+        "institution_links",
+        START,
+        END,
+    }
+)
+NESTED_PREFIXES = ("closed_by_outcome.", "n.measure_costs_chf.")
+# sequential_cases: "not parallel in P" does not nest over periods; the stocks do not either.
+NESTED_OVER_TIME = NESTED_OVER_SCOPES - {"sequential_cases", START, END}
+# (larger, smaller cells) within a row; cases_closed holds each closed_by_outcome (added per row).
+NESTED_IN_ROW: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "cases_active",
+        ("cases_opened", "cases_closed", "parallel_cases", "sequential_cases", "consented_cases"),
+    ),
+    ("cases_opened", ("reentries_12m",)),
+    ("referrals_answered", ("referrals_accepted", "referrals_declined")),
+)
+Nesting = tuple[Key, Key]  # (larger, smaller)
 
 
 def adds_up_over_time(name: str) -> bool:
@@ -198,3 +246,56 @@ def inequalities(rows: Sequence[Row], values: Mapping[Key, Cell]) -> list[Identi
 def _at_most_zero(eq: Identity, values: Mapping[Key, Cell]) -> bool:
     total = sum((Decimal(str(values.get(k) or 0)) * c for k, c in eq.items()), Decimal(0))
     return total <= 0
+
+
+def nestings(
+    rows: Sequence[Row], values: Mapping[Key, Cell], *, closed: bool = True
+) -> list[Nesting]:
+    """Every (larger, smaller) pair of counts of the module docstring, transitively closed
+    (``closed``) or only the direct ones. A cell absent from ``values`` (a financer without
+    records in a row) is a known 0 and is in no pair; every pair holds on the true values by
+    the definitions of ``figures.py``."""
+    where = {(row.scope, row.period): i for i, row in enumerate(rows)}
+    names: dict[int, set[str]] = {}
+    for i, name in values:
+        names.setdefault(i, set()).add(name)
+
+    def nested(name: str, over: frozenset[str]) -> bool:
+        return name in over or name.startswith(NESTED_PREFIXES)
+
+    below: dict[Key, set[Key]] = {}
+
+    def add(larger: Key, smaller: Key) -> None:
+        if smaller in values and larger != smaller:
+            below.setdefault(larger, set()).add(smaller)
+
+    for i, row in enumerate(rows):
+        own = names.get(i, set())
+        for big, parts in NESTED_IN_ROW:
+            for name in parts:
+                add((i, big), (i, name))
+        for name in sorted(n for n in own if n.startswith("closed_by_outcome.")):
+            add((i, "cases_closed"), (i, name))
+        canton = where.get((CANTON, row.period))
+        if row.scope != CANTON and canton is not None:
+            for name in sorted(n for n in own if nested(n, NESTED_OVER_SCOPES)):
+                add((canton, name), (i, name))
+        if "Q" not in row.period:
+            for quarter in quarters_of_year(row.period):
+                q = where.get((row.scope, quarter))
+                if q is not None:
+                    for name in sorted(n for n in names.get(q, ()) if nested(n, NESTED_OVER_TIME)):
+                        add((i, name), (q, name))
+    if not closed:
+        return [(larger, smaller) for larger in sorted(below) for smaller in sorted(below[larger])]
+    closure: list[Nesting] = []
+    for larger in sorted(below):
+        seen: set[Key] = set()
+        stack = list(below[larger])
+        while stack:
+            key = stack.pop()
+            if key not in seen:
+                seen.add(key)
+                stack.extend(below.get(key, ()))
+        closure.extend((larger, smaller) for smaller in sorted(seen))
+    return closure

@@ -1,13 +1,15 @@
 """Which small true counts an attacker pins to one value from what is published (linear
 programming, HiGHS through scipy).
 
-He knows, for every cell, an interval that holds its true value (from the perturbation table
-and the published value; [0, inf) for a blank cell) and linear identities and inequalities
-between the true cells. The least and greatest value a cell can take under all of them bound
-what he can learn; the cell is *pinned* when that range holds one integer only (its true
-value). A feasible point in which a cell is at least 1 away from its true value shows that it is
-not pinned; every solution is checked against all targets at once, so most of them are cleared
-by a few programs, and a target is declared pinned only after its own minimum and maximum.
+He knows, for every cell, an interval that holds its true value (from the perturbation table and the
+published value; for a blank cell what the audit grants him, ``disclosure.py``), linear identities
+and inequalities between the true cells, and gaps: pairs of cells one of which is at least 1 larger
+than the other (nested cells published with different values). The least and greatest value a cell
+can take under all of them bound what he can learn; the cell is *pinned* when that range holds one
+integer only (its true value). A feasible point in which a cell is at least 1 away from its true
+value shows that it is not pinned; every solution is checked against all targets at once, so most of
+them are cleared by a few programs, and a target is declared pinned only after its own minimum and
+maximum.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ MOVED = 1 - 1e-6  # a solution this far from the true value counts as a second v
 @dataclass(frozen=True)
 class Knowledge(Generic[K]):
     """What the attacker knows: true value in [low, high] (high None: unbounded), sums of
-    coefficient x true value that are 0 (``equalities``) or at most 0 (``at_most``)."""
+    coefficient x true value that are 0 (``equalities``) or at most 0 (``at_most``), and
+    (larger, smaller) pairs with larger - smaller >= 1 (``gaps``)."""
 
     bounds: Mapping[K, tuple[float, float | None]]
     equalities: Sequence[Mapping[K, int]]
     at_most: Sequence[Mapping[K, int]] = ()
+    gaps: Sequence[tuple[K, K]] = ()
 
 
 def pinned(knowledge: Knowledge[K], targets: Mapping[K, int]) -> set[K]:
@@ -43,10 +47,12 @@ def pinned(knowledge: Knowledge[K], targets: Mapping[K, int]) -> set[K]:
         return set()
     cells = sorted(knowledge.bounds, key=repr)
     index = {k: c for c, k in enumerate(cells)}
+    gaps = [{smaller: 1, larger: -1} for larger, smaller in knowledge.gaps]
     system = _System(
         _matrix(knowledge.equalities, index),
-        _matrix(knowledge.at_most, index),
+        _matrix([*knowledge.at_most, *gaps], index),
         [knowledge.bounds[k] for k in cells],
+        np.array([0.0] * len(knowledge.at_most) + [-1.0] * len(gaps)),
     )
     truth = {index[k]: v for k, v in targets.items()}
     open_ = set(truth)
@@ -72,6 +78,7 @@ class _System:
     equal: csr_array | None
     at_most: csr_array | None
     bounds: list[tuple[float, float | None]]
+    at_most_rhs: np.ndarray
 
     def optimum(self, up: Mapping[int, float]) -> np.ndarray:
         """A vertex that maximises sum(weight x cell) (the true values are feasible)."""
@@ -81,7 +88,7 @@ class _System:
         result = linprog(
             cost,
             A_ub=self.at_most,
-            b_ub=None if self.at_most is None else np.zeros(self.at_most.shape[0]),
+            b_ub=None if self.at_most is None else self.at_most_rhs,
             A_eq=self.equal,
             b_eq=None if self.equal is None else np.zeros(self.equal.shape[0]),
             bounds=self.bounds,
@@ -100,7 +107,7 @@ class _System:
             low, high = bounds[c]
             if weight > 0:
                 bounds[c] = (low, high if high is not None else 1e6)
-        capped = _System(self.equal, self.at_most, bounds)
+        capped = _System(self.equal, self.at_most, bounds, self.at_most_rhs)
         return capped.optimum(up)
 
 

@@ -13,12 +13,20 @@ the cases open at the start (active - opened) and at the end (active - closed) o
 the end of one period being the start of the next, a year starting with its Q1 and ending with
 its Q4; the number of cases carried into the first quarter and year; and the inequalities
 parallel + sequential <= active, consented <= active, re-entries <= opened, sequential <=
-hand-offs. He is lucky: an earlier download's value counts for a cell whose true value has not
-changed since.
+hand-offs. He knows which counts nest (what the smaller counts is part of what the larger
+counts, so larger >= smaller): the canton holds each project; a year holds each of its quarters
+(not for sequential cases, which must not be parallel in the period); active cases hold the
+opened, closed, parallel, sequential and consented ones, closed cases each outcome, opened cases
+the re-entries, answered referrals the accepted and the declined ones; and, since the same
+contributors give the same published value, two nested counts published differently differ by
+at least 1 (also through a chain of nestings). A financer not named in a row has a published n
+of 0. He is lucky: an earlier download's value counts for a cell whose true value has not
+changed since, and a blank count (named in ``suppressed``, or a blank rate or mean whose
+denominator shows) whose true value is from 1 to threshold-1 is in [1, threshold-1] to him.
 
-For each true count from 1 to threshold-1 he solves the least and the greatest value it can
-take under all of that (linear programming, HiGHS); the count is *recovered* when that range
-holds one integer.
+For each true count from 1 to threshold-1 he solves the least and the greatest integer value it
+can take under all of that (mixed-integer programming, HiGHS); the count is *recovered* when
+that range holds one integer.
 """
 
 from __future__ import annotations
@@ -76,6 +84,33 @@ AT_MOST = (
     (("reentries_12m",), ("cases_opened",)),
     (("sequential_cases",), ("handoffs",)),
 )
+# (larger, smaller) in one row; cases_closed holds each closed_by_outcome too.
+NESTED_IN_ROW = (
+    ("cases_active", "cases_opened"),
+    ("cases_active", "cases_closed"),
+    ("cases_active", "parallel_cases"),
+    ("cases_active", "sequential_cases"),
+    ("cases_active", "consented_cases"),
+    ("cases_opened", "reentries_12m"),
+    ("referrals_answered", "accepted"),
+    ("referrals_answered", "declined"),
+)
+CANTON_HOLDS = (
+    "cases_opened",
+    "cases_active",
+    "cases_closed",
+    "parallel_cases",
+    "sequential_cases",
+    "consented_cases",
+    "handoffs",
+    "referrals_answered",
+    "accepted",
+    "declined",
+    "reentries_12m",
+    "n.median_days_to_first_measure",
+    "links",
+)
+YEAR_HOLDS = tuple(n for n in CANTON_HOLDS if n != "sequential_cases")
 SECOND_VALUE = 1 - 1e-6
 
 
@@ -121,7 +156,8 @@ def shown_counts(download: Sequence[Row]) -> dict[Where, int]:
     for scope, period in {(s, p) for s, p, _ in text}:
         answered = shown.get((scope, period, "referrals_answered"))
         rate = text.get((scope, period, "referral_acceptance_rate"))
-        if answered is not None and rate is not None:
+        if answered is not None and rate is not None and float(rate) < 1:
+            # a rate of 1 may be clipped: then accepted is only >= answered
             shown[(scope, period, "accepted")] = round(float(rate) * answered)
         active = shown.get((scope, period, "cases_active"))
         mean = text.get((scope, period, "institutions_per_case"))
@@ -152,19 +188,44 @@ def recovered(
     true = true_counts(truth)
     low: dict[Where, float] = dict.fromkeys(true, 0.0)
     high: dict[Where, float | None] = dict.fromkeys(true, None)
+    seen: dict[Where, set[int]] = {}  # the published values of each count
+    financers: dict[tuple[str, str], list[str]] = {}  # the n of the costs, per row
+    for scope, period, name in true:
+        if name.startswith("n.measure_costs_chf."):
+            financers.setdefault((scope, period), []).append(name)
+
+    def learn(key: Where, a: float, b: float | None) -> None:
+        low[key] = max(low[key], a)
+        if b is not None:
+            high[key] = b if high[key] is None else min(b, high[key])  # type: ignore[type-var]
+
     for download in downloads:
         then, published = download if isinstance(download, tuple) else (truth, download)
         true_then = true_counts(then)
-        for key, value in shown_counts(published).items():
-            if key in true and true_then.get(key) == true[key]:
-                a, b = possible(table, value)
-                low[key] = max(low[key], a)
-                high[key] = b if high[key] is None else min(b, high[key])  # type: ignore[type-var]
+
+        def unchanged(key: Where) -> bool:
+            return key in true and true_then.get(key) == true[key]  # noqa: B023
+
+        shown = shown_counts(published)
+        for key, value in shown.items():
+            if unchanged(key):
+                learn(key, *possible(table, value))
+                seen.setdefault(key, set()).add(value)
+        # A download that shows no count at all (withheld whole) blanks every cell whatever its
+        # value: its blanks say nothing.
+        for key in blank_counts(published, shown) if shown else ():
+            if unchanged(key) and 1 <= true[key] < threshold:
+                learn(key, 1, threshold - 1)  # lucky: he guesses the blank is a small count
         for r in published:
             for fin, chf in r.measure_costs_chf.items():
                 key = (r.scope, r.period, f"n.measure_costs_chf.{fin}")
-                if key in true and true_then.get(key) == true[key]:
-                    low[key] = max(low[key], threshold if chf is not None else 1)
+                if unchanged(key):
+                    learn(key, threshold if chf is not None else 1, None)
+            for name in financers.get((r.scope, r.period), ()):
+                key = (r.scope, r.period, name)
+                if name.removeprefix("n.") not in r.n and unchanged(key):
+                    learn(key, *possible(table, 0))  # not named: its n is published as 0
+                    seen.setdefault(key, set()).add(0)
     carried: set[Where] = set()
     for scope in {r.scope for r in truth}:  # the cases carried into the first quarter and year
         for quarters in (True, False):
@@ -176,12 +237,70 @@ def recovered(
                 low[key] = high[key] = true[key]
                 carried.add(key)
     equations, at_most = identities(truth, true), inequalities(truth, true)
+    nested = nestings(truth, true)
+    at_most += [{smaller: 1, larger: -1} for larger, smaller in nested]
+    value = {k: next(iter(v)) for k, v in seen.items() if len(v) == 1}
+    gaps = [
+        {smaller: 1, larger: -1}
+        for larger, smaller in nested
+        if larger in value and smaller in value and value[larger] != value[smaller]
+    ]
     for eq in [*equations, *at_most]:
         for key in eq:
             if key not in true:  # a financer missing from a row: 0
                 low[key], high[key] = 0.0, 0.0
     targets = [k for k, v in true.items() if 1 <= v < threshold and k not in carried]
-    return _pinned(low, high, equations, at_most, {k: true[k] for k in targets})
+    return _pinned(low, high, equations, at_most, gaps, {k: true[k] for k in targets})
+
+
+def blank_counts(download: Sequence[Row], shown: Mapping[Where, int]) -> set[Where]:
+    """The counts a download shows to be blank: named in the CSV's ``suppressed`` column (an n
+    names the count it is), the accepted referrals behind a blank rate and the institution
+    links behind a blank mean whose denominator is shown."""
+    blank: set[Where] = set()
+    for line in csv.DictReader(io.StringIO(rows_to_csv(download))):
+        scope, period = line["scope"], line["period"]
+        for name in line["suppressed"].split():
+            base = ALIASES.get(name, name)
+            if is_counted(base):
+                blank.add((scope, period, base))
+            hidden = {"referral_acceptance_rate": "accepted", "institutions_per_case": "links"}
+            denominator = {"accepted": "referrals_answered", "links": "cases_active"}
+            if name in hidden and (scope, period, denominator[hidden[name]]) in shown:
+                blank.add((scope, period, hidden[name]))
+    return blank
+
+
+def nestings(rows: Sequence[Row], true: Mapping[Where, Cell]) -> list[tuple[Where, Where]]:
+    """(larger, smaller) for every pair of nested counts, through chains of nestings too."""
+    by_key = {(r.scope, r.period) for r in rows}
+    direct: dict[Where, set[Where]] = {}
+    for scope, period, name in true:
+        smaller = (scope, period, name)
+        larger: list[Where] = []
+        per_day = name.startswith(("closed_by_outcome.", "n.measure_costs_chf."))
+        if (name in CANTON_HOLDS or per_day) and scope != "canton" and ("canton", period) in by_key:
+            larger.append(("canton", period, name))
+        if (name in YEAR_HOLDS or per_day) and "Q" in period:
+            year = period.split("-Q")[0]
+            if (scope, year) in by_key:
+                larger.append((scope, year, name))
+        larger += [(scope, period, big) for big, small in NESTED_IN_ROW if small == name]
+        if name.startswith("closed_by_outcome."):
+            larger.append((scope, period, "cases_closed"))
+        for big in larger:
+            direct.setdefault(big, set()).add(smaller)
+    pairs: list[tuple[Where, Where]] = []
+    for big in sorted(direct):
+        below: set[Where] = set()
+        todo = list(direct[big])
+        while todo:
+            key = todo.pop()
+            if key not in below:
+                below.add(key)
+                todo += direct.get(key, ())
+        pairs += [(big, small) for small in sorted(below)]
+    return pairs
 
 
 def identities(rows: Sequence[Row], true: Mapping[Where, Cell]) -> list[Equation]:
@@ -264,10 +383,11 @@ def _pinned(
     high: Mapping[Where, float | None],
     equations: Sequence[Equation],
     at_most: Sequence[Equation],
+    gaps: Sequence[Equation],
     targets: Mapping[Where, int],
 ) -> list[Where]:
-    """The targets whose least and greatest feasible value are less than 1 apart from their
-    true value on both sides. A solution that moves a target by 1 or more clears it at once."""
+    """The targets whose least and greatest feasible integer value is their true value (rows
+    of ``gaps`` sum to at most -1). An integer solution that moves a target clears it at once."""
     if not targets:
         return []
     cells = sorted(low)
@@ -280,7 +400,8 @@ def _pinned(
         r_, c_, v_ = zip(*entries, strict=True)
         return csr_array((v_, (r_, c_)), shape=(len(rows), len(cells)))
 
-    a_eq, a_ub = matrix(equations), matrix(at_most)
+    a_eq, a_ub = matrix(equations), matrix([*at_most, *gaps])
+    b_ub = np.array([0.0] * len(at_most) + [-1.0] * len(gaps))
     bounds = [(low[k], high[k]) for k in cells]
     undecided = dict(targets)
 
@@ -295,11 +416,12 @@ def _pinned(
         result = linprog(
             cost,
             A_ub=a_ub,
-            b_ub=None if a_ub is None else np.zeros(a_ub.shape[0]),
+            b_ub=None if a_ub is None else b_ub,
             A_eq=a_eq,
             b_eq=None if a_eq is None else np.zeros(a_eq.shape[0]),
             bounds=capped,
             method="highs",
+            integrality=np.ones(len(cells)),
         )
         assert result.status == 0, f"the true tables are infeasible: {result.message}"
         for key, value in list(undecided.items()):

@@ -17,11 +17,13 @@ from hypothesis import strategies as st
 
 from services.coordination.metrics import disclosure
 from services.coordination.metrics.api_data import publishable_rows
-from services.coordination.metrics.cell_key import PerturbationTable
-from services.coordination.metrics.disclosure import Publication, is_count, publish
+from services.coordination.metrics.cell_key import GOLDEN, PerturbationTable
+from services.coordination.metrics.disclosure import Publication, cell_values, is_count, publish
 from services.coordination.metrics.facts import CaseFact, CostFact, EngagementFact, ReferralFact
 from services.coordination.metrics.figures import compute
-from services.coordination.metrics.rows import OUTCOMES, Row, rows_to_csv
+from services.coordination.metrics.identities import nestings
+from services.coordination.metrics.rows import OUTCOMES, Row, row_from_cells, rows_to_csv
+from tests.unit.coordination.metrics import attacker
 from tests.unit.coordination.metrics.attacker import Download, from_csv, recovered, true_counts
 
 THRESHOLD = 5
@@ -223,6 +225,122 @@ def test_the_audit_blanks_what_a_broken_table_would_give_away(
     audited = publish(truth)
     assert recovered(truth, downloads(audited), table=broken()) == []
     assert audited.blank > 0
+
+
+# ---------------------------------------------------------------- the review's attacks (i18)
+
+
+def nested_demo() -> list[CaseFact]:
+    """Review i18, H1: p1 has six cases (keys summing to 0.5), p2 one (key 0.55), all opened on
+    10 January 2026, so the canton's key is 0.05: p1 shows 6, p2 0 and the canton 5 in 2026-Q1
+    and 2026, for opened and active cases alike. Canton != p1 as published says p2 >= 1 (the
+    same cases would show the same value); canton <= 7 and p1 >= 6 then pin p2 to 1."""
+    keys = [0.1, 0.1, 0.1, 0.1, 0.05, 0.05]
+    facts = [
+        CaseFact(person=i, projects=("p1",), opened_on=D(2026, 1, 10), record_key=k)
+        for i, k in enumerate(keys)
+    ]
+    return [*facts, CaseFact(person=9, projects=("p2",), opened_on=D(2026, 1, 10), record_key=0.55)]
+
+
+def blank_demo() -> list[CaseFact]:
+    """Review i18, H2: four cases with one "iv" cost record each, one per quarter of 2026, keys
+    chosen so that the year's n of 4 is published as 0, and eight cases without costs. Blanking
+    the five n (what the audit did) tells that the year is from 1 to 4 and each quarter at least
+    1 (the financer is named): the year is 4 and each quarter 1."""
+    ends = [D(2026, m, 15) for m in (2, 5, 8, 11)]
+    key = (0.05 / 4 - GOLDEN) % 1
+    costs = [
+        CaseFact(
+            person=i,
+            projects=(),
+            opened_on=D(2026, 1, 10),
+            record_key=key,
+            costs=(CostFact("iv", Decimal("900.00"), end),),
+        )
+        for i, end in enumerate(ends)
+    ]
+    others = [
+        CaseFact(person=10 + i, projects=(), opened_on=D(2026, 1, 10), record_key=0.37 * i % 1)
+        for i in range(8)
+    ]
+    return [*costs, *others]
+
+
+def test_h1_nested_counts_published_differently_give_nothing_away() -> None:
+    truth = tables(nested_demo())
+    assert_safe(truth, publish(truth))
+
+
+def test_h1_the_real_table_without_the_audit_gives_p2_away(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    truth = tables(nested_demo())
+    monkeypatch.setattr(disclosure, "pinned", lambda knowledge, targets: set())  # no audit
+    leaky = publish(truth)
+    shown = {(r.scope, r.cases_opened) for r in leaky.rows if r.period == "2026-Q1"}
+    assert shown == {("p1", 6), ("p2", 0), ("canton", 5)}
+    found = recovered(truth, downloads(leaky))
+    assert ("p2", "2026-Q1", "cases_opened") in found
+    assert ("p2", "2026", "cases_active") in found
+
+
+def test_h2_blank_counts_give_nothing_away() -> None:
+    truth = tables(blank_demo())
+    published = publish(truth)
+    assert_safe(truth, published)
+    # n of 1 published as 0: the financer is not named (its name would say n >= 1)
+    assert all("iv" not in canton(published, p).n for p in ("2026-Q1", "2026"))
+
+
+def test_h2_blanks_that_the_attacker_reads_as_small_counts_give_them_away() -> None:
+    """What the audit published before the fix: the five n blank, the financer named."""
+    truth = tables(blank_demo())
+    rows = []
+    for row in truth:
+        cells = row.cells()
+        hidden: list[str] = []
+        if "n.measure_costs_chf.iv" in cells:
+            hidden = ["measure_costs_chf.iv", "n.measure_costs_chf.iv"]
+            cells.update(dict.fromkeys(hidden))
+        rows.append(row_from_cells(row.scope, row.period, cells, hidden))
+    found = recovered(truth, downloads(Publication(rows, 0, 0, 0, THRESHOLD, 2)))
+    years = ("2026", "2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4")
+    assert {("canton", p, "n.measure_costs_chf.iv") for p in years} <= set(found)
+
+
+def test_a_publication_that_blanking_cannot_protect_is_withheld_whole_not_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    truth = tables(nested_demo())
+
+    def cannot(*_: object) -> set[object]:
+        raise disclosure.UnprotectableError("cases_opened stays pinned")
+
+    monkeypatch.setattr(disclosure, "pinned", lambda knowledge, targets: dict(targets))
+    monkeypatch.setattr(disclosure, "_to_blank", cannot)
+    withheld = publish(truth)
+    assert all(v is None for r in withheld.rows for v in r.cells().values())
+    assert withheld.blank == sum(1 for r in truth for v in r.cells().values() if v is not None)
+    assert recovered(truth, downloads(withheld)) == []
+
+
+@EXAMPLES
+@given(populations())
+def test_nested_counts_count_part_of_the_same_contributors(facts: list[CaseFact]) -> None:
+    """Every nesting the audit and the attacker assume holds on the true counts, and a nested
+    pair with equal counts has equal cell keys (the same contributors), so a nested pair shown
+    differently really differs by at least 1."""
+    truth = tables(facts)
+    values = cell_values(truth)
+    for (i, big), (j, small) in nestings(truth, values):
+        assert values[(i, big)] >= values[(j, small)], (big, small)  # type: ignore[operator]
+        if values[(i, big)] == values[(j, small)] and "open_at" not in big:
+            keys = truth[i].cell_keys.get(big, 0.0), truth[j].cell_keys.get(small, 0.0)
+            assert keys[0] == keys[1], (truth[i].scope, truth[i].period, big, small)
+    true = true_counts(truth)
+    for big, small in attacker.nestings(truth, true):
+        assert true[big] >= true[small], (big, small)
 
 
 # ---------------------------------------------------------------- the rules, by example
