@@ -12,6 +12,8 @@ from services.notifications.shaping import Delivery
 
 NOTIFICATIONS_SOURCE = "/iiz/bl/notifications"
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# Held here: pydantic caches a parametrised model only weakly (docs/benchmarks.md).
+OUTCOME_ENVELOPE = CloudEvent[DeliveryOutcome]
 
 
 def printable(text: str) -> str:
@@ -30,7 +32,7 @@ def outcome_record(
 ) -> KafkaRecord:
     """One outcome, keyed by delivery id; its id is stable, so a repeat is audited once."""
     key = str(delivery.delivery_id)
-    event = CloudEvent[DeliveryOutcome](
+    event = OUTCOME_ENVELOPE(
         id=DeliveryOutcome.id_for(delivery.delivery_id, status, attempt),
         source=NOTIFICATIONS_SOURCE,
         type=DeliveryOutcome.cloud_event_type(),
