@@ -93,6 +93,32 @@ def stop_previous_demo(folder: Path) -> None:
         pid_file.unlink(missing_ok=True)
 
 
+async def wait_until_ready(
+    urls: list[str], processes: dict[str, subprocess.Popen[bytes]], logs: Path, within: float
+) -> None:
+    """Until every URL answers 200 (a service's /readyz); exits if one of ``processes`` died
+    or ``within`` seconds passed."""
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient() as client:
+        for url in urls:
+            while True:
+                fail_if_one_died(processes, logs)
+                try:
+                    if (await client.get(url)).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"{url} did not become ready; see {logs}")
+                await asyncio.sleep(0.3)
+
+
+def fail_if_one_died(processes: dict[str, subprocess.Popen[bytes]], logs: Path) -> None:
+    for name, process in processes.items():
+        if process.poll() is not None:
+            raise SystemExit(f"{name} stopped (exit {process.returncode}); see {logs}")
+
+
 @dataclass
 class Services:
     intake: IntakeSettings
@@ -149,24 +175,7 @@ class Services:
             f"http://127.0.0.1:{self.intake.intake_http_port}/readyz",
             f"http://127.0.0.1:{self.coordination.coordination_api_port}/readyz",
         ]
-        deadline = time.monotonic() + within
-        async with httpx.AsyncClient() as client:
-            for url in urls:
-                while True:
-                    self._fail_if_one_died()
-                    try:
-                        if (await client.get(url)).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    if time.monotonic() > deadline:
-                        raise SystemExit(f"{url} did not become ready; see {self.logs}")
-                    await asyncio.sleep(0.3)
-
-    def _fail_if_one_died(self) -> None:
-        for name, process in self.processes.items():
-            if process.poll() is not None:
-                raise SystemExit(f"{name} stopped (exit {process.returncode}); see {self.logs}")
+        await wait_until_ready(urls, self.processes, self.logs, within)
 
     def stop(self, *, keep: tuple[str, ...] = ()) -> None:
         """Stop every process but those in ``keep`` (their ids go to a file for infra-down)."""

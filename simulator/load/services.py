@@ -9,19 +9,20 @@ beside a demo or another run does not clash.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from services.intake.settings import IntakeSettings
 from simulator.credentials import SERVICE_PRINCIPALS, principal_environment
-from simulator.demo.processes import LEGAL_BASIS, service_environment
+from simulator.demo.processes import (
+    LEGAL_BASIS,
+    fail_if_one_died,
+    service_environment,
+    wait_until_ready,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 COMMANDS = {
@@ -70,25 +71,11 @@ class LoadServices:
                 )
 
     async def wait_until_ready(self, within: float = 120) -> None:
-        deadline = time.monotonic() + within
-        async with httpx.AsyncClient() as client:
-            for name, port in self.ports().items():
-                url = f"http://127.0.0.1:{port}/readyz"
-                while True:
-                    self.fail_if_one_died()
-                    try:
-                        if (await client.get(url)).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    if time.monotonic() > deadline:
-                        raise SystemExit(f"{name} did not become ready; see {self.logs}")
-                    await asyncio.sleep(0.3)
+        urls = [f"http://127.0.0.1:{port}/readyz" for port in self.ports().values()]
+        await wait_until_ready(urls, self.processes, self.logs, within)
 
     def fail_if_one_died(self) -> None:
-        for name, process in self.processes.items():
-            if process.poll() is not None:
-                raise SystemExit(f"{name} stopped (exit {process.returncode}); see {self.logs}")
+        fail_if_one_died(self.processes, self.logs)
 
     def stop(self) -> None:
         for process in self.processes.values():
