@@ -79,6 +79,14 @@ infra-status: ## Show what runs, where, and the log files
 bench: setup infra-up ## Throughput and memory benchmarks (results in docs/benchmarks.md)
 	@$(RUN) python -m tests.bench
 
+PROFILE ?= coordination
+.PHONY: profile
+profile: setup infra-up ## py-spy samples of one bench stage (PROFILE=intake|coordination|notifications) as collapsed stacks
+	@mkdir -p test-artifacts
+	@IIZ_BENCH=$(PROFILE) $(RUN) py-spy record --idle --rate 250 --format raw \
+		--output test-artifacts/profile-$(PROFILE).txt -- python -m tests.bench
+	@echo "speedscope.app opens test-artifacts/profile-$(PROFILE).txt (collapsed stacks)"
+
 .PHONY: load
 load: setup infra-up ## Open-loop load at fixed rates, all services as processes: e2e latency and lag (LOAD_ARGS)
 	@$(RUN) python -m simulator.load $(LOAD_ARGS)

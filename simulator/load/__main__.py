@@ -27,7 +27,7 @@ from simulator.credentials import partner_settings
 from simulator.demo.processes import check_infrastructure, migrate_schemas
 from simulator.demo.run import connect_to_local_infra
 from simulator.load.generator import LoadPlan, LoadRun, OpenLoopSender
-from simulator.load.report import StepResult, json_line, markdown, sustained_line
+from simulator.load.report import StepResult, json_line, markdown, memory_lines, sustained_line
 from simulator.load.services import LoadServices
 from simulator.load.watch import DeliveryWatch, LagWatch
 from simulator.mailbox import LocalSmtpServer
@@ -45,11 +45,16 @@ def parse_plan(argv: list[str]) -> LoadPlan:
     parser.add_argument("--drain", type=float, default=90.0, help="most seconds to catch up")
     parser.add_argument("--seed", type=int, default=time.time_ns() % 1_000_000)
     parser.add_argument("--keep-going", action="store_true", help="every rate, sustained or not")
+    parser.add_argument("--instances", type=int, default=1, help="copies of each service (1-4)")
     args = parser.parse_args(argv)
+    if not 1 <= args.instances <= 4:
+        parser.error("--instances: 1 to 4")
     rates = tuple(sorted(float(r) for r in args.rates.split(",") if r.strip()))
     if not rates or min(rates) <= 0:
         parser.error("--rates: positive numbers")
-    return LoadPlan(rates, args.seconds, args.gap, args.drain, args.seed, args.keep_going)
+    return LoadPlan(
+        rates, args.seconds, args.gap, args.drain, args.seed, args.keep_going, args.instances
+    )
 
 
 def progress(result: StepResult) -> None:
@@ -64,7 +69,7 @@ def progress(result: StepResult) -> None:
     )
 
 
-async def run(plan: LoadPlan) -> list[StepResult]:
+async def run(plan: LoadPlan) -> tuple[list[StepResult], dict[str, float]]:
     connect_to_local_infra()
     intake = IntakeSettings()
     await check_infrastructure(intake)
@@ -72,7 +77,7 @@ async def run(plan: LoadPlan) -> list[StepResult]:
     registry = load_institutions()
     print(
         f"\nLoad: seed {plan.seed}, steps of {plan.seconds:g} s,"
-        f" a person's steps {plan.gap_seconds:g} s apart"
+        f" a person's steps {plan.gap_seconds:g} s apart, {plan.instances} instance(s) per service"
     )
     groups = {
         intake.intake_group_id: [i.intake_topic for i in registry.institutions],
@@ -81,8 +86,9 @@ async def run(plan: LoadPlan) -> list[StepResult]:
     }
     logs = Path(os.environ.get("IIZ_INFRA_HOME") or REPO / ".infra") / "logs"
     results: list[StepResult] = []
+    peaks: dict[str, float] = {}
     async with LocalSmtpServer() as mailbox:
-        services = LoadServices(intake, logs, mailbox.port)
+        services = LoadServices(intake, logs, mailbox.port, instances=plan.instances)
         deliveries = DeliveryWatch(intake, [i.delivery_topic for i in registry.institutions])
         lags = LagWatch(intake, groups)
         sender = OpenLoopSender(registry, partner_settings(intake))
@@ -102,6 +108,7 @@ async def run(plan: LoadPlan) -> list[StepResult]:
                 if not result.sustained and not plan.keep_going:
                     break
         finally:
+            peaks = services.peak_rss_mib()
             await sender.stop()
             await lags.stop()
             await deliveries.stop()
@@ -111,20 +118,22 @@ async def run(plan: LoadPlan) -> list[StepResult]:
         "".join(json.dumps({"at": round(s.at, 3), "lag": dict(s.lag)}) + "\n" for s in lags.samples)
     )
     print(f"  service logs: {logs}/load-*.log; lag over time: {curve}\n")
-    return results
+    return results, peaks
 
 
 def main() -> None:
     # Ctrl-C or a SIGTERM still runs the `finally` that stops the services started here.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     plan = parse_plan(sys.argv[1:])
-    results = asyncio.run(run(plan))
+    results, peaks = asyncio.run(run(plan))
     for line in markdown(results):
         print(line)
     print()
     for result in results:
         print(json_line(result))
     print(sustained_line(results))
+    for line in memory_lines(peaks):
+        print(line)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ class LoadPlan:
     drain_seconds: float = 60.0
     seed: int = 0
     keep_going: bool = False  # every rate, even after one the bus could not keep up with
+    instances: int = 1  # copies of each service
 
 
 def load_population(plan: LoadPlan, rate: float, seed: int) -> list[PersonScript]:

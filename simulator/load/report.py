@@ -109,3 +109,11 @@ def sustained_line(results: Sequence[StepResult]) -> str:
             "unit": "events/s",
         }
     )
+
+
+def memory_lines(peaks: dict[str, float]) -> list[str]:
+    """One JSON line per service process: its peak resident memory over the whole run."""
+    return [
+        json.dumps({"figure": f"{name}: peak RSS under load", "value": mib, "unit": "MiB"})
+        for name, mib in sorted(peaks.items())
+    ]

@@ -5,6 +5,12 @@ A slimmer ``simulator.demo.processes.Services``: no HTTP door, no timeline API, 
 partner (the packaged registry delivers to every institution's Kafka topic). Each process serves
 /readyz on its own port, ``IIZ_LOAD_HEALTH_PORT`` + 0, 1, 2 (default 26191), so that a load run
 beside a demo or another run does not clash.
+
+``instances`` > 1 starts that many copies of each service (ports + 3, + 6, ...), the way a canton
+scales out: intake copies take turns on the intake topics' partitions in one group, each with a
+transactional id of its own (``IIZ_INTAKE_INSTANCE_ID``); coordination workers share the canonical
+topic's partitions and the outbox's lanes (advisory locks); notifications routers share the
+deliveries topic's partitions.
 """
 
 from __future__ import annotations
@@ -42,10 +48,16 @@ class LoadServices:
     logs: Path
     smtp_port: int
     base_port: int = field(default_factory=health_base)
+    instances: int = 1
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def ports(self) -> dict[str, int]:
-        return {name: self.base_port + n for n, name in enumerate(COMMANDS)}
+        """Each process's health port: ``<service>`` for the first copy, ``<service>-<n>`` after."""
+        return {
+            copy_name(name, copy): self.base_port + len(COMMANDS) * copy + n
+            for copy in range(self.instances)
+            for n, name in enumerate(COMMANDS)
+        }
 
     def start(self) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -57,18 +69,22 @@ class LoadServices:
             },
             "notifications": {"IIZ_NOTIFICATIONS_SMTP_PORT": str(self.smtp_port)},
         }
-        for name, args in COMMANDS.items():
-            env = service_environment(
-                self.settings,
-                IIZ_LOG_JSON="true",
-                IIZ_HEALTH_PORT=str(self.ports()[name]),
-                **extra.get(name, {}),
-                **principal_environment(self.settings, SERVICE_PRINCIPALS[name.split("-")[0]]),
-            )
-            with (self.logs / f"load-{name}.log").open("ab") as sink:
-                self.processes[name] = subprocess.Popen(  # noqa: S603 - our own modules
-                    [sys.executable, "-m", *args], cwd=REPO, env=env, stdout=sink, stderr=sink
+        ports = self.ports()
+        for copy in range(self.instances):
+            for name, args in COMMANDS.items():
+                process = copy_name(name, copy)
+                env = service_environment(
+                    self.settings,
+                    IIZ_LOG_JSON="true",
+                    IIZ_HEALTH_PORT=str(ports[process]),
+                    IIZ_INTAKE_INSTANCE_ID=f"load-{copy + 1}",
+                    **extra.get(name, {}),
+                    **principal_environment(self.settings, SERVICE_PRINCIPALS[name.split("-")[0]]),
                 )
+                with (self.logs / f"load-{process}.log").open("ab") as sink:
+                    self.processes[process] = subprocess.Popen(  # noqa: S603 - our own modules
+                        [sys.executable, "-m", *args], cwd=REPO, env=env, stdout=sink, stderr=sink
+                    )
 
     async def wait_until_ready(self, within: float = 120) -> None:
         urls = [f"http://127.0.0.1:{port}/readyz" for port in self.ports().values()]
@@ -76,6 +92,15 @@ class LoadServices:
 
     def fail_if_one_died(self) -> None:
         fail_if_one_died(self.processes, self.logs)
+
+    def peak_rss_mib(self) -> dict[str, float]:
+        """Each running process's peak resident memory so far (Linux ``VmHWM``), in MiB."""
+        peaks = {}
+        for name, process in self.processes.items():
+            peak = peak_rss_kib(Path(f"/proc/{process.pid}/status"))
+            if peak is not None:
+                peaks[name] = round(peak / 1024, 1)
+        return peaks
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -87,3 +112,19 @@ class LoadServices:
                 process.kill()
                 process.wait()
         self.processes.clear()
+
+
+def copy_name(service: str, copy: int) -> str:
+    return service if copy == 0 else f"{service}-{copy + 1}"
+
+
+def peak_rss_kib(status: Path) -> int | None:
+    """``VmHWM`` of a ``/proc/<pid>/status`` file (None: gone, or not Linux)."""
+    try:
+        lines = status.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return None
