@@ -187,10 +187,10 @@ async def bench_coordination(persons: int) -> dict[str, float]:
     pool = await create_pool(settings.database_url, settings.coordination_db_schema)
     began = time.perf_counter()
     async with TestApp(create_app(settings)):
-        await _until(pool, "SELECT count(*) >= $1 FROM processed_events", len(records))
+        await until_true(pool, "SELECT count(*) >= $1 FROM processed_events", len(records))
         elapsed = time.perf_counter() - began
         outbox = await pool.fetchval("SELECT count(*) FROM outbox")
-        await _until(pool, "SELECT count(*) = $1 FROM outbox WHERE published_at IS NULL", 0)
+        await until_true(pool, "SELECT count(*) = $1 FROM outbox WHERE published_at IS NULL", 0)
         relayed = time.perf_counter() - began
     decisions = await pool.fetchval("SELECT count(*) FROM decisions")
     await pool.close()
@@ -213,7 +213,7 @@ async def bench_coordination(persons: int) -> dict[str, float]:
     }
 
 
-async def _until(pool: Any, query: str, value: int) -> None:
+async def until_true(pool: Any, query: str, value: int) -> None:
     """Poll the database until the query says true (a benchmark waits; it asserts nothing)."""
     while True:
         if await pool.fetchval(query, value):

@@ -45,6 +45,7 @@ from services.coordination.domain.policy import World
 from services.coordination.legal_basis import load_legal_basis
 from services.coordination.pages.routes import register_pages
 from services.coordination.pages.sign_in import install_sign_in
+from services.coordination.reading.audit_writer import GroupedAuditWriter
 from services.coordination.settings import CoordinationSettings
 
 READINESS_TIMEOUT_SECONDS = 3.0
@@ -137,6 +138,7 @@ def _lifespan(
                 rules=rules,
                 clock=clock,
                 fixed_today=settings.coordination_today,
+                audit_writer=GroupedAuditWriter(pool, clock),
                 settings=settings,
                 registry=registry,
                 producer=producer,

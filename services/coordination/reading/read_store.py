@@ -1,5 +1,6 @@
 """The database as a reader of cases meets it: one read-only snapshot per request, and the audit
-row each read leaves, in a transaction of its own and stamped by the injected clock."""
+row each read leaves, committed before the read is answered and stamped by the injected clock
+(concurrent reads' rows in one transaction: ``audit_writer``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from services.coordination import audit
 from services.coordination.clock import Clock, swiss_today
 from services.coordination.domain.policy import World
 from services.coordination.domain.rules import RuleSettings
+from services.coordination.reading.audit_writer import GroupedAuditWriter
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class ReadStore:
     rules: RuleSettings
     clock: Clock
     fixed_today: dt.date | None = None  # IIZ_COORDINATION_TODAY
+    audit_writer: GroupedAuditWriter | None = None  # group commit; None: a transaction per read
 
     def today(self) -> dt.date:
         """The day reads judge overdue, active and parallel on (Europe/Zurich)."""
@@ -41,7 +44,12 @@ class ReadStore:
             yield conn
 
     async def record(self, *entries: audit.AuditEntry) -> None:
-        """Append a read's audit rows (a list's: one per person) in one transaction of their
-        own (never inside a read snapshot: a request holds at most one connection at a time)."""
+        """Append a read's audit rows (a list's: one per person) and wait until they are
+        committed, outside any read snapshot (a request holds at most one connection at a time):
+        with the concurrent reads' rows through ``audit_writer``, else in a transaction of its
+        own."""
+        if self.audit_writer is not None:
+            await self.audit_writer.append(entries)
+            return
         async with self.pool.acquire() as conn, conn.transaction():
             await audit.append(conn, entries, at=self.clock())
