@@ -6,7 +6,8 @@ measures and benefits start and end, a referral is asked and answered, a forecas
 exhaustion, an assessment and a case conference. The records are sealed as intake writes them
 (each person resolved in a registry of the run's own, a key per person). The worker (consumer,
 outbox relay and deadline scheduler, as deployed) starts on a fresh group and schema; the clock
-stops when every event is marked processed in PostgreSQL. Measures; asserts nothing.
+stops when every event is marked processed in PostgreSQL. Then the projections are rebuilt from
+that log (``rebuild``, as the operator runs it), timed on its own. Measures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -54,8 +55,10 @@ from services.common.kafka_clients import create_admin, create_producer
 from services.common.person_registry import PersonRegistry
 from services.common.record_seal import seal_record
 from services.coordination.ops.migrate import migrate
+from services.coordination.ops.rebuild import rebuild
 from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.consumer import create_app
+from services.coordination.worker.runtime import CoordinationRuntime
 from services.intake.migrate import migrate as migrate_intake
 from services.intake.settings import IntakeSettings
 from tests.case_story import CaseStory
@@ -177,12 +180,7 @@ async def bench_coordination(persons: int) -> dict[str, float]:
     await prime_group_at_end(settings, f"bench-coord-{suffix}-outcomes", [DELIVERY_OUTCOMES])
     rng = random.Random(7)
     records = await sealed_records(settings, [story_of(seed, rng) for seed in range(persons)])
-    producer = create_producer(settings)
-    await producer.start()
-    for record in records:
-        await producer.send(topic, record.value, key=record.key, headers=list(record.headers))
-    await producer.flush()
-    await producer.stop()
+    await send_all(settings, topic, records)
 
     pool = await create_pool(settings.database_url, settings.coordination_db_schema)
     began = time.perf_counter()
@@ -194,6 +192,7 @@ async def bench_coordination(persons: int) -> dict[str, float]:
         relayed = time.perf_counter() - began
     decisions = await pool.fetchval("SELECT count(*) FROM decisions")
     await pool.close()
+    rebuilt, rebuild_seconds = await timed_rebuild(settings)
     owner = await asyncpg.connect(asyncpg_dsn(settings.owner_database_url))
     try:
         await owner.execute(f'DROP SCHEMA "{settings.coordination_db_schema}" CASCADE')
@@ -209,8 +208,35 @@ async def bench_coordination(persons: int) -> dict[str, float]:
         "decisions": decisions,
         "deliveries": outbox,
         "relayed_seconds": relayed,
+        "rebuilt": rebuilt,
+        "rebuild_seconds": rebuild_seconds,
+        "rebuild_per_second": rebuilt / rebuild_seconds,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+
+
+async def timed_rebuild(settings: CoordinationSettings) -> tuple[int, float]:
+    """``python -m services.coordination rebuild`` on the log just folded: records, seconds."""
+    runtime = CoordinationRuntime(settings)
+    await runtime.start()
+    try:
+        began = time.perf_counter()
+        report = await rebuild(runtime)
+        return report.records, time.perf_counter() - began
+    finally:
+        await runtime.stop()
+
+
+async def send_all(settings: CoordinationSettings, topic: str, records: list[Any]) -> None:
+    """The records onto the topic, as the canonical log holds them (acks=all)."""
+    producer = create_producer(settings)
+    await producer.start()
+    try:
+        for record in records:
+            await producer.send(topic, record.value, key=record.key, headers=list(record.headers))
+        await producer.flush()
+    finally:
+        await producer.stop()
 
 
 async def until_true(pool: Any, query: str, value: int) -> None:

@@ -40,11 +40,16 @@ from schemas.events import (
 )
 from schemas.vocabulary import AppointmentKind, DataCategory, MeasureKind, MeasureResult
 from services.common.database import asyncpg_dsn, create_pool
-from services.common.kafka_clients import create_admin, create_producer
+from services.common.kafka_clients import create_admin
 from services.coordination.ops.migrate import migrate
 from services.coordination.settings import CoordinationSettings
 from services.coordination.worker.consumer import create_app
-from tests.bench_coordination import registry_intake_schema, sealed_records, until_true
+from tests.bench_coordination import (
+    registry_intake_schema,
+    sealed_records,
+    send_all,
+    until_true,
+)
 from tests.bench_report import figure_line
 from tests.case_story import CaseStory
 from tests.infra import replication_factor
@@ -104,12 +109,7 @@ async def fold_case(settings: CoordinationSettings, events: int) -> str:
         settings, f"{settings.coordination_group_id}-outcomes", ["iiz.delivery-outcomes.v1"]
     )
     records = await sealed_records(settings, [long_story(events)])
-    producer = create_producer(settings)
-    await producer.start()
-    for record in records:
-        await producer.send(topic, record.value, key=record.key, headers=list(record.headers))
-    await producer.flush()
-    await producer.stop()
+    await send_all(settings, topic, records)
     pool = await create_pool(settings.database_url, settings.coordination_db_schema)
     try:
         async with TestApp(create_app(settings)):
