@@ -16,14 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+    from scipy.sparse import csr_array  # type: ignore[import-untyped]
 
-# scipy ships no type hints (scipy-stubs is a separate project): its two entry points are typed
-# by their use here.
-from scipy.optimize import linprog  # type: ignore[import-untyped]
-from scipy.sparse import csr_array  # type: ignore[import-untyped]
+# numpy and SciPy (about 60 MiB) are imported when the first publication is audited, not with
+# the API: most of its processes never serve the committee's figures. scipy ships no type hints
+# (scipy-stubs is a separate project): its two entry points are typed by their use here.
 
 K = TypeVar("K", bound=Hashable)
 MOVED = 1 - 1e-6  # a solution this far from the true value counts as a second value
@@ -45,6 +46,8 @@ def pinned(knowledge: Knowledge[K], targets: Mapping[K, int]) -> set[K]:
     """The targets (cell -> true value) whose range under ``knowledge`` holds one integer."""
     if not targets:
         return set()
+    import numpy as np
+
     cells = sorted(knowledge.bounds, key=repr)
     index = {k: c for c, k in enumerate(cells)}
     gaps = [{smaller: 1, larger: -1} for larger, smaller in knowledge.gaps]
@@ -82,6 +85,9 @@ class _System:
 
     def optimum(self, up: Mapping[int, float]) -> np.ndarray:
         """A vertex that maximises sum(weight x cell) (the true values are feasible)."""
+        import numpy as np
+        from scipy.optimize import linprog  # type: ignore[import-untyped]
+
         cost = np.zeros(len(self.bounds))
         for c, weight in up.items():
             cost[c] = -weight
@@ -114,6 +120,8 @@ class _System:
 def _matrix(rows: Sequence[Mapping[K, int]], index: Mapping[K, int]) -> csr_array | None:
     if not rows:
         return None
+    from scipy.sparse import csr_array
+
     data: list[float] = []
     row_ids: list[int] = []
     col_ids: list[int] = []
