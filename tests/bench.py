@@ -12,8 +12,9 @@ The others: tests/bench_coordination.py, tests/bench_notifications.py, tests/ben
 the end-to-end latency comes from the end-to-end test (test-artifacts/e2e-latency.json).
 
 Intake: submits N events (default 20 000, IIZ_BENCH_EVENTS) to three institutions' intake
-topics, runs the intake Kafka door in this process on a fresh consumer group and schema, and
-measures the time until every canonical event is committed on iiz.case-events.v1.
+topics, runs the intake Kafka door in this process on a fresh consumer group, intake schema and
+person-registry schema (``person_db_schema``: every run creates all its persons, so runs compare),
+and measures the time until every canonical event is committed on iiz.case-events.v1.
 
 Prints the Markdown rows for docs/benchmarks.md and, per figure, one JSON line (value, floor,
 ratio; tests/bench_report.py). Measures; asserts nothing.
@@ -51,6 +52,7 @@ async def bench_intake(events: int) -> dict[str, float]:
     suffix = uuid.uuid4().hex[:8]
     settings = IntakeSettings(
         intake_db_schema=f"bench_{suffix}",
+        person_db_schema=f"bench_persons_{suffix}",  # every run creates all its persons
         intake_group_id=f"bench-{suffix}",
         intake_instance_id=f"bench-{suffix}",
         log_level="WARNING",

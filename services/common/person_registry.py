@@ -217,16 +217,22 @@ class PersonRegistry:
                 resolved, outdated = await self._known(conn, lookups)
                 missing = [d for d in people if d not in resolved]
                 if missing:
-                    await self._create(conn, {d: people[d] for d in missing}, lookups)
-                    resolved, outdated = await self._known(conn, lookups)
+                    resolved.update(
+                        await self._create(conn, {d: people[d] for d in missing}, lookups)
+                    )
+                    if len(resolved) < len(people):
+                        continue  # a person claimed by another was erased at once: again
                 if not outdated:
                     return resolved
                 if not await self._hold_live(conn, {resolved[d].subject for d in outdated}):
                     continue  # erased since ``_known``: next time they are missing, created anew
-                await conn.executemany(
+                added = sorted((lookups[d][0], resolved[d].subject) for d in outdated)
+                await conn.execute(
                     f"INSERT INTO {_table(self._schema, 'lookups')} (lookup, subject)"  # noqa: S608
-                    " VALUES ($1, $2) ON CONFLICT (lookup) DO NOTHING",
-                    sorted((lookups[d][0], resolved[d].subject) for d in outdated),
+                    " SELECT * FROM unnest($1::text[], $2::text[])"
+                    " ON CONFLICT (lookup) DO NOTHING",
+                    [lookup for lookup, _ in added],
+                    [subject for _, subject in added],
                 )
                 return resolved
         raise PersonRegistryBusyError("persons kept being erased while they were resolved")
@@ -270,7 +276,10 @@ class PersonRegistry:
         conn: asyncpg.Connection,
         people: dict[str, AhvNumber],
         lookups: dict[str, list[str]],
-    ) -> None:
+    ) -> dict[str, PersonKey]:
+        """Create the persons (by digits) and return them; one another instance claimed first
+        (its lookup's insert lost on the primary key, after waiting for the winner's commit) is
+        read back as the winner's person instead."""
         # Sorted: two instances claiming overlapping persons lock the lookups in one order.
         claims = {
             lookups[d][0]: (d, new_subject()) for d in sorted(people, key=lambda d: lookups[d][0])
@@ -283,14 +292,32 @@ class PersonRegistry:
             [subject for _, subject in claims.values()],
         )
         won_subjects = {r["subject"] for r in won}
-        rows = []
+        created: dict[str, PersonKey] = {}
+        lost: list[str] = []
+        subjects, wrapped_keys, key_ids, sealed = [], [], [], []
         for digits, subject in claims.values():
-            if subject in won_subjects:
-                wrapped, key_id = wrap_key(self._keyring, subject, AESGCM.generate_key(256))
-                rows.append((subject, wrapped, key_id, self._seal.seal(people[digits])))
-        if rows:
-            await conn.executemany(
+            if subject not in won_subjects:
+                lost.append(digits)
+                continue
+            key = AESGCM.generate_key(256)
+            wrapped, key_id = wrap_key(self._keyring, subject, key)
+            subjects.append(subject)
+            wrapped_keys.append(wrapped)
+            key_ids.append(key_id)
+            sealed.append(self._seal.seal(people[digits]))
+            created[digits] = PersonKey(subject, key)
+        if subjects:
+            await conn.execute(
                 f"INSERT INTO {_table(self._schema, 'persons')}"  # noqa: S608
-                " (subject, wrapped_key, wrap_key_id, sealed_ahv) VALUES ($1, $2, $3, $4)",
-                rows,
+                " (subject, wrapped_key, wrap_key_id, sealed_ahv)"
+                " SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[])",
+                subjects,
+                wrapped_keys,
+                key_ids,
+                sealed,
             )
+        if lost:
+            # The winners' persons: committed by now (the conflict waited for them).
+            winners, _ = await self._known(conn, {d: lookups[d] for d in lost})
+            created.update(winners)
+        return created

@@ -82,8 +82,15 @@ def _readable(name: str) -> bool:
     return lowered.startswith(CE_PREFIX) and lowered[len(CE_PREFIX) :] in READABLE_ATTRIBUTES
 
 
-def _aad(key: bytes | None, readable: tuple[tuple[str, bytes], ...]) -> bytes:
-    headers = {name.lower(): value for name, value in readable}
+_SUBJECT_HEADER = f"{CE_PREFIX}subject"
+
+
+def _aad(key: bytes | None, readable: Iterable[tuple[str, bytes]]) -> bytes:
+    return _aad_of(key, {name.lower(): value for name, value in readable})
+
+
+def _aad_of(key: bytes | None, headers: Mapping[str, bytes]) -> bytes:
+    """Associated data from the readable headers by lower-cased name (the last of a name wins)."""
     bound = [headers.get(f"{CE_PREFIX}{a}", b"").hex() for a in _BOUND_ATTRIBUTES]
     return b"|".join([b"iiz-case-event", FORMAT_VERSION, *(b.encode() for b in bound)]) + (
         b"|" + (key or b"").hex().encode()
@@ -92,16 +99,29 @@ def _aad(key: bytes | None, readable: tuple[tuple[str, bytes], ...]) -> bytes:
 
 def seal_record(record: KafkaRecord, person_key: bytes) -> KafkaRecord:
     """The record sealed under its person's key (the record names the person: ``ce_subject``)."""
-    if is_sealed(record):
-        raise RecordSealError("the record is sealed already")
-    if subject_of(record.headers) is None:
+    # One pass over the headers: the checks of ``is_sealed``/``subject_of``, the split into
+    # readable and sealed headers, and the associated data's inputs.
+    readable: list[tuple[str, bytes]] = []
+    by_name: dict[str, bytes] = {}
+    hidden: list[list[str]] = []
+    named = False
+    for name, value in record.headers:
+        if name == SEALED_HEADER:
+            raise RecordSealError("the record is sealed already")
+        if name == _SUBJECT_HEADER:
+            named = True
+        lowered = name.lower()
+        if lowered.startswith(CE_PREFIX) and lowered[len(CE_PREFIX) :] in READABLE_ATTRIBUTES:
+            readable.append((name, value))
+            by_name[lowered] = value
+        else:
+            hidden.append([name, value.decode("latin-1")])
+    if not named:
         raise RecordSealError("only a record with a subject can be sealed for its person")
-    readable = tuple((n, v) for n, v in record.headers if _readable(n))
-    hidden = [[n, v.decode("latin-1")] for n, v in record.headers if not _readable(n)]
     listed = json.dumps(hidden, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     plaintext = len(listed).to_bytes(_LENGTH_BYTES, "big") + listed + record.value
     nonce = os.urandom(NONCE_BYTES)
-    sealed = nonce + AESGCM(person_key).encrypt(nonce, plaintext, _aad(record.key, readable))
+    sealed = nonce + AESGCM(person_key).encrypt(nonce, plaintext, _aad_of(record.key, by_name))
     headers = (*readable, (CONTENT_TYPE, SEALED_CONTENT_TYPE), (SEALED_HEADER, FORMAT_VERSION))
     return KafkaRecord(key=record.key, value=sealed, headers=headers)
 

@@ -15,8 +15,8 @@ import uuid
 from collections.abc import Iterable
 
 import asyncpg
-from sqlalchemy import any_, bindparam
-from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
+from sqlalchemy import any_, bindparam, func
+from sqlalchemy.dialects.postgresql import ARRAY, TEXT, UUID, insert
 from sqlmodel import col, select
 
 from services.common.sql import asyncpg_query
@@ -28,13 +28,23 @@ KNOWN = asyncpg_query(
         col(_LEDGER.canonical_id) == any_(bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
     )
 )
+# One statement per batch (``unnest`` of one array per column), not one per row; the same
+# conflict handling as a row at a time.
+_ROWS = (
+    func.unnest(
+        bindparam("canonical_ids", type_=ARRAY(UUID(as_uuid=True))),
+        bindparam("sources", type_=ARRAY(TEXT)),
+        bindparam("original_ids", type_=ARRAY(TEXT)),
+        bindparam("channels", type_=ARRAY(TEXT)),
+    )
+    .table_valued("canonical_id", "source", "original_id", "channel")
+    .render_derived()
+)
 RECORD = asyncpg_query(
     insert(_LEDGER)
-    .values(
-        canonical_id=bindparam("canonical_id"),
-        source=bindparam("source"),
-        original_id=bindparam("original_id"),
-        channel=bindparam("channel"),
+    .from_select(
+        ["canonical_id", "source", "original_id", "channel"],
+        select(_ROWS.c.canonical_id, _ROWS.c.source, _ROWS.c.original_id, _ROWS.c.channel),
     )
     .on_conflict_do_nothing(index_elements=[col(_LEDGER.canonical_id)])
 )
@@ -54,10 +64,10 @@ class SubmissionLedger:
     async def record(self, entries: list[tuple[uuid.UUID, str, str, str]]) -> None:
         """Remember accepted submissions: (canonical id, source, original id, channel)."""
         if entries:
-            await self._pool.executemany(
+            ids, sources, originals, channels = (list(c) for c in zip(*entries, strict=True))
+            await self._pool.execute(
                 RECORD.sql,
-                [
-                    RECORD.args(canonical_id=i, source=s, original_id=o, channel=c)
-                    for i, s, o, c in entries
-                ],
+                *RECORD.args(
+                    canonical_ids=ids, sources=sources, original_ids=originals, channels=channels
+                ),
             )

@@ -16,6 +16,7 @@ publishing it and its receipts again and again."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import datetime as dt
 import uuid
@@ -42,6 +43,7 @@ from services.intake.submission import (
     Rejected,
     Submission,
     assess,
+    canonical_id,
     check,
 )
 
@@ -105,11 +107,33 @@ class IntakePipeline:
         """What ``process`` would decide about each submission, without publishing anything
         (the web form checks a registration's events all together before it stores a document).
         Resolves (and if new, registers) the persons of the valid ones."""
+        outcomes, _ = await self._assess(submissions, ledger=False)
+        return outcomes
+
+    async def _assess(
+        self, submissions: Sequence[Submission], *, ledger: bool
+    ) -> tuple[list[Outcome], set[uuid.UUID] | None]:
+        """The outcomes and, with ``ledger``, which of their canonical ids the ledger holds: read
+        while the persons are resolved (its own connection), not one round trip after."""
         checked = [
             check(s, registry=self._registry, max_bytes=self._max_event_bytes) for s in submissions
         ]
-        persons = await self._persons.resolve(c.ahv for c in checked if isinstance(c, Checked))
-        return [assess(c, persons=persons, seal=self._seal) for c in checked]
+        valid = [c for c in checked if isinstance(c, Checked)]
+        looked_up = None
+        if ledger and valid:
+            # The ids ``canonicalise`` gives the accepted events.
+            ids = [canonical_id(c.event.source, str(c.event.id)) for c in valid]
+            looked_up = asyncio.ensure_future(self._ledger.known(ids))
+        try:
+            persons = await self._persons.resolve(c.ahv for c in valid)
+        except BaseException:
+            if looked_up is not None:
+                looked_up.cancel()
+                with contextlib.suppress(BaseException):
+                    await looked_up
+            raise
+        known = None if looked_up is None else await looked_up
+        return [assess(c, persons=persons, seal=self._seal) for c in checked], known
 
     async def process(
         self,
@@ -121,27 +145,31 @@ class IntakePipeline:
         """Publish the submissions' outcomes. ``assessed``: what ``assess`` decided about them
         already (the web form, which stored the document under that person's subject): used as
         it is, so the person is resolved once and events and document name the same subject."""
+        known = None
         if assessed is None:
-            outcomes = await self.assess(submissions)
+            outcomes, known = await self._assess(submissions, ledger=True)
         else:
             outcomes = list(assessed)
             if [o.submission for o in outcomes] != list(submissions):
                 raise ValueError("the assessed outcomes are not those of the submissions")
-        answered = await self._mark_duplicates(outcomes)
+        answered = await self._mark_duplicates(outcomes, known)
         now = self._clock()
         writes: list[tuple[str, KafkaRecord]] = []
         ledger_rows = []
         for item in answered:
-            outcome, delivery_topic = item.outcome, item.outcome.submission.sender.delivery_topic
+            outcome, duplicate = item.outcome, item.duplicate
             if isinstance(outcome, Accepted):
-                if not item.duplicate:
+                if not duplicate:
                     sealed = seal_record(to_kafka(outcome.event), outcome.person.key)
                     writes.append((CASE_EVENTS, sealed))
                     ledger_rows.append(_ledger_row(outcome))
             else:
                 writes.append((INTAKE_REJECTED, dead_letter(outcome, self._seal)))
             writes.append(
-                (delivery_topic, receipt_record(outcome, duplicate=item.duplicate, now=now))
+                (
+                    outcome.submission.sender.delivery_topic,
+                    receipt_record(outcome, duplicate=duplicate, now=now),
+                )
             )
         await self._publish_atomically(writes, consumed)
         await self._remember(ledger_rows)  # never raises: the batch is out (a cancel goes through)
@@ -190,8 +218,14 @@ class IntakePipeline:
                     log.info("ledger write succeeded", attempt=attempt, rows=len(rows))
                 return
 
-    async def _mark_duplicates(self, outcomes: list[Outcome]) -> list[Answered]:
-        known = await self._ledger.known(o.event.id for o in outcomes if isinstance(o, Accepted))
+    async def _mark_duplicates(
+        self, outcomes: list[Outcome], known: set[uuid.UUID] | None = None
+    ) -> list[Answered]:
+        """``known``: the ledger's answer for these outcomes' canonical ids, if read already."""
+        if known is None:
+            known = await self._ledger.known(
+                o.event.id for o in outcomes if isinstance(o, Accepted)
+            )
         answered = []
         for outcome in outcomes:
             duplicate = False
