@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -97,14 +97,52 @@ class LegalBasisMatrix:
     def entry_for(
         self, from_kind: InstitutionKind, to_kind: InstitutionKind, category: DataCategory
     ) -> LegalBasisEntry | None:
-        return next(
-            (
-                e
-                for e in self.entries
-                if e.from_kind == from_kind and e.to_kind == to_kind and e.category == category
-            ),
-            None,
+        """The first entry for (from, to, category)."""
+        return self.entries_between(from_kind, to_kind).get(category)
+
+    def entries_between(
+        self, from_kind: InstitutionKind, to_kind: InstitutionKind
+    ) -> Mapping[DataCategory, LegalBasisEntry]:
+        """The first entry per category for (from, to): looked up in an index of the entries,
+        built once per matrix (memoised; the matrix is frozen)."""
+        return _ByCategory(self.by_code(from_kind, to_kind))
+
+    def by_code(
+        self, from_kind: InstitutionKind, to_kind: InstitutionKind
+    ) -> Mapping[str, LegalBasisEntry]:
+        """``entries_between`` keyed by the category's code (its value)."""
+        index: dict[tuple[str, str], dict[str, LegalBasisEntry]] | None = self.__dict__.get(
+            "_index"
         )
+        if index is None:
+            index = {}
+            for e in self.entries:
+                by_category = index.setdefault((str(e.from_kind), str(e.to_kind)), {})
+                by_category.setdefault(str(e.category), e)
+            object.__setattr__(self, "_index", index)
+        return index.get((str(from_kind), str(to_kind)), _NO_ENTRIES)
+
+
+_NO_ENTRIES: Mapping[str, LegalBasisEntry] = {}
+
+
+class _ByCategory(Mapping[DataCategory, LegalBasisEntry]):
+    """A (from, to) part of the matrix's index, looked up by category (a ``StrEnum``, keyed by
+    its value, so a plain string finds the same entry as it did by ``==``)."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, entries: Mapping[str, LegalBasisEntry]) -> None:
+        self._entries = entries
+
+    def __getitem__(self, category: DataCategory) -> LegalBasisEntry:
+        return self._entries[str(category)]
+
+    def __iter__(self) -> Iterator[DataCategory]:
+        return (DataCategory(c) for c in self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 @dataclass(frozen=True)
@@ -194,10 +232,10 @@ def decide(
             basis=Basis(BasisKind.ORIGIN),
             categories=event.categories | frozenset(event.marked_fields.values()),
         )
-    if not any(
-        p.institution == recipient and p.covers(event.position, event.time, world.grace)
-        for p in interest
-    ):
+    for p in interest:  # (a loop, not ``any`` over a generator: the same calls, cheaper)
+        if p.institution == recipient and p.covers(event.position, event.time, world.grace):
+            break
+    else:
         return Decision(recipient=recipient, allowed=False, reason=DenialReason.NOT_INVOLVED)
     grounds = authorised_categories(event, recipient, world)
     missing = event.categories - grounds.keys()
@@ -233,24 +271,28 @@ def authorised_categories(
     active = [c for c in world.consents if c.active_at(event.position, day)]
     origin_kind = world.kinds.get(event.origin)
     recipient_kind = world.kinds.get(recipient)
+    law = (
+        world.matrix.by_code(origin_kind, recipient_kind)
+        if origin_kind is not None and recipient_kind is not None
+        else _NO_ENTRIES
+    )
+    origin, position = event.origin, event.position
     grounds: dict[DataCategory, Ground] = {}
-    for category in DataCategory:
-        consent = next(
-            (
-                c
-                for c in active
-                if c.covers(event.origin, recipient, category)
-                and (category not in HOLDER_VOUCHED or c.vouched_by(event.origin, event.position))
-            ),
-            None,
-        )
-        if consent is not None:
-            grounds[category] = consent
-        elif origin_kind is not None and recipient_kind is not None:
-            entry = world.matrix.entry_for(origin_kind, recipient_kind, category)
+    for category, code in _CATEGORIES:
+        for c in active:  # the first consent that covers the category
+            if c.covers(origin, recipient, category) and (
+                category not in HOLDER_VOUCHED or c.vouched_by(origin, position)
+            ):
+                grounds[category] = c
+                break
+        else:
+            entry = law.get(code)
             if entry is not None:
                 grounds[category] = entry
     return grounds
+
+
+_CATEGORIES = tuple((c, str(c)) for c in DataCategory)  # in order, with each one's code
 
 
 def _basis(by_category: Mapping[DataCategory, Ground], matrix_version: str) -> Basis:

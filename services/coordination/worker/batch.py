@@ -42,9 +42,9 @@ from services.coordination.domain.policy import Decision, World
 from services.coordination.domain.rules import RuleSettings
 from services.coordination.worker import batch_audit
 from services.coordination.worker.deliveries import (
+    EventDeliveries,
     OutboxRecord,
     alert_delivery,
-    delivery,
     refusal_delivery,
 )
 from services.coordination.worker.effects import (
@@ -228,7 +228,9 @@ def batch_effects(
     batch: FoldedBatch, numbers: Mapping[uuid.UUID, str], context: BatchContext, *, at: dt.datetime
 ) -> BatchEffects:
     """Every effect of the folded batch, with the case ``numbers`` issued for its cases."""
-    timeline = [(timeline_row(f), f.event) for f in batch.events]
+    # Each event as JSON once: its timeline row and its deliveries are both made from it.
+    stored = [f.event.model_dump(mode="json", exclude_none=True) for f in batch.events]
+    timeline = [(timeline_row(f, s), f.event) for f, s in zip(batch.events, stored, strict=True)]
     audit = batch_audit.entries(
         [(f.event, f.applied) for f in batch.events],
         [(r.event, r.refused) for r in batch.refused],
@@ -238,7 +240,7 @@ def batch_effects(
         timeline=[row for row, _ in timeline],
         decisions=[decision_row(f.event.id, d) for f in batch.events for d in f.applied.decisions],
         read_models=read_model_rows(batch.files, numbers, timeline),
-        outbox=outbox_records(batch, numbers, context.lanes),
+        outbox=outbox_records(batch, numbers, context.lanes, stored),
         deadlines=[(str(f.event.subject), d) for f in batch.events for d in f.applied.deadlines],
         notices=[n.row() for f in batch.events for n in notices_of_event(f)],
         processed=[
@@ -280,10 +282,17 @@ def notices_of_event(folded: FoldedEvent) -> list[Notice]:
     )
 
 
-def timeline_row(folded: FoldedEvent) -> TimelineRow:
+def timeline_row(folded: FoldedEvent, stored: dict[str, Any] | None = None) -> TimelineRow:
+    """``stored``: the event as ``model_dump(mode="json", exclude_none=True)``, if made already
+    (read, not changed)."""
     event, record = folded.event, folded.record
-    stored = event.model_dump(mode="json", exclude_none=True)
-    stored["data"]["person"].pop("sealed_ahv", None)  # held once, in persons.sealed_ahv
+    if stored is None:
+        stored = event.model_dump(mode="json", exclude_none=True)
+    data = stored["data"]
+    person = data["person"]
+    if "sealed_ahv" in person:  # held once, in persons.sealed_ahv (a copy: ``stored`` is shared)
+        person = {name: value for name, value in person.items() if name != "sealed_ahv"}
+        stored = {**stored, "data": {**data, "person": person}}
     return TimelineRow(
         event_id=event.id,
         pseudonym=str(event.subject),
@@ -308,7 +317,7 @@ def decision_row(event_id: uuid.UUID, d: Decision) -> Row:
         list(basis.consent_ids) if basis else [],
         list(basis.articles) if basis else [],
         basis.legal_basis_version if basis else None,
-        sorted(c.value for c in d.categories),
+        batch_audit.category_codes(d.categories),
         sorted(d.withheld),
         batch_audit.denial_text(d),
         bool(basis and basis.inform_person),
@@ -316,28 +325,34 @@ def decision_row(event_id: uuid.UUID, d: Decision) -> Row:
 
 
 def outbox_records(
-    batch: FoldedBatch, numbers: Mapping[uuid.UUID, str], lanes: int
+    batch: FoldedBatch,
+    numbers: Mapping[uuid.UUID, str],
+    lanes: int,
+    stored: Sequence[dict[str, Any] | None] | None = None,
 ) -> list[OutboxRecord]:
     """Per event in order: its deliveries to other institutions, then its alerts. The
-    recipients' own case references are those of the file at the end of the batch."""
+    recipients' own case references are those of the file at the end of the batch. ``stored``:
+    the events as JSON (``model_dump(mode="json", exclude_none=True)``), if made already."""
     records: list[OutboxRecord] = []
-    for folded in batch.events:
+    dumps = stored if stored is not None else [None] * len(batch.events)
+    for folded, dump in zip(batch.events, dumps, strict=True):
         event, applied = folded.event, folded.applied
         person = str(event.subject)
         number = numbers.get(applied.case_key) if applied.case_key else None
         case_refs = batch.files[person].case_refs
-        records.extend(
-            delivery(
-                event,
-                decision,
-                pseudonym=person,
-                case_number=number,
-                recipient_case_ref=case_refs.get(decision.recipient),
-                lanes=lanes,
+        origin = applied.facts.origin
+        allowed = [d for d in applied.decisions if d.allowed and d.recipient != origin]
+        if allowed:
+            own = EventDeliveries(event, pseudonym=person, stored=dump)
+            records.extend(
+                own.record(
+                    decision,
+                    case_number=number,
+                    recipient_case_ref=case_refs.get(decision.recipient),
+                    lanes=lanes,
+                )
+                for decision in allowed
             )
-            for decision in applied.decisions
-            if decision.allowed and decision.recipient != applied.facts.origin
-        )
         records.extend(
             alert_delivery(
                 intent,

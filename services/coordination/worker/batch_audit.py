@@ -4,10 +4,11 @@ letter. Pure."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from schemas.envelope import CloudEvent
+from schemas.vocabulary import DataCategory
 from services.coordination.audit import AuditEntry
 from services.coordination.domain.alerts import AlertIntent
 from services.coordination.domain.event_step import Applied, Refused
@@ -44,9 +45,15 @@ def decided(event: CloudEvent[Any], applied: Applied) -> AuditEntry:
     """``allowed`` (recipient: basis text) and ``denied`` as ever; ``delivered`` (since issue 17)
     names per allowed recipient the categories it received, the consents and the articles, so the
     access report need not parse the basis text."""
-    allowed = {d.recipient: basis_text(d) for d in applied.decisions if d.allowed}
-    denied = {d.recipient: denial_text(d) or "" for d in applied.decisions if not d.allowed}
-    delivered = {d.recipient: delivered_detail(d) for d in applied.decisions if d.allowed}
+    allowed: dict[str, str] = {}
+    denied: dict[str, str] = {}
+    delivered: dict[str, dict[str, Any]] = {}
+    for d in applied.decisions:  # one pass; each map in the decisions' order, as before
+        if d.allowed:
+            allowed[d.recipient] = basis_text(d)
+            delivered[d.recipient] = delivered_detail(d)
+        else:
+            denied[d.recipient] = denial_text(d) or ""
     return AuditEntry(
         actor="coordination",
         action="decided",
@@ -62,7 +69,7 @@ def delivered_detail(decision: Decision) -> dict[str, Any]:
     """What an allowed recipient received, and why: category codes, consent ids, articles."""
     basis = decision.basis
     return {
-        "categories": sorted(c.value for c in decision.categories),
+        "categories": category_codes(decision.categories),
         "consents": [str(c) for c in basis.consent_ids] if basis else [],
         "articles": list(basis.articles) if basis else [],
     }
@@ -108,5 +115,11 @@ def denial_text(decision: Decision) -> str | None:
     if decision.reason is None:
         return None
     if decision.missing:
-        return f"{decision.reason.value}:{','.join(sorted(c.value for c in decision.missing))}"
+        return f"{decision.reason.value}:{','.join(category_codes(decision.missing))}"
     return decision.reason.value
+
+
+def category_codes(categories: Iterable[DataCategory]) -> list[str]:
+    """The categories' codes, sorted. ``str`` of a ``StrEnum`` member is its value (as a plain
+    ``str``), without the ``value`` property's cost per member."""
+    return sorted(map(str, categories))

@@ -14,13 +14,14 @@ other institution, no person data.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 import zlib
 from dataclasses import dataclass
 from typing import Any
 
 from schemas.alerts import Alert
-from schemas.codec import KafkaRecord, to_kafka
+from schemas.codec import CONTENT_TYPE, JSON_CONTENT_TYPE, KafkaRecord, to_kafka
 from schemas.envelope import CloudEvent
 from schemas.refusals import REFUSAL_TEXTS, Refusal
 from schemas.topics import DELIVERIES
@@ -102,6 +103,122 @@ def delivery(
         data=minimised(event, decision.withheld),
     )
     return OutboxRecord(identifier, lane_of(key, lanes), DELIVERIES, to_kafka(message))
+
+
+# What ``CloudEvent`` checks of the attributes a delivery sets per recipient (``pattern`` and
+# ``max_length``; the rest it takes from the event, validated when it was decoded).
+_RECIPIENT = re.compile(r"[a-z][a-z0-9-]{1,40}")
+_IIZ_CASE = re.compile(r"IIZ-[0-9]{4}-[0-9]{6}")
+_SPECVERSION = ("ce_specversion", b"1.0")
+_CONTENT_TYPE = (CONTENT_TYPE, JSON_CONTENT_TYPE.encode())
+
+
+class EventDeliveries:
+    """One event's deliveries, the same records as ``delivery`` builds, but what does not depend
+    on the recipient is computed once per event: the headers of the event's own attributes, its
+    data as JSON, and the minimised value per set of withheld fields (most recipients share one).
+
+    ``stored`` is the event as ``model_dump(mode="json", exclude_none=True)`` (``timeline_row``
+    makes it anyway); it is read, never changed. A value the envelope would have to refuse goes
+    the reference way (``delivery``), which refuses it the same.
+    """
+
+    __slots__ = ("_data", "_event", "_middle", "_pseudonym", "_tail", "_values")
+
+    def __init__(
+        self, event: CloudEvent[Any], *, pseudonym: str, stored: dict[str, Any] | None = None
+    ) -> None:
+        if stored is None:
+            stored = event.model_dump(mode="json", exclude_none=True)
+        self._event = event
+        self._pseudonym = pseudonym
+        self._data: dict[str, Any] = stored["data"]
+        self._values: dict[frozenset[str], bytes] = {}
+        schema = stored.get("dataschema")
+        correlation = stored.get("correlationid")
+        # The attributes in the envelope's field order (``to_kafka``: ``content-type`` last).
+        self._middle = (
+            ("ce_source", stored["source"].encode()),
+            ("ce_type", stored["type"].encode()),
+            ("ce_subject", pseudonym.encode()),
+            ("ce_time", stored["time"].encode()),
+            *((("ce_dataschema", schema.encode()),) if schema is not None else ()),
+            ("ce_datacategory", stored["datacategory"].encode()),
+        )
+        self._tail = (
+            *((("ce_correlationid", correlation.encode()),) if correlation is not None else ()),
+            ("ce_causationid", str(event.id).encode()),
+        )
+
+    def value(self, withheld: frozenset[str]) -> bytes:
+        """The data without ``withheld``, as ``minimised`` and ``to_kafka`` write it."""
+        found = self._values.get(withheld)
+        if found is None:
+            data = type(self._event.data).model_validate(without_fields(self._data, withheld))
+            found = self._values[withheld] = data.model_dump_json(exclude_none=True).encode()
+        return found
+
+    def record(
+        self,
+        decision: Decision,
+        *,
+        case_number: str | None,
+        recipient_case_ref: str | None,
+        lanes: int,
+    ) -> OutboxRecord:
+        """``delivery(event, decision, …)``, byte for byte."""
+        basis = decision.basis
+        assert basis is not None, "only allowed decisions are delivered"
+        recipient = decision.recipient
+        key = delivery_key(recipient, self._pseudonym)
+        consentref = ",".join(str(c) for c in basis.consent_ids) or None
+        legalbasis = "; ".join(basis.articles) or None
+        if not (
+            type(recipient) is str
+            and _RECIPIENT.fullmatch(recipient)
+            and len(key) <= 200
+            and (consentref is None or len(consentref) <= 400)
+            and (legalbasis is None or len(legalbasis) <= 200)
+            and (
+                case_number is None
+                or (type(case_number) is str and _IIZ_CASE.fullmatch(case_number))
+            )
+            and (
+                recipient_case_ref is None
+                or (type(recipient_case_ref) is str and len(recipient_case_ref) <= 64)
+            )
+            and self._pseudonym == self._event.subject
+        ):
+            return delivery(
+                self._event,
+                decision,
+                pseudonym=self._pseudonym,
+                case_number=case_number,
+                recipient_case_ref=recipient_case_ref,
+                lanes=lanes,
+            )
+        identifier = delivery_id(self._event.id, recipient)
+        headers = (
+            _SPECVERSION,
+            ("ce_id", str(identifier).encode()),
+            *self._middle,
+            ("ce_partitionkey", key.encode()),
+            *self._tail,
+            *((("ce_legalbasis", legalbasis.encode()),) if legalbasis is not None else ()),
+            *((("ce_consentref", consentref.encode()),) if consentref is not None else ()),
+            ("ce_recipient", recipient.encode()),
+            *((("ce_iizcase", case_number.encode()),) if case_number is not None else ()),
+            *(
+                (("ce_recipientcaseref", recipient_case_ref.encode()),)
+                if recipient_case_ref is not None
+                else ()
+            ),
+            _CONTENT_TYPE,
+        )
+        value = self.value(decision.withheld)
+        return OutboxRecord(
+            identifier, lane_of(key, lanes), DELIVERIES, KafkaRecord(key.encode(), value, headers)
+        )
 
 
 def alert_delivery(
