@@ -11,8 +11,14 @@ with several relay instances.
   after the broker acknowledged every one (acks=all, idempotent producer). A failure rolls the
   claim back; the next pass sends the same rows again with the same delivery ids
   (at-least-once; consumers dedupe by id).
+- One pass is one transaction on the relay's own (listening) connection: a single statement
+  takes every lane lock it can get and claims each held lane's oldest rows, all of them are
+  sent at once (one produce round per pass, not one per lane), and the rows of every lane whose
+  sends were all acknowledged are marked in one UPDATE. A lane with a failed send keeps all its
+  rows for the next pass; the other lanes are marked.
 - Latency: consumers ``NOTIFY iiz_outbox`` in the transaction that writes rows; the relay
-  ``LISTEN``s and falls back to polling.
+  ``LISTEN``s and falls back to polling. Notifications that arrive during a pass coalesce into
+  one more pass right after it.
 """
 
 from __future__ import annotations
@@ -30,6 +36,22 @@ from services.coordination.worker.store import OUTBOX_CHANNEL
 
 log = structlog.get_logger(__name__)
 LANE_LOCK_CLASS = ":outbox-lane"  # advisory-lock namespace of outbox lanes
+
+# Every lane whose lock this transaction gets ($1 namespace, $2 lanes), and of each, its oldest
+# unpublished rows ($3 at most), locked: one round trip for the whole pass's claim.
+_CLAIM = """
+WITH held AS MATERIALIZED (
+    SELECT lane FROM generate_series(0, $2::integer - 1) AS lane
+    WHERE pg_try_advisory_xact_lock(hashtext(current_schema() || $1::text), lane)
+)
+SELECT claimed.id, claimed.lane, claimed.topic, claimed.key, claimed.value, claimed.headers
+FROM held CROSS JOIN LATERAL (
+    SELECT id, lane, topic, key, value, headers FROM outbox
+    WHERE outbox.lane = held.lane AND published_at IS NULL
+    ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED
+) AS claimed
+ORDER BY claimed.lane, claimed.id
+"""
 
 
 class OutboxRelay:
@@ -50,58 +72,77 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._backoff = Backoff(base=poll_seconds, cap=max(10.0, poll_seconds))
 
-    async def publish_pending(self) -> int:
-        """One pass over every lane this relay can take; returns how many rows it published."""
-        published, failures = 0, []
-        for lane in range(self._lanes):
-            try:
-                while True:
-                    sent = await self._publish_lane(lane)
-                    published += sent
-                    if sent < self._batch:
-                        break
-            except Exception as error:  # this lane waits for the next pass; the others go on
-                log_failure(log, "outbox lane failed; its rows stay for the next pass", error)
-                failures.append(error)
-        if failures and not published:
-            raise failures[0]
-        return published
+    async def publish_pending(self, conn: asyncpg.Connection | None = None) -> int:
+        """Passes until no held lane has a full batch left; returns how many rows were published.
 
-    async def _publish_lane(self, lane: int) -> int:
-        async with self._pool.acquire() as conn, conn.transaction():
+        ``conn``: the connection to run on (the relay's listening one); else one from the pool."""
+        if conn is None:
+            async with self._pool.acquire() as acquired:
+                return await self.publish_pending(acquired)
+        published = 0
+        while True:
+            sent, full = await self._pass(conn)
+            published += sent
+            if not full:
+                return published
+
+    async def _pass(self, conn: asyncpg.Connection) -> tuple[int, bool]:
+        """One transaction over every lane this relay can take: (rows published, whether a
+        lane had a full batch, so more may wait)."""
+        async with conn.transaction():
             # The lock's first key is the schema, so coordinations sharing a database
-            # (staging next to test) never hold each other's lanes.
-            if not await conn.fetchval(
-                "SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || $1), $2)",
-                LANE_LOCK_CLASS,
-                lane,
-            ):
-                return 0  # another relay publishes this lane right now
-            rows = await conn.fetch(
-                "SELECT id, topic, key, value, headers FROM outbox"
-                " WHERE lane = $1 AND published_at IS NULL ORDER BY id LIMIT $2"
-                " FOR UPDATE SKIP LOCKED",
-                lane,
-                self._batch,
-            )
+            # (staging next to test) never hold each other's lanes. A lane another relay holds
+            # right now is skipped; the CTE (volatile, so evaluated once) takes each lock once.
+            rows = await conn.fetch(_CLAIM, LANE_LOCK_CLASS, self._lanes, self._batch)
             if not rows:
-                return 0
-            pending = [
-                await self._producer.send(
-                    row["topic"],
-                    key=row["key"],
-                    value=row["value"],
-                    headers=[(k, v.encode("utf-8")) for k, v in json.loads(row["headers"])],
-                )
-                for row in rows
-            ]
-            for future in pending:
-                await future
-            await conn.execute(
-                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-                [row["id"] for row in rows],
+                return 0, False
+            lanes: dict[int, list[asyncpg.Record]] = {}
+            for row in rows:  # by lane, oldest first (the claim's order)
+                lanes.setdefault(row["lane"], []).append(row)
+            sent = {lane: await self._send_lane(claimed) for lane, claimed in lanes.items()}
+            outcomes = await asyncio.gather(
+                *(f for futures, _ in sent.values() for f in futures), return_exceptions=True
             )
-            return len(rows)
+            acked: list[int] = []
+            failures: dict[int, BaseException] = {}
+            at = 0
+            for lane, (futures, refused) in sent.items():
+                results, at = outcomes[at : at + len(futures)], at + len(futures)
+                failed = refused if refused is not None else _first_error(results)
+                if failed is None:
+                    acked.extend(row["id"] for row in lanes[lane])
+                else:  # this lane waits for the next pass; the others are marked
+                    failures[lane] = failed
+                    log_failure(log, "outbox lane failed; its rows wait", failed, lane=lane)
+            if failures and not acked:
+                raise next(iter(failures.values()))
+            await conn.execute(
+                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", acked
+            )
+            full = any(
+                len(claimed) >= self._batch
+                for lane, claimed in lanes.items()
+                if lane not in failures
+            )
+            return len(acked), full
+
+    async def _send_lane(
+        self, claimed: list[asyncpg.Record]
+    ) -> tuple[list[asyncio.Future[object]], BaseException | None]:
+        """Hand one lane's rows to the producer, oldest first; stops at the first refusal (the
+        lane's later rows are not sent, so they cannot overtake it)."""
+        futures: list[asyncio.Future[object]] = []
+        try:
+            for row in claimed:
+                headers = [(k, v.encode("utf-8")) for k, v in json.loads(row["headers"])]
+                futures.append(
+                    await self._producer.send(
+                        row["topic"], key=row["key"], value=row["value"], headers=headers
+                    )
+                )
+        except Exception as error:
+            return futures, error
+        return futures, None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until ``stop`` is set: on every notification, else every poll interval.
@@ -124,7 +165,10 @@ class OutboxRelay:
             await listener.add_listener(OUTBOX_CHANNEL, self._notified)
             while not stop.is_set():
                 self._wake.clear()
-                await self.publish_pending()
+                # On the listening connection: no pool acquire and reset per pass. A NOTIFY
+                # that comes during the pass's transaction is delivered after it and sets
+                # the wake-up again, so the next pass starts at once.
+                await self.publish_pending(listener)
                 await _wait_any(stop, self._wake, self._poll)
         finally:
             with contextlib.suppress(Exception):
@@ -134,6 +178,10 @@ class OutboxRelay:
 
     def _notified(self, *_args: object) -> None:
         self._wake.set()
+
+
+def _first_error(results: list[object]) -> BaseException | None:
+    return next((r for r in results if isinstance(r, BaseException)), None)
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:
