@@ -1,12 +1,13 @@
-"""The three services a load run drives, each as its own process: intake's Kafka door, the
-coordination worker (consumer, outbox relay and deadline scheduler) and notifications.
+"""The three services a load run drives, as processes: intake's Kafka door, the coordination
+worker (consumer and deadline scheduler), its outbox relay as a process of its own (as
+production runs it: the relay then uses another core than the worker) and notifications.
 
 A slimmer ``simulator.demo.processes.Services``: no HTTP door, no timeline API, no webhook
 partner (the packaged registry delivers to every institution's Kafka topic). Each process serves
-/readyz on its own port, ``IIZ_LOAD_HEALTH_PORT`` + 0, 1, 2 (default 26191), so that a load run
+/readyz on its own port, ``IIZ_LOAD_HEALTH_PORT`` + 0, 1, 2, 3 (default 26191), so that a load run
 beside a demo or another run does not clash.
 
-``instances`` > 1 starts that many copies of each service (ports + 3, + 6, ...), the way a canton
+``instances`` > 1 starts that many copies of each process (ports + 4, + 8, ...), the way a canton
 scales out: intake copies take turns on the intake topics' partitions in one group, each with a
 transactional id of its own (``IIZ_INTAKE_INSTANCE_ID``); coordination workers share the canonical
 topic's partitions and the outbox's lanes (advisory locks); notifications routers share the
@@ -34,6 +35,7 @@ REPO = Path(__file__).resolve().parents[2]
 COMMANDS = {
     "intake-kafka": ["services.intake", "kafka"],
     "coordination": ["services.coordination", "worker"],
+    "coordination-relay": ["services.coordination", "relay"],
     "notifications": ["services.notifications"],
 }
 
@@ -65,6 +67,7 @@ class LoadServices:
             "coordination": {
                 **LEGAL_BASIS,
                 "IIZ_COORDINATION_RUN_SIGNALS_SUMMARY": "false",
+                "IIZ_COORDINATION_RUN_RELAY": "false",  # the relay runs as a process of its own
                 "IIZ_COORDINATION_SMTP_PORT": str(self.smtp_port),
             },
             "notifications": {"IIZ_NOTIFICATIONS_SMTP_PORT": str(self.smtp_port)},

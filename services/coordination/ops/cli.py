@@ -3,6 +3,7 @@
 migrate        create or upgrade the coordination schema (under an advisory lock); run it before
                worker, api and rebuild: they never migrate themselves
 worker         consume iiz.case-events.v1 (with the outbox relay and deadline scheduler)
+relay          the outbox relay alone, beside workers run with IIZ_COORDINATION_RUN_RELAY=false
 api            serve the timeline API
 rebuild        drop the projections and replay iiz.case-events.v1 from the start
 verify-audit   recompute the audit hash chain and check it against every signed checkpoint on
@@ -44,7 +45,7 @@ from services.coordination.ops.reconcile import reconcile_since
 from services.coordination.ops.verify_audit import verify_audit
 from services.coordination.reports.command import annual_report_command
 from services.coordination.settings import CoordinationSettings
-from services.coordination.worker.consumer import create_app
+from services.coordination.worker.consumer import create_app, create_relay_app
 from services.coordination.worker.runtime import CoordinationRuntime
 
 
@@ -136,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=[
             "migrate",
             "worker",
+            "relay",
             "api",
             "rebuild",
             "verify-audit",
@@ -171,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "worker":
         _announce("worker", settings, extra=f"health on {health_address(settings, 8092)}")
         asyncio.run(create_app(settings).run())
+        return 0
+    if args.command == "relay":
+        _announce("relay", settings, extra=f"health on {health_address(settings, 8095)}")
+        asyncio.run(create_relay_app(settings).run())
         return 0
     if args.command == "api":
         _announce("api", settings, extra=f"HTTP on 127.0.0.1:{settings.coordination_api_port}")

@@ -5,7 +5,8 @@ Each batch of case events goes through ``BatchProcessor.process`` (one database 
 the edge commits offsets only after it returned, isolates a record that fails on its own (it is
 dead-lettered through ``BatchProcessor.reject``) and backs off while PostgreSQL or Kafka is away.
 Run: ``python -m services.coordination worker`` (after ``python -m services.coordination
-migrate``), or ``faststream run --factory services.coordination.worker.consumer:create_app``.
+migrate``), or ``faststream run --factory services.coordination.worker.consumer:create_app``;
+the outbox relay on its own: ``python -m services.coordination relay`` (``create_relay_app``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from services.coordination.worker.effects import BusRecord
 from services.coordination.worker.runtime import CoordinationRuntime
 
 HEALTH_PORT = 8092
+RELAY_HEALTH_PORT = 8095
 
 
 def bus_records(records: Sequence[ConsumedRecord]) -> list[BusRecord]:
@@ -106,4 +108,23 @@ def create_app(settings: CoordinationSettings | None = None) -> FastStream:
 
     return worker_application(
         settings, worker, start_resources=[start_runtime], stop_resources=[runtime.stop]
+    )
+
+
+def create_relay_app(settings: CoordinationSettings | None = None) -> FastStream:
+    """The outbox relay alone, as a process of its own (``python -m services.coordination
+    relay``): beside workers started with ``IIZ_COORDINATION_RUN_RELAY=false`` it publishes on
+    its own core, event loop and connections instead of sharing the worker's. Several relays may
+    run; each lane is published by one at a time (advisory locks)."""
+    settings = settings or CoordinationSettings()
+    configure_logging(settings.log_level, settings.log_json)
+    runtime = CoordinationRuntime(settings)
+    worker = Worker(settings, [], RELAY_HEALTH_PORT)
+
+    async def start_relay() -> None:
+        await runtime.start()
+        runtime.start_relay()
+
+    return worker_application(
+        settings, worker, start_resources=[start_relay], stop_resources=[runtime.stop]
     )

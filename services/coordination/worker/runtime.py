@@ -158,7 +158,7 @@ class CoordinationRuntime:
             checkpointer = self.checkpointer()  # refuses before anything runs if it cannot sign
             self._tasks.append(asyncio.create_task(checkpointer.run(self._stop)))
         if s.coordination_run_relay:
-            self._tasks.append(asyncio.create_task(self.relay().run(self._stop)))
+            self.start_relay()
         if s.coordination_run_scheduler:
             interval = s.coordination_scheduler_interval_seconds
             self._tasks.append(asyncio.create_task(self.scheduler().run(self._stop, interval)))
@@ -171,6 +171,11 @@ class CoordinationRuntime:
             interval = s.coordination_scheduler_interval_seconds
             summary = self.signals_summary()
             self._tasks.append(asyncio.create_task(summary.run(self._stop, interval)))
+
+    def start_relay(self) -> None:
+        """The outbox relay as a task of this process (``start_background`` or a relay process)."""
+        self._stop.clear()
+        self._tasks.append(asyncio.create_task(self.relay().run(self._stop), name="outbox-relay"))
 
     async def stop(self) -> None:
         self._stop.set()

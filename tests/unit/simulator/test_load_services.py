@@ -17,20 +17,21 @@ def services(instances: int) -> LoadServices:
     return LoadServices(IntakeSettings(), Path("/nonexistent"), 2525, 30000, instances=instances)
 
 
-def test_one_instance_keeps_the_three_ports_it_always_had() -> None:
+def test_one_instance_runs_each_process_once_with_a_port_of_its_own() -> None:
     assert services(1).ports() == {
         "intake-kafka": 30000,
         "coordination": 30001,
-        "notifications": 30002,
+        "coordination-relay": 30002,
+        "notifications": 30003,
     }
 
 
 def test_two_instances_give_every_copy_a_port_and_a_name_of_its_own() -> None:
     ports = services(2).ports()
-    assert len(ports) == 6
-    assert len(set(ports.values())) == 6
-    assert ports["intake-kafka-2"] == 30003
-    assert ports["notifications-2"] == 30005
+    assert len(ports) == 8
+    assert len(set(ports.values())) == 8
+    assert ports["intake-kafka-2"] == 30004
+    assert ports["notifications-2"] == 30007
 
 
 def test_the_plan_takes_the_number_of_instances_and_refuses_nonsense() -> None:
