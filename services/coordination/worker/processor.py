@@ -77,26 +77,36 @@ class BatchProcessor:
 
     async def process(self, records: Sequence[BusRecord]) -> BatchReport:
         subjects = {s for r in records if (s := subject_of(r.headers)) is not None}
-        keys = await keys_of(
-            self._parts.pool, self._parts.person_schema, self._parts.person_keyring, subjects
-        )
-        opened = open_sealed(records, keys)
-        decoded, poison = decode(opened.records, self._context)
-        report = await self._commit(decoded, [*opened.poison, *poison])
+        # One connection for the batch: the keys are read on it (before the transaction and its
+        # locks, as ever: an erasure in between is found under the locks, ``_commit``), then
+        # the transaction runs on it.
+        async with self._parts.pool.acquire() as conn:
+            keys = await keys_of(
+                conn, self._parts.person_schema, self._parts.person_keyring, subjects
+            )
+            opened = open_sealed(records, keys)
+            decoded, poison = decode(opened.records, self._context)
+            report = await self._commit(conn, decoded, [*opened.poison, *poison])
         return dataclasses.replace(report, erased=len(opened.erased))
 
     async def reject(self, record: BusRecord, reason: str, message: str) -> BatchReport:
         """Dead-letter a record that failed on its own (found by the consumer edge)."""
-        return await self._commit([], [Poison(record, reason, message)])
+        async with self._parts.pool.acquire() as conn:
+            return await self._commit(conn, [], [Poison(record, reason, message)])
 
-    async def _commit(self, decoded: list[Decoded], poison: list[Poison]) -> BatchReport:
+    async def _commit(
+        self, conn: asyncpg.Connection, decoded: list[Decoded], poison: list[Poison]
+    ) -> BatchReport:
         ids = [e.id for _, e in decoded] + [p.record.poison_id for p in poison]
-        async with self._parts.pool.acquire() as conn, conn.transaction():
-            files, seen = await store.lock_batch(conn, first_positions(decoded), ids)
+        async with conn.transaction():
+            persons = first_positions(decoded)
+            files = await store.lock_files(conn, persons) if persons else {}
             # Erased after this batch read their keys: the erasure holds (or held) the same locks,
             # so the tombstone is visible now, and nothing of theirs may be written again.
             poisoned = {s for p in poison if (s := subject_of(p.record.headers)) is not None}
-            erased = await store.erased_among(conn, self._parts.person_schema, {*files, *poisoned})
+            seen, erased = await store.processed_and_erased(
+                conn, ids, self._parts.person_schema, {*files, *poisoned}
+            )
             if erased:
                 decoded = [d for d in decoded if str(d[1].subject) not in erased]
                 poison = [p for p in poison if subject_of(p.record.headers) not in erased]
