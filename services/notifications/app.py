@@ -31,11 +31,16 @@ from services.notifications.breaker import BreakerPolicy, CircuitBreakers
 from services.notifications.digest_worker import DigestWorker
 from services.notifications.lanes import Lanes
 from services.notifications.settings import NotificationsSettings
+from services.notifications.shaping import webhook_recipients
 from services.notifications.webhook import RetryPolicy, WebhookSender
 
 
 def wall_clock() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def has_webhook_partners(registry: InstitutionRegistry) -> bool:
+    return bool(webhook_recipients(registry))
 
 
 @dataclass
@@ -71,12 +76,16 @@ class NotificationsRuntime:
                 cooldown=s.notifications_breaker_cooldown_seconds,
             )
         )
-        self.client = httpx.AsyncClient(timeout=retry.timeout, follow_redirects=False)
+        webhooks: WebhookSender | None = None
+        if has_webhook_partners(self.registry):
+            # Only then: the client costs 1-2.6 s at start (httpcore's import, a TLS context).
+            self.client = httpx.AsyncClient(timeout=retry.timeout, follow_redirects=False)
+            webhooks = WebhookSender(self.client, retry, breakers)
         self.lanes = Lanes(
             registry=self.registry,
             seal=seal,
             producer=self.producer,
-            webhooks=WebhookSender(self.client, retry, breakers),
+            webhooks=webhooks,
             breakers=breakers,
             secrets=dict(os.environ if self.secrets is None else self.secrets),
             clock=self.clock or wall_clock,
@@ -164,11 +173,18 @@ def notification_edges(runtime: NotificationsRuntime) -> list[ConsumerEdge]:
 
     # Webhook batches wait on partners: fewer records, and a poll interval above the worst case
     # (every record of a batch to one slow recipient, each through its whole retry schedule).
+    # Without a webhook partner in the registry no batch waits on one: it only skips records
+    # (headers only), so it takes the router's batch size and commits as seldom.
+    webhook_batch = (
+        s.notifications_webhook_batch_size
+        if has_webhook_partners(runtime.registry)
+        else s.notifications_batch_size
+    )
     return [
         lane("router", s.notifications_batch_size, Lanes.route_batch),
         lane(
             "webhooks",
-            s.notifications_webhook_batch_size,
+            webhook_batch,
             Lanes.webhook_batch,
             WEBHOOK_POLL_INTERVAL_MS,
         ),

@@ -37,10 +37,12 @@ from services.notifications.shaping import (
     Delivery,
     Lane,
     UnroutableError,
+    may_be_webhook,
     partner_record,
     read_delivery,
     route,
     structured_body,
+    webhook_recipients,
 )
 from services.notifications.webhook import Attempt, WebhookEndpoint, WebhookSender
 
@@ -105,8 +107,11 @@ class Lanes:
 
     async def webhook_batch(self, records: Sequence[KafkaRecord]) -> None:
         """Deliver this batch's webhook deliveries; the router handles everything else."""
+        webhook_ids = webhook_recipients(self.registry)
         per_recipient: dict[str, list[Delivery]] = {}
         for record in records:
+            if not may_be_webhook(record, webhook_ids):
+                continue  # for another lane, or unroutable: not parsed here at all
             try:
                 delivery = read_delivery(record)
                 if route(delivery, self.registry).lane is not Lane.WEBHOOK:

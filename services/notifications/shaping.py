@@ -144,15 +144,38 @@ def opened_data(delivery: Delivery, seal: IdentitySeal) -> dict[str, Any]:
     return {**delivery.data, "person": opened}
 
 
+_PARTITIONKEY_HEADER = f"{CE_PREFIX}partitionkey"
+_RECIPIENT_HEADER = f"{CE_PREFIX}recipient"
+
+
 def partner_record(delivery: Delivery, seal: IdentitySeal) -> KafkaRecord:
     """The record for ``iiz.deliver.<recipient>.v1``: key and partition key = person pseudonym."""
-    key = delivery.subject
+    key = delivery.subject.encode()
     headers = tuple(
-        (name, key.encode() if name == f"{CE_PREFIX}partitionkey" else value)
+        (name, key if name == _PARTITIONKEY_HEADER else value)
         for name, value in delivery.record.headers
     )
     value = json.dumps(opened_data(delivery, seal), separators=(",", ":"), ensure_ascii=False)
-    return KafkaRecord(key=key.encode(), value=value.encode(), headers=headers)
+    return KafkaRecord(key=key, value=value.encode(), headers=headers)
+
+
+def webhook_recipients(registry: InstitutionRegistry) -> frozenset[bytes]:
+    """The ids (UTF-8) of the institutions whose deliveries go out as webhooks."""
+    return frozenset(
+        i.id.encode() for i in registry.institutions if isinstance(i.channel, WebhookChannel)
+    )
+
+
+def may_be_webhook(record: KafkaRecord, webhook_ids: frozenset[bytes]) -> bool:
+    """False only if ``route(read_delivery(record))`` cannot be ``Lane.WEBHOOK``, read from the
+    headers alone (no JSON): the recipient, as ``read_delivery`` takes it (the last header named
+    ``ce_recipient`` in any case), is not a webhook partner. Such a record either routes to
+    another lane or is unroutable; either way the webhook lane leaves it to the router."""
+    recipient = None
+    for name, value in record.headers:
+        if name == _RECIPIENT_HEADER or name.lower() == _RECIPIENT_HEADER:
+            recipient = value
+    return recipient is not None and recipient in webhook_ids
 
 
 def structured_body(delivery: Delivery, seal: IdentitySeal) -> bytes:
