@@ -1,8 +1,9 @@
 """`make bench`: throughput and memory of the services on the real broker and database, each
 against the raw floor of the same run.
 
-``IIZ_BENCH`` picks, comma-separated, from ``floor``, ``intake``, ``coordination``,
-``notifications`` and ``metrics`` (default: all). ``floor`` (tests/bench_floor.py) measures
+``IIZ_BENCH`` picks, comma-separated, from ``floor``, ``intake``, ``coordination`` (with the
+rebuild from its log), ``notifications``, ``timeline`` (the timeline API under 100 clients,
+tests/bench_timeline.py) and ``metrics`` (default: all). ``floor`` (tests/bench_floor.py) measures
 aiokafka produce (acks=all, idempotence), plain consume and consume + COPY into PostgreSQL +
 commit per batch on the same secured broker and database, once per event count: each figure is
 compared with a floor of exactly its own number of events (intake and notifications with
@@ -44,6 +45,7 @@ from tests.bench_floor import Floor, Floors, measure_floors
 from tests.bench_metrics import bench_metrics
 from tests.bench_notifications import bench_notifications
 from tests.bench_report import figure_line
+from tests.bench_timeline import print_timeline
 from tests.factories import sample_event, valid_ahv
 from tests.kafka_tools import prime_group_at_end, read_until
 
@@ -94,7 +96,7 @@ async def bench_intake(events: int) -> dict[str, float]:
     }
 
 
-FIGURES = ("floor", "intake", "coordination", "notifications", "metrics")
+FIGURES = ("floor", "intake", "coordination", "notifications", "timeline", "metrics")
 
 
 class FloorsOfTheRun:
@@ -178,8 +180,15 @@ def print_coordination(floors: FloorsOfTheRun) -> None:
         f" | {c['decisions']:.0f} | {c['deliveries']:.0f} | {c['relayed_seconds']:.1f}"
         f" | {c['peak_rss_mib']:.0f} |"
     )
+    print(
+        f"| rebuild of the projections from that log, batches of 2,000 | {c['persons']:.0f}"
+        f" | {c['rebuilt']:.0f} | {c['rebuild_seconds']:.1f} | {c['rebuild_per_second']:.0f}"
+        " | | | | |"
+    )
     events = int(c["events"])
-    print_figure("coordination", c["per_second"], "events/s", floors.copy_commit(events), events)
+    copy_commit = floors.copy_commit(events)
+    print_figure("coordination", c["per_second"], "events/s", copy_commit, events)
+    print_figure("rebuild", c["rebuild_per_second"], "events/s", copy_commit, events)
     print(figure_line("coordination: peak RSS", c["peak_rss_mib"], "MiB"))
 
 
@@ -239,6 +248,8 @@ def main() -> None:
         print_coordination(floors)
     if "notifications" in wanted:
         print_notifications(floors)
+    if "timeline" in wanted:
+        print_timeline()
     if "floor" in wanted and not {"intake", "coordination", "notifications"} & set(wanted):
         floors.of(int(os.environ.get("IIZ_BENCH_EVENTS", "20000")))
     if "metrics" in wanted:

@@ -5,10 +5,13 @@ deployed) into a schema of the run's own. The API then runs as its own process
 (``python -m services.coordination api``, uvicorn, the test identity provider's key set), and
 this process reads the first page of the case's timeline (``limit`` 50, the API's default) as a
 coordinator of the RAV: first one client alone (the floor of one request at a time), then 100
-clients at once, each reading ``IIZ_BENCH_TIMELINE_READS`` times. Every read is checked (HTTP 200
-with entries) and audited by the API, as in production. Latency is from sending the request to
-the whole answer. The clients share this process's core with nothing else, but not the
-machine's: the API, PostgreSQL and the clients run on the same two cores.
+clients at once, each reading ``IIZ_BENCH_TIMELINE_READS`` times without a pause (the worst
+case: latency is then the queue of 100 requests), then the 100 clients each reading once a
+second (100 coordinators at work: 100 reads/s offered, latency from when a read was due).
+Every read is checked (HTTP 200 with entries) and audited by the API, as in production.
+Latency ends when the whole answer is read. The API, PostgreSQL and the clients share the
+machine's two cores.
+``IIZ_BENCH_TIMELINE_WORKERS`` sets the API's processes (``IIZ_COORDINATION_API_WORKERS``, 1).
 ``IIZ_BENCH_TIMELINE_PROFILE=<file>`` runs the API under py-spy (collapsed stacks). Measures;
 asserts nothing.
 """
@@ -134,11 +137,25 @@ async def until_serving(http: httpx.AsyncClient, api: asyncio.subprocess.Process
 
 
 async def timed_reads(
-    http: httpx.AsyncClient, path: str, headers: dict[str, str], reads: int
+    http: httpx.AsyncClient,
+    path: str,
+    headers: dict[str, str],
+    reads: int,
+    *,
+    every: float | None = None,
+    offset: float = 0.0,
 ) -> list[float]:
+    """``reads`` reads one after the other (``every`` None), or one every ``every`` seconds
+    from ``offset`` on: then timed from when it was due, so a late start counts (no
+    coordinated omission)."""
     took = []
-    for _ in range(reads):
+    start = time.perf_counter() + offset
+    for n in range(reads):
         began = time.perf_counter()
+        if every is not None:
+            due = start + n * every
+            await asyncio.sleep(max(0.0, due - began))
+            began = due
         answer = await http.get(path, headers=headers)
         took.append(time.perf_counter() - began)
         if answer.status_code != 200 or not answer.json()["entries"]:
@@ -156,20 +173,32 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
 
 
 async def read_concurrently(
-    base_url: str, path: str, headers: dict[str, str], clients: int, reads: int
+    base_url: str,
+    path: str,
+    headers: dict[str, str],
+    clients: int,
+    reads: int,
+    every: float | None = None,
 ) -> tuple[list[float], float]:
+    """Every client reads at once (``every`` None: without a pause, the worst case), or each
+    once every ``every`` seconds, the clients spread evenly over that interval."""
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as http:
         await timed_reads(http, path, headers, 1)  # connections and caches warm
         began = time.perf_counter()
         per_client = await asyncio.gather(
-            *(timed_reads(http, path, headers, reads) for _ in range(clients))
+            *(
+                timed_reads(
+                    http, path, headers, reads, every=every, offset=(every or 0) * c / clients
+                )
+                for c in range(clients)
+            )
         )
         wall = time.perf_counter() - began
     return [t for took in per_client for t in took], wall
 
 
-async def bench_timeline(events: int, clients: int, reads: int) -> dict[str, Any]:
+async def bench_timeline(events: int, clients: int, reads: int, workers: int) -> dict[str, Any]:
     suffix = uuid.uuid4().hex[:8]
     settings = CoordinationSettings(
         log_level="WARNING",
@@ -193,6 +222,7 @@ async def bench_timeline(events: int, clients: int, reads: int) -> dict[str, Any
         "IIZ_COORDINATION_CASE_EVENTS_TOPIC": settings.coordination_case_events_topic,
         "IIZ_PERSON_DB_SCHEMA": settings.person_db_schema,
         "IIZ_COORDINATION_API_PORT": str(settings.coordination_api_port),
+        "IIZ_COORDINATION_API_WORKERS": str(workers),
     }
     env.pop("IIZ_MIGRATION_DATABASE_URL", None)
     command = [sys.executable, "-m", "services.coordination", "api"]
@@ -229,6 +259,7 @@ async def bench_timeline(events: int, clients: int, reads: int) -> dict[str, Any
             await timed_reads(http, path, headers, 5)  # warm
             alone = await timed_reads(http, path, headers, 200)
         together, wall = await read_concurrently(base_url, path, headers, clients, reads)
+        paced, _ = await read_concurrently(base_url, path, headers, clients, reads, every=1.0)
     finally:
         api.send_signal(signal.SIGINT)  # uvicorn stops on it, and py-spy writes its samples
         await asyncio.wait_for(api.wait(), 60)
@@ -236,10 +267,12 @@ async def bench_timeline(events: int, clients: int, reads: int) -> dict[str, Any
     return {
         "events": events,
         "clients": clients,
+        "workers": workers,
         "reads": len(together),
         "alone": percentiles(alone),
         "together": percentiles(together),
         "per_second": len(together) / wall,
+        "paced": percentiles(paced),
     }
 
 
@@ -261,19 +294,28 @@ def print_timeline() -> None:
     events = int(os.environ.get("IIZ_BENCH_TIMELINE_EVENTS", "1000"))
     clients = int(os.environ.get("IIZ_BENCH_TIMELINE_CLIENTS", "100"))
     reads = int(os.environ.get("IIZ_BENCH_TIMELINE_READS", "20"))
-    t = asyncio.run(bench_timeline(events, clients, reads))
-    a, c = t["alone"], t["together"]
+    workers = int(os.environ.get("IIZ_BENCH_TIMELINE_WORKERS", "1"))
+    t = asyncio.run(bench_timeline(events, clients, reads, workers))
+    a, c, u = t["alone"], t["together"], t["paced"]
     print(
-        "| benchmark | case events | clients | reads | one client p50 / p99 (ms)"
-        " | p50 (ms) | p99 (ms) | max (ms) | reads/s |"
+        "| benchmark | case events | API processes | clients | reads each"
+        " | one client p50 / p99 (ms)"
+        " | all at once: p50 / p99 / max (ms) | all at once: reads/s"
+        " | each once a second: p50 / p99 / max (ms) |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     print(
-        f"| timeline API, first page (50 entries), audited | {t['events']} | {t['clients']}"
-        f" | {t['reads']} | {a['p50_ms']:.1f} / {a['p99_ms']:.1f} | {c['p50_ms']:.1f}"
-        f" | {c['p99_ms']:.1f} | {c['max_ms']:.1f} | {t['per_second']:.0f} |"
+        f"| timeline API, first page (50 entries), audited | {t['events']} | {workers}"
+        f" | {t['clients']}"
+        f" | {reads} | {a['p50_ms']:.1f} / {a['p99_ms']:.1f}"
+        f" | {c['p50_ms']:.1f} / {c['p99_ms']:.1f} / {c['max_ms']:.0f} | {t['per_second']:.0f}"
+        f" | {u['p50_ms']:.1f} / {u['p99_ms']:.1f} / {u['max_ms']:.0f} |"
     )
     print(figure_line("timeline API: one client p99", a["p99_ms"], "ms", events=events))
     print(figure_line(f"timeline API: {clients} clients p50", c["p50_ms"], "ms", events=events))
     print(figure_line(f"timeline API: {clients} clients p99", c["p99_ms"], "ms", events=events))
     print(figure_line(f"timeline API: {clients} clients", t["per_second"], "reads/s"))
+    print(figure_line("timeline API: processes", workers, "processes"))
+    paced = f"timeline API: {clients} clients, each once a second"
+    print(figure_line(f"{paced}, p50", u["p50_ms"], "ms", events=events))
+    print(figure_line(f"{paced}, p99", u["p99_ms"], "ms", events=events))

@@ -88,6 +88,13 @@ class CoordinationSettings(CommonSettings):
         ),
     )
     coordination_api_port: int = Field(default=8082, ge=1, le=65535)
+    coordination_api_workers: int = Field(
+        default=1,
+        ge=1,
+        le=32,
+        description="API processes on the one port (uvicorn workers, each built from the"
+        " environment); one reads about a hundred timelines a second (docs/benchmarks.md)",
+    )
     coordination_jwt_secret: SecretStr = Field(
         default=SecretStr(DEVELOPMENT_JWT_SECRET),
         description="HS256 key of development tokens (`auth mint`); no HS256 token is accepted"
