@@ -4,9 +4,12 @@ Only periods that have ended are published (a running quarter would change from 
 the next, and two downloads a day apart would tell the cases of that day). Quarters and years are
 computed and published together (``disclosure.publish``, the cell-key method), so that the audit
 of what they give away sees both tables at once; a count shows the same value in both and in
-every later download as long as the cases behind it are the same. What was shown is recorded in
-``published_figures`` (scope, period, cell, value, first shown): a record for the committee's
-questions, which the disclosure control no longer reads.
+every later download as long as the cases behind it are the same. The publication as of a date is
+made over the quarter ends before it (``disclosure.publish_over_time``): an ended period is
+published as the first download that held it published it, blanks included, so that two
+downloads of different quarters merged show nothing that the later one does not. What was shown
+is recorded in ``published_figures`` (scope, period, cell, value, first shown): a record for the
+committee's questions, which the disclosure control no longer reads.
 """
 
 from __future__ import annotations
@@ -21,7 +24,11 @@ import anyio
 import asyncpg
 
 from schemas.registry.projects import load_projects
-from services.coordination.metrics.disclosure import Publication, perturbed_counts, publish
+from services.coordination.metrics.disclosure import (
+    Publication,
+    perturbed_counts,
+    publish_over_time,
+)
 from services.coordination.metrics.facts import CaseFact
 from services.coordination.metrics.figures import compute
 from services.coordination.metrics.load import load_case_facts
@@ -60,8 +67,7 @@ async def published_both(
     threshold = settings.coordination_disclosure_threshold
 
     def made() -> tuple[list[Row], Publication]:
-        truth = publishable_rows(facts, as_of=as_of, projects=projects)
-        return truth, publish(truth, threshold=threshold)
+        return published_as_of(facts, as_of=as_of, projects=projects, threshold=threshold)
 
     truth, publication = await anyio.to_thread.run_sync(made)
     async with pool.acquire() as conn:
@@ -97,6 +103,15 @@ def shown_cells(rows: Sequence[Row]) -> list[tuple[str, str, str, str]]:
         for name, v in row.cells().items()
         if v is not None
     )
+
+
+def published_as_of(
+    facts: Sequence[CaseFact], *, as_of: dt.date, projects: Sequence[str], threshold: int
+) -> tuple[list[Row], Publication]:
+    """The unprotected rows the API publishes on ``as_of`` (``publishable_rows``) and their
+    publication: what a download on that day holds."""
+    truth = publishable_rows(facts, as_of=as_of, projects=projects)
+    return truth, publish_over_time(truth, threshold=threshold)
 
 
 def publishable_rows(

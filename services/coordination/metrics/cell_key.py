@@ -43,6 +43,7 @@ fits none of these figures (stocks, parallel cases, hand-offs) and has no small-
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import uuid
@@ -106,24 +107,17 @@ class PerturbationTable:
 
     def row(self, true: int) -> Distribution:
         """The published values a true count can get, with their probabilities."""
-        t = self.threshold
-        if true < 0:
-            raise ValueError("a count is never negative")
-        if true == 0:
-            return ((0, Fraction(1)),)
-        if true < t:
-            return ((0, 1 - Fraction(true, t)), (t, Fraction(true, t)))
-        d = min(self.max_deviation, true - t)
-        by_value: dict[int, Fraction] = {}
-        for e, p in zip(range(-self.max_deviation, self.max_deviation + 1), NOISE, strict=True):
-            value = true + max(-d, min(d, e))
-            by_value[value] = by_value.get(value, Fraction(0)) + p
-        return tuple(sorted(by_value.items()))
+        return _row(self.threshold, self.max_deviation, true)
 
     def perturb(self, true: int, key: float) -> int:
         """The published value of a count with this true value and cell key."""
-        below = Fraction(0)
         row = self.row(true)
+        if type(self).row is PerturbationTable.row:  # the cumulative sums of the table's rows
+            for value, below in _cumulative(self.threshold, self.max_deviation, true):
+                if key < below:
+                    return value
+            return row[-1][0]
+        below = Fraction(0)
         for value, p in row:
             below += p
             if key < below:
@@ -144,6 +138,34 @@ class PerturbationTable:
         while all(v != published for v, _ in self.row(high)):
             high -= 1
         return (low, high)
+
+
+@functools.cache
+def _row(threshold: int, max_deviation: int, true: int) -> Distribution:
+    """``PerturbationTable.row`` (the audit asks for the same rows many thousand times)."""
+    t = threshold
+    if true < 0:
+        raise ValueError("a count is never negative")
+    if true == 0:
+        return ((0, Fraction(1)),)
+    if true < t:
+        return ((0, 1 - Fraction(true, t)), (t, Fraction(true, t)))
+    d = min(max_deviation, true - t)
+    by_value: dict[int, Fraction] = {}
+    for e, p in zip(range(-max_deviation, max_deviation + 1), NOISE, strict=True):
+        value = true + max(-d, min(d, e))
+        by_value[value] = by_value.get(value, Fraction(0)) + p
+    return tuple(sorted(by_value.items()))
+
+
+@functools.cache
+def _cumulative(threshold: int, max_deviation: int, true: int) -> tuple[tuple[int, Fraction], ...]:
+    """Each published value of a row with the sum of the probabilities up to it, included."""
+    below, sums = Fraction(0), []
+    for value, p in _row(threshold, max_deviation, true):
+        below += p
+        sums.append((value, below))
+    return tuple(sums)
 
 
 def amount_key(cell: float) -> float:

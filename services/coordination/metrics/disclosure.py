@@ -32,11 +32,27 @@ Rules (threshold t, ``PerturbationTable``, maximal deviation 2):
 
 A blank cell is None and named in ``Row.suppressed``; a figure whose published n is 0 is None
 without being named (no data).
+
+Downloads over time (``publish_over_time``). Only ended periods are published, so the API's
+publication changes once a quarter; an attacker holds one download of each. Audited
+independently, a later table (more periods linked to the earlier ones: stocks carried over, a
+year and its quarters) would blank other cells of the ended periods than the earlier one did,
+and the two merged would show what neither audit saw. So the publication as of a date is made
+in turn, one quarter end after the other: each step keeps every ended period exactly as the step
+before published it (the same cells blank, the same values shown: ``publish``'s ``earlier``) and
+audits the whole table, blanking in the new periods only. Every earlier download is then the
+later one restricted to its periods, and the audit of the later one sees all of them at once. A
+step that cannot be protected is withheld whole; the next one builds on the last one published.
+(Late facts in an ended period change its true counts, and so its cell keys: out of scope here.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import datetime as dt
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -51,6 +67,7 @@ from services.coordination.metrics.identities import (
     inequalities,
     nestings,
 )
+from services.coordination.metrics.periods import quarters_of_year
 from services.coordination.metrics.pinning import Knowledge, pinned
 from services.coordination.metrics.rows import N_ALIASES, Cell, Row, row_from_cells
 
@@ -92,11 +109,14 @@ SHOWN_PRIVATE = ("referrals_accepted", "institution_links")
 MAX_RINGS = 64
 
 _Count = Callable[[str], int | None]
+Where = tuple[str, str, str]  # (scope, period, count name)
 
 
 @dataclass(frozen=True)
 class Publication:
-    """The published rows, how many cells they hold, how many were perturbed, how many blank."""
+    """The published rows, how many cells they hold, how many were perturbed, how many blank;
+    the counts the audit left blank (``hidden``, by scope, period and name: what a later
+    publication keeps, see ``publish``) and whether the whole publication was withheld."""
 
     rows: list[Row]
     cells: int
@@ -104,6 +124,8 @@ class Publication:
     blank: int
     threshold: int
     max_deviation: int
+    hidden: frozenset[Where] = frozenset()
+    withheld: bool = False
 
 
 def is_count(name: str) -> bool:
@@ -119,8 +141,13 @@ def n_of(name: str) -> str | None:
     return N_ALIASES.get(f"n.{name}", f"n.{name}")
 
 
-def publish(rows: Sequence[Row], *, threshold: int = 5) -> Publication:
-    """The rows as the committee may see them (rules of the module docstring)."""
+def publish(
+    rows: Sequence[Row], *, threshold: int = 5, earlier: Publication | None = None
+) -> Publication:
+    """The rows as the committee may see them (rules of the module docstring). ``earlier``: a
+    publication (not withheld) of some of the same rows, with the same true values; those rows
+    are published exactly as there (the same counts blank, so the same cells shown), and the
+    audit blanks in the other rows only (or withholds the whole publication)."""
     table = PerturbationTable(threshold)
     if len({(r.scope, r.period) for r in rows}) != len(rows):
         raise ValueError("two rows have the same scope and period")
@@ -129,6 +156,14 @@ def publish(rows: Sequence[Row], *, threshold: int = 5) -> Publication:
     for (i, name), v in values.items():
         if isinstance(v, int) and is_count(name) and name not in N_ALIASES:
             noisy[(i, name)] = table.perturb(v, rows[i].cell_keys.get(name, 0.0))
+    blank: set[Key] = set()
+    fixed: set[Key] = set()  # the counts of the rows ``earlier`` published: kept as they were
+    if earlier is not None:
+        if earlier.withheld or earlier.threshold != threshold:
+            raise ValueError("the earlier publication is withheld or has another threshold")
+        kept = {(r.scope, r.period) for r in earlier.rows}
+        fixed = {key for key in noisy if (rows[key[0]].scope, rows[key[0]].period) in kept}
+        blank = {key for key in fixed if _where(rows, key) in earlier.hidden}
     equations = [eq for eq in identities(rows, values) if all(is_count(n) for _, n in eq)]
     at_most = inequalities(rows, values)
     nested = nestings(rows, values)
@@ -142,8 +177,8 @@ def publish(rows: Sequence[Row], *, threshold: int = 5) -> Publication:
         true = values[key]
         if key not in known and isinstance(true, int) and 1 <= true < threshold:
             targets[key] = true
-    blank: set[Key] = set()
     rings: dict[Key, int] = {}
+    withheld = False
     try:
         while True:
             shown = [_shown(i, row, noisy, blank, threshold) for i, row in enumerate(rows)]
@@ -153,7 +188,8 @@ def publish(rows: Sequence[Row], *, threshold: int = 5) -> Publication:
             found = pinned(knowledge, targets)
             if not found:
                 break
-            blank |= _to_blank(found, rings, noisy, blank, targets, [*equations, *at_most])
+            relations = [*equations, *at_most]
+            blank |= _to_blank(found, rings, noisy, blank, targets, relations, fixed)
     except UnprotectableError as error:
         # Blanking cannot free a count that only small counts pin (the attacker reads a blank
         # small count as 1 to t-1): the whole publication is withheld instead. Every cell blank,
@@ -161,6 +197,7 @@ def publish(rows: Sequence[Row], *, threshold: int = 5) -> Publication:
         # either, and be a fault of the service.
         LOG.error("disclosure.withheld", reason=str(error), rows=len(rows))
         shown = [_withheld(row) for row in rows]
+        withheld = True
     return Publication(
         rows=shown,
         cells=sum(len(r.cells()) for r in rows),
@@ -168,7 +205,92 @@ def publish(rows: Sequence[Row], *, threshold: int = 5) -> Publication:
         blank=sum(len(r.suppressed) for r in shown),
         threshold=threshold,
         max_deviation=table.max_deviation,
+        hidden=frozenset() if withheld else frozenset(_where(rows, key) for key in blank),
+        withheld=withheld,
     )
+
+
+def _where(rows: Sequence[Row], key: Key) -> Where:
+    i, name = key
+    return (rows[i].scope, rows[i].period, name)
+
+
+def publish_over_time(rows: Sequence[Row], *, threshold: int = 5) -> Publication:
+    """The rows as the committee may see them on the day after the last of them ended, made in
+    turn over the quarter ends (module docstring, "Downloads over time"): the publication of the
+    rows ended by the first quarter end, then each later quarter end's with ``earlier`` the last
+    one published. The rows must be a whole publication (every quarter and year of each scope
+    from the first one on, ``api_data.publishable_rows``).
+
+    Where the audit of all the rows at once blanks no count, that is the answer: an earlier
+    step's table is part of the later one (its cells, identities, nestings and published values;
+    no blank either way), so the attacker's range of each of its counts is at least as wide, and
+    its audit blanks nothing either. Only where blanking is needed are the steps audited in
+    turn. Each publication is kept (``_STEPS``) by a digest of its inputs, so that the API
+    audits again only the steps whose rows changed (a test that patches the audit must clear it)."""
+    ends = sorted({_ends_on(r.period) for r in rows})
+    chain = hashlib.sha256(str(threshold).encode())
+    digests: list[str] = []
+    for end in ends:
+        # The digest of a step covers its rows and every earlier step's (the repr of a row
+        # holds its private counts and cell keys too).
+        chain.update(repr([r for r in rows if _ends_on(r.period) == end]).encode())
+        digests.append(chain.hexdigest())
+    if not digests:
+        return publish(rows, threshold=threshold)
+    alone = _STEPS.get(f"alone:{digests[-1]}", rows, threshold, None)
+    if not alone.withheld and not alone.hidden:
+        return alone
+    reference: Publication | None = None
+    published = alone
+    for end, digest in zip(ends, digests, strict=True):
+        step = [r for r in rows if _ends_on(r.period) <= end]
+        published = _STEPS.get(digest, step, threshold, reference)
+        if not published.withheld:
+            reference = published
+    return published
+
+
+def _ends_on(period: str) -> dt.date:
+    """The last day of a quarter ("2026-Q3") or year ("2026"): a year ends with its Q4."""
+    quarter = period if "Q" in period else quarters_of_year(period)[3]
+    year, number = (int(x) for x in quarter.split("-Q"))
+    return dt.date(year, 12, 31) if number == 4 else dt.date(year, 3 * number + 1, 1) - _DAY
+
+
+_DAY = dt.timedelta(days=1)
+
+
+class _Steps:
+    """The last publications ``publish_over_time`` made, by a digest of everything they depend
+    on (the rows of every step up to theirs, with private counts and cell keys, and the
+    threshold): most of a chain's steps are ended quarters, whose rows stay the same."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._made: OrderedDict[str, Publication] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(
+        self, digest: str, rows: Sequence[Row], threshold: int, earlier: Publication | None
+    ) -> Publication:
+        with self._lock:
+            if digest in self._made:
+                self._made.move_to_end(digest)
+                return self._made[digest]
+        made = publish(rows, threshold=threshold, earlier=earlier)
+        with self._lock:
+            self._made[digest] = made
+            while len(self._made) > self._size:
+                self._made.popitem(last=False)
+        return made
+
+    def clear(self) -> None:
+        with self._lock:
+            self._made.clear()
+
+
+_STEPS = _Steps(64)
 
 
 class UnprotectableError(Exception):
@@ -340,10 +462,12 @@ def _to_blank(
     blank: set[Key],
     small: Mapping[Key, int],
     relations: Sequence[Identity],
+    fixed: Collection[Key] = (),
 ) -> set[Key]:
     """The counts to blank for the pinned ones: the counts that share an identity, inequality
     or nesting with it, one ring more each time it stays pinned, and of those only the counts
-    whose true value is 0 or at least t. A blank small count is in [1, t-1] to the (lucky)
+    whose true value is 0 or at least t (never a ``fixed`` one: an earlier publication showed
+    it or left it blank). A blank small count is in [1, t-1] to the (lucky)
     attacker, which is no wider than what its published value says: blanking it tells him
     more, not less. Only when its rings reach no further and blanking the large counts did not
     help are the small ones blanked too (which can still remove a "differ by >= 1" of two nested
@@ -359,7 +483,9 @@ def _to_blank(
                 break
             around = wider
         rings[key] = ring + 1
-        publishable_ones = {k for k in around if k in noisy and publishable(k[1])}
+        publishable_ones = {
+            k for k in around if k in noisy and publishable(k[1]) and k not in fixed
+        }
         new = {k for k in publishable_ones if k not in small}
         if saturated and new <= blank:
             new = publishable_ones

@@ -12,19 +12,26 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from services.coordination.metrics import disclosure
-from services.coordination.metrics.api_data import publishable_rows
+from services.coordination.metrics.api_data import publishable_rows, published_as_of
 from services.coordination.metrics.cell_key import GOLDEN, PerturbationTable
-from services.coordination.metrics.disclosure import Publication, cell_values, is_count, publish
+from services.coordination.metrics.disclosure import (
+    Publication,
+    cell_values,
+    is_count,
+    publish,
+    publish_over_time,
+)
 from services.coordination.metrics.facts import CaseFact, CostFact, EngagementFact, ReferralFact
 from services.coordination.metrics.figures import compute
 from services.coordination.metrics.identities import nestings
 from services.coordination.metrics.rows import OUTCOMES, Row, row_from_cells, rows_to_csv
 from tests.unit.coordination.metrics import attacker
 from tests.unit.coordination.metrics.attacker import Download, from_csv, recovered, true_counts
+from tests.unit.coordination.metrics.found_examples import TWO_DOWNLOADS_MERGED
 
 THRESHOLD = 5
 PROJECTS = ("p1", "p2")
@@ -155,14 +162,23 @@ def test_any_threshold_is_respected(facts: list[CaseFact], threshold: int) -> No
     assert_safe(truth, publish(truth, threshold=threshold), threshold)
 
 
+def download(facts: Sequence[CaseFact], as_of: dt.date) -> tuple[list[Row], Publication]:
+    """What a download on ``as_of`` holds, as the API makes it (``published_as_of``): the true
+    rows then and their publication."""
+    return published_as_of(facts, as_of=as_of, projects=PROJECTS, threshold=THRESHOLD)
+
+
 @EXAMPLES
 @given(populations())
+@example(facts=TWO_DOWNLOADS_MERGED)
 def test_two_downloads_half_a_year_apart_recover_nothing_together(facts: list[CaseFact]) -> None:
-    truth = tables(facts)
-    earlier_truth = tables(facts, last=D(2026, 6, 30))
-    earlier, later = publish(earlier_truth), publish(truth)
+    truth, later = download(facts, D(2027, 1, 1))
+    earlier_truth, earlier = download(facts, D(2026, 7, 1))
     both: list[Download] = [(earlier_truth, earlier.rows), (truth, later.rows)]
     assert recovered(truth, both) == []
+    if not later.withheld:  # the earlier download is the later one restricted to its periods
+        kept = {(r.scope, r.period): r for r in later.rows}
+        assert all(kept[(r.scope, r.period)] == r for r in earlier.rows)
     now = {(r.scope, r.period): r.cells() for r in later.rows}
     true_now = {(r.scope, r.period): r.cells() for r in truth}
     for before, then in zip(earlier.rows, earlier_truth, strict=True):
@@ -172,6 +188,69 @@ def test_two_downloads_half_a_year_apart_recover_nothing_together(facts: list[Ca
             for name, v in before.cells().items():
                 if is_count(name) and v is not None and after[name] is not None:
                     assert after[name] == v, (before.scope, before.period, name)
+
+
+def test_two_downloads_audited_each_on_its_own_give_small_counts_away() -> None:
+    """Why a download is made over the quarter ends (``publish_over_time``): in the population
+    hypothesis found, the download as of 2027-01-01 audited on its own blanks cells of 2025 and
+    2026-Q2 that the one as of 2026-07-01 showed (the later table links more periods to them);
+    each is safe alone, merged they pin small counts."""
+    truth, earlier_truth = (
+        tables(TWO_DOWNLOADS_MERGED),
+        tables(TWO_DOWNLOADS_MERGED, D(2026, 6, 30)),
+    )
+    earlier, later = publish(earlier_truth), publish(truth)
+    assert recovered(earlier_truth, [earlier.rows]) == []
+    assert recovered(truth, [later.rows]) == []
+    found = recovered(truth, [(earlier_truth, earlier.rows), (truth, later.rows)])
+    assert ("p2", "2025", "cases_closed") in found
+
+
+def test_each_step_of_a_download_is_what_the_api_published_at_that_quarter_end() -> None:
+    """``publish_over_time`` takes the rows of an earlier quarter end from the later table: they
+    are what ``publishable_rows`` gives on the day after that quarter end."""
+    truth = tables(TWO_DOWNLOADS_MERGED)
+    ends = sorted({disclosure._ends_on(r.period) for r in truth})
+    assert len(ends) == 8
+    for end in ends:
+        step = [r for r in truth if disclosure._ends_on(r.period) <= end]
+        assert tables(TWO_DOWNLOADS_MERGED, end) == step
+        for r, then in zip(step, tables(TWO_DOWNLOADS_MERGED, end), strict=True):
+            assert (r.private, r.cell_keys) == (then.private, then.cell_keys)
+
+
+@EXAMPLES
+@given(populations())
+def test_where_all_rows_at_once_need_no_blank_no_earlier_quarter_end_does(
+    facts: list[CaseFact],
+) -> None:
+    """``publish_over_time`` takes the audit of all the rows at once where it blanks no count:
+    each earlier quarter end's table is part of it, and its audit blanks nothing either."""
+    truth = tables(facts)
+    alone = publish(truth)
+    chained = publish_over_time(truth)
+    if alone.withheld or alone.hidden:
+        return
+    assert chained == alone
+    for end in sorted({disclosure._ends_on(r.period) for r in truth}):
+        step = publish([r for r in truth if disclosure._ends_on(r.period) <= end])
+        assert not step.withheld
+        assert not step.hidden, end
+
+
+def test_a_later_publication_keeps_the_rows_of_an_earlier_one_as_they_were() -> None:
+    facts = [*quarter_cases(12), *project_cases(12, 3)]
+    truth = tables(facts)
+    earlier = publish_over_time([r for r in truth if r.period == "2026-Q1"])
+    hidden = next(iter(sorted(earlier.hidden)), None)
+    later = publish(truth, earlier=earlier)
+    assert not later.withheld
+    kept = {(r.scope, r.period): r for r in later.rows}
+    assert all(kept[(r.scope, r.period)] == r for r in earlier.rows)
+    assert hidden is None or hidden in later.hidden
+    assert publish_over_time(truth) == publish_over_time(truth)  # the second from the cache
+    with pytest.raises(ValueError, match="another threshold"):
+        publish(truth, threshold=4, earlier=earlier)
 
 
 # ---------------------------------------------------------------- the attacker can win
@@ -265,6 +344,27 @@ def blank_demo() -> list[CaseFact]:
         for i in range(8)
     ]
     return [*costs, *others]
+
+
+def test_where_counts_are_blanked_each_download_keeps_the_earlier_ones_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a table that leaves large counts exact, the audit of all the rows blanks counts, so
+    the downloads are made quarter end by quarter end: each earlier one is the later one
+    restricted to its periods, and together they give nothing away."""
+    monkeypatch.setattr(disclosure, "PerturbationTable", broken)
+    monkeypatch.setattr(disclosure, "_STEPS", disclosure._Steps(64))  # not the real table's
+    facts = project_cases(12, 3)
+    truth, later = download(facts, D(2027, 1, 1))
+    assert publish(truth).hidden
+    assert not later.withheld
+    kept = {(r.scope, r.period): r for r in later.rows}
+    for as_of in (D(2026, 4, 1), D(2026, 7, 1), D(2026, 10, 1)):
+        then, earlier = download(facts, as_of)
+        assert earlier.hidden
+        assert all(kept[(r.scope, r.period)] == r for r in earlier.rows)
+        both: list[Download] = [(then, earlier.rows), (truth, later.rows)]
+        assert recovered(truth, both, table=broken()) == []
 
 
 def test_h1_nested_counts_published_differently_give_nothing_away() -> None:
