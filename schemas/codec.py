@@ -60,17 +60,43 @@ class KafkaRecord:
     headers: tuple[tuple[str, bytes], ...]
 
     def header(self, name: str) -> bytes | None:
-        return next((v for k, v in self.headers if k == name), None)
+        """The value of the first header called exactly ``name`` (case matters), else None.
+
+        A plain loop: records carry about ten headers and are asked one to four names, for
+        which it beats both the generator it replaced (0.80 → 0.48 µs) and a dict cached on the
+        record (its build alone costs ≈ 0.5 µs; it pays only from about eight names on)."""
+        for header, value in self.headers:
+            if header == name:
+                return value
+        return None
+
+
+# Header name per attribute name: ``ce_<name>``, ``datacontenttype`` as ``content-type``.
+_HEADER_NAMES: dict[str, str] = {
+    name: CONTENT_TYPE if name == "datacontenttype" else f"{CE_PREFIX}{name}"
+    for name in CloudEvent.model_fields
+    if name != "data"
+}
+# Attribute name per header name, for the lower-case names every writer here uses.
+_ATTRIBUTE_NAMES: dict[str, str] = {header: name for name, header in _HEADER_NAMES.items()}
+_JSON_CONTENT_TYPE_HEADER = (CONTENT_TYPE, JSON_CONTENT_TYPE.encode())
 
 
 def to_kafka(event: CloudEvent[Any]) -> KafkaRecord:
     """Encode an event for Kafka in binary content mode."""
-    attributes = {name: str(value) for name, value in event.attributes().items()}
-    content_type = attributes.pop("datacontenttype", JSON_CONTENT_TYPE)
-    headers = binary_headers({**attributes, "datacontenttype": content_type})
+    headers: list[tuple[str, bytes]] = []
+    content_type: tuple[str, bytes] = _JSON_CONTENT_TYPE_HEADER
+    for name, value in event.attributes().items():
+        text = value if type(value) is str else str(value)
+        if name == "datacontenttype":
+            content_type = (CONTENT_TYPE, text.encode())
+            continue
+        header = _HEADER_NAMES.get(name)
+        headers.append((f"{CE_PREFIX}{name}" if header is None else header, text.encode()))
+    headers.append(content_type)
     value = event.data.model_dump_json(exclude_none=True).encode()
     key = event.partitionkey.encode() if event.partitionkey else None
-    return KafkaRecord(key=key, value=value, headers=headers)
+    return KafkaRecord(key=key, value=value, headers=tuple(headers))
 
 
 def binary_headers(
@@ -78,9 +104,10 @@ def binary_headers(
 ) -> tuple[tuple[str, bytes], ...]:
     """Context attributes as binary-mode headers: ``ce_<name>``; ``datacontenttype`` becomes
     ``content-type``. ``errors`` is the UTF-8 encoding's error handler."""
+    names = _HEADER_NAMES
     return tuple(
         (
-            CONTENT_TYPE if name == "datacontenttype" else f"{CE_PREFIX}{name}",
+            names.get(name) or f"{CE_PREFIX}{name}",
             text.encode("utf-8", errors),
         )
         for name, text in attributes.items()
@@ -188,32 +215,65 @@ def from_kafka(
     max_bytes: int = DEFAULT_MAX_EVENT_BYTES,
 ) -> CloudEvent[Any]:
     """Decode and validate a Kafka record; every failure is a ``ContractError`` with a reason."""
-    headers = list(headers)
+    headers = headers if type(headers) is tuple else tuple(headers)
     value = value or b""
-    size = len(value) + sum(len(k) + len(v) for k, v in headers) + len(key or b"")
+    size = len(value) + len(key or b"")
+    for name, raw in headers:
+        size += len(name) + len(raw)
     if size > max_bytes:
         raise TooLargeError(f"message has {size} bytes; the limit is {max_bytes}")
     attributes = _attributes_from_headers(headers, key)
-    data = _data_from_value(value)
-    return validate_event(attributes, data)
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NotUtf8Error("the message value is not valid UTF-8") from None
+    data = _json_of(text)
+    # Strict UTF-8 has no surrogates and JSON refuses a raw U+0000 in a string, so without a
+    # \u escape in the text no string in data can hold either: the walk would find nothing.
+    if "\\u" in text or not _plain_attributes(attributes):
+        _refuse_unstorable(attributes, data)
+    return _validated(attributes, data)
 
 
 def validate_event(attributes: dict[str, Any], data: Any) -> CloudEvent[Any]:
     """Validate attributes and data (already parsed JSON) into the typed event."""
     _refuse_unstorable(attributes, data)
-    missing = [name for name in REQUIRED_ATTRIBUTES if not attributes.get(name)]
-    if missing:
-        raise MissingAttributeError(f"required attribute(s) missing: {', '.join(missing)}")
-    if attributes["type"] not in DATA_CLASS_BY_TYPE:
+    return _validated({**attributes}, data, given=attributes)
+
+
+def _validated(
+    attributes: dict[str, Any], data: Any, *, given: dict[str, Any] | None = None
+) -> CloudEvent[Any]:
+    """``validate_event`` after the unstorable check; ``attributes`` is the codec's own dict
+    (``data`` is put into it), ``given`` the caller's, which gets the default category."""
+    for name in REQUIRED_ATTRIBUTES:
+        if not attributes.get(name):
+            missing = [name for name in REQUIRED_ATTRIBUTES if not attributes.get(name)]
+            raise MissingAttributeError(f"required attribute(s) missing: {', '.join(missing)}")
+    data_class = DATA_CLASS_BY_TYPE.get(attributes["type"])
+    if data_class is None:
         # The type string is partner input: mask it like every other echoed input.
         raise UnknownTypeError(mask_ahv_like(f"unknown event type {attributes['type']!r}"))
     if not isinstance(data, dict):
         raise SchemaViolationError("data must be a JSON object")
-    attributes.setdefault("datacategory", DATA_CLASS_BY_TYPE[attributes["type"]].default_category)
+    if "datacategory" not in attributes:
+        attributes["datacategory"] = data_class.default_category
+        if given is not None:
+            given["datacategory"] = data_class.default_category
+    attributes["data"] = data
     try:
-        return ANY_EVENT_ADAPTER.validate_python({**attributes, "data": data})
+        return ANY_EVENT_ADAPTER.validate_python(attributes)
     except ValidationError as error:
         raise _contract_error(error) from None
+
+
+def _plain_attributes(attributes: dict[str, Any]) -> bool:
+    """Every attribute name and value is ASCII text without U+0000 (nothing to refuse)."""
+    try:
+        text = "".join(attributes) + "".join(attributes.values())
+    except TypeError:  # a value that is not text: the long way decides
+        return False
+    return text.isascii() and "\x00" not in text
 
 
 def _refuse_unstorable(attributes: dict[str, Any], data: Any) -> None:
@@ -236,14 +296,33 @@ def _refuse_unstorable(attributes: dict[str, Any], data: Any) -> None:
 
 
 def _attributes_from_headers(headers: Headers, key: bytes | None) -> dict[str, Any]:
-    attributes: dict[str, Any] = read_binary_headers(headers)
+    attributes: dict[str, Any] = {}
+    known = _ATTRIBUTE_NAMES
+    for name, raw in headers:
+        attribute = known.get(name)
+        if attribute is None:
+            # What read_binary_headers does for every other name (mixed case, extensions).
+            lowered = name.lower()
+            if lowered == CONTENT_TYPE:
+                attribute = "datacontenttype"
+            elif lowered.startswith(CE_PREFIX):
+                attribute = lowered.removeprefix(CE_PREFIX)
+            else:
+                continue
+        try:
+            attributes[attribute] = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            read_binary_headers(headers)  # raises the NotUtf8Error naming this header
+            raise
     if key is not None and "partitionkey" not in attributes:
         try:
             attributes["partitionkey"] = key.decode("utf-8")
         except UnicodeDecodeError:
             raise NotUtf8Error("the key is not valid UTF-8") from None
     content_type = attributes.get("datacontenttype", JSON_CONTENT_TYPE)
-    if content_type.split(";")[0].strip() != JSON_CONTENT_TYPE:
+    if content_type != JSON_CONTENT_TYPE and (
+        content_type.split(";")[0].strip() != JSON_CONTENT_TYPE
+    ):
         raise InvalidAttributeError(f"content-type must be {JSON_CONTENT_TYPE}")
     attributes["datacontenttype"] = JSON_CONTENT_TYPE
     return attributes
@@ -254,6 +333,10 @@ def _data_from_value(value: bytes) -> Any:
         text = value.decode("utf-8")
     except UnicodeDecodeError:
         raise NotUtf8Error("the message value is not valid UTF-8") from None
+    return _json_of(text)
+
+
+def _json_of(text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
