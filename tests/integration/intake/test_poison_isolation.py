@@ -103,3 +103,33 @@ async def test_a_submission_the_pipeline_fails_on_alone_is_answered_and_the_rest
     assert canonical == {cid for n, (_r, cid) in enumerate(records) if n != 2}
     letters = [r for r in found if r.topic == INTAKE_REJECTED]
     assert [dict(r.headers)["iiz_reason"] for r in letters] == [b"processing_failed"]
+
+
+async def test_an_id_and_a_key_longer_than_a_receipt_holds_are_answered_and_hold_up_nothing(
+    intake_settings: IntakeSettings, partner_producer: AIOKafkaProducer
+) -> None:
+    """A ce_id of 150 characters and a key of 300: the receipt could not be built, and the
+    door retried the batch for ever. Now the receipt carries them cut to fit."""
+    first, first_id = _submission(84, "RAV-84")
+    last, last_id = _submission(86, "RAV-86")
+    middle, _ = _submission(85, "RAV-85")
+    long_id = b"x" * 150
+    bad = KafkaRecord(
+        b"k" * 300,
+        middle.value,
+        tuple((k, long_id if k == "ce_id" else v) for k, v in middle.headers),
+    )
+    start = await end_offsets(intake_settings, [CASE_EVENTS, INTAKE_REJECTED, RAV.delivery_topic])
+    await _send_together(partner_producer, [first, bad, last])
+
+    async with TestApp(create_app(intake_settings)):
+        records = await read_until(
+            intake_settings, start, lambda rs: len(_receipts(rs)) >= 3, within=60
+        )
+
+    by_id = {r.get("original_id"): r for r in _receipts(records)}
+    assert by_id[long_id.decode()]["status"] == "rejected"
+    canonical = {dict(r.headers)["ce_id"].decode() for r in records if r.topic == CASE_EVENTS}
+    assert canonical == {first_id, last_id}
+    cut = [r for r in records if r.topic == RAV.delivery_topic and r.key == b"k" * 200]
+    assert [dict(r.headers)["ce_causationid"] for r in cut] == [b"x" * 100]
