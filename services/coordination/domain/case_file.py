@@ -54,7 +54,10 @@ class CaseFile(BaseModel):
 
     @property
     def open_case(self) -> Case | None:
-        return next((c for c in reversed(self.cases) if c.is_open), None)
+        for c in reversed(self.cases):  # (a loop, not ``next`` over a generator: cheaper)
+            if c.is_open:
+                return c
+        return None
 
     @property
     def latest_case(self) -> Case | None:

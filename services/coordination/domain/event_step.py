@@ -5,7 +5,7 @@ a refused event); everything else is returned."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from schemas.envelope import CloudEvent
@@ -50,7 +50,8 @@ def apply_event(
     if reason is not None:
         return Refused(origin, reason)
     folded = fold(file, event, position, rules)
-    world = replace(world, consents=file.consent_records())
+    # ``replace(world, consents=…)``, without its per-call introspection of the fields.
+    world = World(world.kinds, file.consent_records(), world.matrix, world.grace)
     interest = file.interest()
     decisions = with_consent_notices(
         [decide(folded.facts, r, world, interest) for r in file.candidates(folded.facts.origin)],

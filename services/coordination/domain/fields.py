@@ -58,7 +58,35 @@ def without_fields(data: dict[str, Any], paths: frozenset[str] | set[str]) -> di
     ``<path>[<value>]`` removes that value from the list and keeps the rest, in order)."""
     if not paths:
         return data
+    plan = _PLANS.get(paths) if isinstance(paths, frozenset) else None
+    if plan is None:
+        plan = _plan(paths)
+        if isinstance(paths, frozenset) and len(_PLANS) < 4096:
+            _PLANS[paths] = plan
+    dropped, values, nested = plan
     result = dict(data)
+    for name in dropped:
+        result.pop(name, None)
+    for name, value in values:
+        if isinstance(result.get(name), list):
+            result[name] = [v for v in result[name] if v != value]
+    for head, rests in nested:
+        if isinstance(result.get(head), dict):
+            result[head] = without_fields(result[head], rests)
+    return result
+
+
+# What ``without_fields`` does for a set of paths: the names to drop, the (list, value) pairs to
+# drop, and per nested field the paths below it. Dropping a field and dropping values of it
+# commute (either way it is gone), so the order of the paths does not matter. Memoised per
+# frozen set (few distinct sets: each decision withholds a subset of the marked fields).
+_Plan = tuple[tuple[str, ...], tuple[tuple[str, str], ...], tuple[tuple[str, frozenset[str]], ...]]
+_PLANS: dict[frozenset[str], _Plan] = {}
+
+
+def _plan(paths: frozenset[str] | set[str]) -> _Plan:
+    dropped: list[str] = []
+    values: list[tuple[str, str]] = []
     nested: dict[str, set[str]] = {}
     for path in paths:
         head, _, rest = path.partition(".")
@@ -66,13 +94,14 @@ def without_fields(data: dict[str, Any], paths: frozenset[str] | set[str]) -> di
         if rest:
             nested.setdefault(head, set()).add(rest)
         elif value is None:
-            result.pop(name, None)
-        elif isinstance(result.get(name), list):
-            result[name] = [v for v in result[name] if v != value]
-    for head, rests in nested.items():
-        if isinstance(result.get(head), dict):
-            result[head] = without_fields(result[head], rests)
-    return result
+            dropped.append(name)
+        else:
+            values.append((name, value))
+    return (
+        tuple(dropped),
+        tuple(values),
+        tuple((head, frozenset(rests)) for head, rests in nested.items()),
+    )
 
 
 def has_path(data: Any, path: str) -> bool:

@@ -82,7 +82,7 @@ def fold(file: CaseFile, event: CloudEvent[Any], position: int, rules: RuleSetti
     started = _fold_data(file, event.data, Step(event.id, origin, position, event.time, rules))
     file.last_position = position
     case = file.open_case or case_before
-    return Folded(case.case_key if case else None, facts_of(event, position), started)
+    return Folded(case.case_key if case else None, facts_of(event, position, origin), started)
 
 
 def _fold_data(file: CaseFile, data: Any, s: Step) -> Engagement | None:
@@ -277,12 +277,13 @@ def origin_of(event: CloudEvent[Any]) -> str:
     return f"{parts[0]}-{parts[1]}" if len(parts) == 2 else parts[0]
 
 
-def facts_of(event: CloudEvent[Any], position: int) -> EventFacts:
-    """The categories an event carries: its type's default plus a declared (stricter) one."""
+def facts_of(event: CloudEvent[Any], position: int, origin: str | None = None) -> EventFacts:
+    """The categories an event carries: its type's default plus a declared (stricter) one.
+    ``origin``: ``origin_of(event)``, if known already."""
     data_class = type(event.data)
     return EventFacts(
         position=position,
-        origin=origin_of(event),
+        origin=origin_of(event) if origin is None else origin,
         time=event.time,
         categories=frozenset({data_class.default_category, event.datacategory}),
         marked_fields=marked_fields(data_class),  # type: ignore[arg-type]

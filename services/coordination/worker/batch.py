@@ -309,18 +309,32 @@ def timeline_row(folded: FoldedEvent, stored: dict[str, Any] | None = None) -> T
 
 def decision_row(event_id: uuid.UUID, d: Decision) -> Row:
     basis = d.basis
+    if basis is None:
+        return (
+            event_id,
+            d.recipient,
+            d.allowed,
+            None,
+            [],
+            [],
+            None,
+            batch_audit.category_codes(d.categories),
+            sorted(d.withheld),
+            batch_audit.denial_text(d),
+            False,
+        )
     return (
         event_id,
         d.recipient,
         d.allowed,
-        basis.kind.value if basis else None,
-        list(basis.consent_ids) if basis else [],
-        list(basis.articles) if basis else [],
-        basis.legal_basis_version if basis else None,
+        str(basis.kind),  # a ``StrEnum``: its value
+        list(basis.consent_ids),
+        list(basis.articles),
+        basis.legal_basis_version,
         batch_audit.category_codes(d.categories),
         sorted(d.withheld),
         batch_audit.denial_text(d),
-        bool(basis and basis.inform_person),
+        bool(basis.inform_person),
     )
 
 

@@ -70,7 +70,7 @@ def delivered_detail(decision: Decision) -> dict[str, Any]:
     basis = decision.basis
     return {
         "categories": category_codes(decision.categories),
-        "consents": [str(c) for c in basis.consent_ids] if basis else [],
+        "consents": list(map(str, basis.consent_ids)) if basis else [],
         "articles": list(basis.articles) if basis else [],
     }
 
@@ -106,8 +106,7 @@ def basis_text(decision: Decision) -> str:
     basis = decision.basis
     if basis is None:
         return ""
-    parts = [basis.kind.value, *(str(c) for c in basis.consent_ids), *basis.articles]
-    return " ".join(parts)
+    return " ".join((str(basis.kind), *map(str, basis.consent_ids), *basis.articles))
 
 
 def denial_text(decision: Decision) -> str | None:
@@ -115,11 +114,23 @@ def denial_text(decision: Decision) -> str | None:
     if decision.reason is None:
         return None
     if decision.missing:
-        return f"{decision.reason.value}:{','.join(category_codes(decision.missing))}"
-    return decision.reason.value
+        return f"{decision.reason}:{','.join(category_codes(decision.missing))}"
+    return str(decision.reason)
 
 
 def category_codes(categories: Iterable[DataCategory]) -> list[str]:
-    """The categories' codes, sorted. ``str`` of a ``StrEnum`` member is its value (as a plain
-    ``str``), without the ``value`` property's cost per member."""
+    """The categories' codes, sorted (a new list each call). ``str`` of a ``StrEnum`` member is
+    its value (as a plain ``str``), without the ``value`` property's cost per member. A decision's
+    categories are a ``frozenset``: its codes are memoised (there are few distinct sets: at most
+    one per subset of the categories)."""
+    if type(categories) is frozenset:
+        codes = _CODES.get(categories)
+        if codes is None:
+            codes = tuple(sorted(map(str, categories)))
+            if len(_CODES) < 4096:  # bounded, whatever is passed
+                _CODES[categories] = codes
+        return list(codes)
     return sorted(map(str, categories))
+
+
+_CODES: dict[frozenset[DataCategory], tuple[str, ...]] = {}
