@@ -4,11 +4,20 @@ FastStream runs the application (signals, ``faststream run --factory``, ``TestAp
 the consumer edges (``services.common.consumer_edge``) read the topics. Start order: the
 service's resources, then the edges, then the health server; shutdown in reverse, the resources
 last, so no batch is cut off under a running handler.
+
+Run as a process's main (``run_worker_process``, what the services' commands do), the garbage
+collector is tuned once the worker has started, for a process that handles batches
+(``settle_garbage_collector``): what start-up built is frozen out of the collections,
+and the youngest generation is collected every 10,000 allocations instead of 700. Profiles of
+the coordination worker put a full collection (about 18 ms) in every few batches; with this
+its fold and effects took 23 % less CPU per event (docs/benchmarks.md). Nothing is kept longer
+than a few batches: cycles are still collected, only less often.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -22,6 +31,16 @@ from services.common.kafka_clients import create_broker
 from services.common.settings import CommonSettings
 
 Hook = Callable[[], Awaitable[Any]]
+YOUNGEST_GENERATION_THRESHOLD = 10_000  # CPython's default is 700
+
+
+async def settle_garbage_collector() -> None:
+    """Freeze what start-up built (modules, settings, pools) out of the collections and collect
+    the youngest generation less often: a batch allocates thousands of short-lived objects."""
+    gc.collect()
+    gc.freeze()
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNGEST_GENERATION_THRESHOLD, middle, oldest)
 
 
 class Worker:
@@ -60,6 +79,13 @@ class Worker:
             self._watch = None
         await self.health.stop()
         await asyncio.gather(*(edge.stop() for edge in self.edges))
+
+
+def run_worker_process(app: FastStream) -> None:
+    """Run a worker application as this process's main: until a signal or a fatal error, with
+    the garbage collector settled once it has started (not in tests, which share a process)."""
+    app.after_startup(settle_garbage_collector)
+    asyncio.run(app.run())
 
 
 def worker_application(

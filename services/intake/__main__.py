@@ -18,6 +18,7 @@ import sys
 
 from services.common.banner import announce, health_address, load_settings
 from services.common.logging import configure_logging
+from services.common.worker import run_worker_process
 from services.intake.migrate import migrate
 from services.intake.settings import IntakeSettings
 
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "kafka":
         from services.intake.kafka_door import create_app
 
-        asyncio.run(create_app(settings).run())
+        run_worker_process(create_app(settings))
         return 0
     from services.intake.http_door.app import main as serve_http
 

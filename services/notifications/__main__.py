@@ -14,6 +14,7 @@ import sys
 
 from services.common.banner import announce, health_address, load_settings
 from services.common.logging import configure_logging
+from services.common.worker import run_worker_process
 from services.notifications.settings import NotificationsSettings
 
 
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             extra=f"SMTP {settings.notifications_smtp_host}:{settings.notifications_smtp_port}"
             f"; health on {health_address(settings, 8093)}",
         )
-        asyncio.run(create_app(settings).run())
+        run_worker_process(create_app(settings))
         return 0
     from services.notifications.replay import replay_dead_letters
 

@@ -37,6 +37,7 @@ import asyncpg
 from services.common.banner import announce, health_address, load_settings
 from services.common.database import create_pool
 from services.common.logging import configure_logging
+from services.common.worker import run_worker_process
 from services.coordination.api.app import serve
 from services.coordination.ops.lifecycle_cli import erase_command, retention_command
 from services.coordination.ops.migrate import migrate
@@ -172,11 +173,11 @@ def main(argv: list[str] | None = None) -> int:
         return _migrate(settings)
     if args.command == "worker":
         _announce("worker", settings, extra=f"health on {health_address(settings, 8092)}")
-        asyncio.run(create_app(settings).run())
+        run_worker_process(create_app(settings))
         return 0
     if args.command == "relay":
         _announce("relay", settings, extra=f"health on {health_address(settings, 8095)}")
-        asyncio.run(create_relay_app(settings).run())
+        run_worker_process(create_relay_app(settings))
         return 0
     if args.command == "api":
         _announce("api", settings, extra=f"HTTP on 127.0.0.1:{settings.coordination_api_port}")
