@@ -7,13 +7,16 @@ exhaustion, an assessment and a case conference. The records are sealed as intak
 (each person resolved in a registry of the run's own, a key per person). The worker (consumer,
 outbox relay and deadline scheduler, as deployed) starts on a fresh group and schema; the clock
 stops when every event is marked processed in PostgreSQL. Then the projections are rebuilt from
-that log (``rebuild``, as the operator runs it), timed on its own. Measures; asserts nothing.
+that log (``rebuild``, as the operator runs it), timed on its own. ``IIZ_BENCH_SETTLE_GC=1``
+settles the garbage collector once the worker started, as the service's command does (the
+worker otherwise runs with the test process's defaults). Measures; asserts nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import random
 import resource
 import time
@@ -185,6 +188,10 @@ async def bench_coordination(persons: int) -> dict[str, float]:
     pool = await create_pool(settings.database_url, settings.coordination_db_schema)
     began = time.perf_counter()
     async with TestApp(create_app(settings)):
+        if os.environ.get("IIZ_BENCH_SETTLE_GC"):  # as `python -m services.coordination worker`
+            from services.common.worker import settle_garbage_collector
+
+            await settle_garbage_collector()
         await until_true(pool, "SELECT count(*) >= $1 FROM processed_events", len(records))
         elapsed = time.perf_counter() - began
         outbox = await pool.fetchval("SELECT count(*) FROM outbox")

@@ -24,6 +24,11 @@ from services.common.settings import CommonSettings
 
 METADATA_WAIT_SECONDS = 30.0
 CONSUMER_FETCH_MAX_WAIT_MS = 50
+# What a consumer buffers ahead of its handler: aiokafka's 1 MiB per partition and 50 MiB per
+# fetch let a backlog on intake's 24 partitions fill the process with records decoded long
+# before their batch; a batch is 500 records of about 1 KiB.
+CONSUMER_PARTITION_FETCH_BYTES = 256 * 1024
+CONSUMER_FETCH_MAX_BYTES = 4 * 1024 * 1024
 SAFE_PRODUCER_OPTIONS: dict[str, Any] = {
     "acks": "all",
     "enable_idempotence": True,
@@ -96,14 +101,17 @@ def create_consumer(
     ``fetch_max_wait_ms`` 50 instead of aiokafka's 500: aiokafka keeps one fetch in flight per
     broker, and while a handler works it long-polls the partitions it has nothing buffered for.
     Records then arriving on a partition just handed to the handler waited for that fetch to
-    come back (up to 500 ms, as long as the other partitions stayed quiet). It changes when
-    records are fetched, never what is committed."""
+    come back (up to 500 ms, as long as the other partitions stayed quiet). The fetch sizes
+    bound what a backlog buffers in memory. Both change when records are fetched, never what is
+    committed."""
     options: dict[str, Any] = {
         "group_id": group_id,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
         "isolation_level": "read_committed",
         "fetch_max_wait_ms": CONSUMER_FETCH_MAX_WAIT_MS,
+        "max_partition_fetch_bytes": CONSUMER_PARTITION_FETCH_BYTES,
+        "fetch_max_bytes": CONSUMER_FETCH_MAX_BYTES,
     }
     return AIOKafkaConsumer(*topics, **{**connection_options(settings), **options, **overrides})
 

@@ -38,3 +38,11 @@ async def test_a_consumer_still_reads_committed_records_only_and_never_commits_i
     assert consumer._fetch_max_wait_ms == 50  # not aiokafka's 500 (see create_consumer)
     overridden = create_consumer(settings, "a.topic", group_id="g", fetch_max_wait_ms=500)
     assert overridden._fetch_max_wait_ms == 500
+
+
+async def test_a_consumer_buffers_at_most_a_few_batches_ahead_of_its_handler(
+    settings: CommonSettings,
+) -> None:
+    consumer = create_consumer(settings, "a.topic", group_id="g")
+    assert consumer._max_partition_fetch_bytes == 256 * 1024  # aiokafka: 1 MiB
+    assert consumer._fetch_max_bytes == 4 * 1024 * 1024  # aiokafka: 50 MiB
