@@ -122,17 +122,13 @@ def read_binary_headers(headers: Iterable[tuple[str, bytes]]) -> dict[str, str]:
     """
     attributes: dict[str, str] = {}
     for name, raw in headers:
-        lowered = name.lower()
-        if lowered == CONTENT_TYPE:
-            attribute = "datacontenttype"
-        elif lowered.startswith(CE_PREFIX):
-            attribute = lowered.removeprefix(CE_PREFIX)
-        else:
+        attribute = attribute_of_header(name)
+        if attribute is None:
             continue
         try:
             attributes[attribute] = raw.decode("utf-8")
         except UnicodeDecodeError:
-            shown = replace_unstorable(mask_ahv_like(lowered))[:MAX_SHOWN_HEADER_CHARS]
+            shown = replace_unstorable(mask_ahv_like(name.lower()))[:MAX_SHOWN_HEADER_CHARS]
             raise NotUtf8Error(f"header {shown} is not valid UTF-8") from None
     return attributes
 
@@ -295,20 +291,23 @@ def _refuse_unstorable(attributes: dict[str, Any], data: Any) -> None:
             raise InvalidAttributeError(found.describe())
 
 
+def attribute_of_header(name: str) -> str | None:
+    """The CloudEvents attribute a Kafka header carries (binary mode), or None for others."""
+    lowered = name.lower()
+    if lowered == CONTENT_TYPE:
+        return "datacontenttype"
+    if lowered.startswith(CE_PREFIX):
+        return lowered.removeprefix(CE_PREFIX)
+    return None
+
+
 def _attributes_from_headers(headers: Headers, key: bytes | None) -> dict[str, Any]:
     attributes: dict[str, Any] = {}
     known = _ATTRIBUTE_NAMES
     for name, raw in headers:
-        attribute = known.get(name)
+        attribute = known.get(name) or attribute_of_header(name)  # mixed case, extensions
         if attribute is None:
-            # What read_binary_headers does for every other name (mixed case, extensions).
-            lowered = name.lower()
-            if lowered == CONTENT_TYPE:
-                attribute = "datacontenttype"
-            elif lowered.startswith(CE_PREFIX):
-                attribute = lowered.removeprefix(CE_PREFIX)
-            else:
-                continue
+            continue
         try:
             attributes[attribute] = raw.decode("utf-8")
         except UnicodeDecodeError:
