@@ -24,10 +24,12 @@ from services.common.settings import CommonSettings
 
 METADATA_WAIT_SECONDS = 30.0
 CONSUMER_FETCH_MAX_WAIT_MS = 50
-# What a consumer buffers ahead of its handler: aiokafka's 1 MiB per partition and 50 MiB per
-# fetch let a backlog on intake's 24 partitions fill the process with records decoded long
-# before their batch; a batch is 500 records of about 1 KiB.
-CONSUMER_PARTITION_FETCH_BYTES = 256 * 1024
+# What a consumer buffers ahead of its handler: aiokafka's 50 MiB per fetch let a backlog on
+# intake's 24 partitions fill the process with records decoded long before their batch (a
+# batch is 500 records of about 1 KiB). Per partition it keeps aiokafka's 1 MiB: the producers
+# write batches of up to 512 KiB, and a smaller limit would hand a busy partition one batch
+# per round trip.
+CONSUMER_PARTITION_FETCH_BYTES = 1024 * 1024
 CONSUMER_FETCH_MAX_BYTES = 4 * 1024 * 1024
 SAFE_PRODUCER_OPTIONS: dict[str, Any] = {
     "acks": "all",

@@ -44,5 +44,5 @@ async def test_a_consumer_buffers_at_most_a_few_batches_ahead_of_its_handler(
     settings: CommonSettings,
 ) -> None:
     consumer = create_consumer(settings, "a.topic", group_id="g")
-    assert consumer._max_partition_fetch_bytes == 256 * 1024  # aiokafka: 1 MiB
+    assert consumer._max_partition_fetch_bytes == 1024 * 1024  # a producer batch fits
     assert consumer._fetch_max_bytes == 4 * 1024 * 1024  # aiokafka: 50 MiB
