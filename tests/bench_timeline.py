@@ -247,12 +247,13 @@ async def bench_timeline(events: int, clients: int, reads: int, workers: int) ->
             "--",
             *command,
         ]
+    api_log = Path(os.environ.get("IIZ_BENCH_TIMELINE_LOG", os.devnull)).open("ab")  # noqa: SIM115, ASYNC230 - closed below
     api = await asyncio.create_subprocess_exec(
         *command,
         cwd=REPO,
         env=env,
         stdout=asyncio.subprocess.DEVNULL,
-        stderr=open(os.environ.get("IIZ_BENCH_TIMELINE_LOG", os.devnull), "ab"),  # noqa: SIM115, ASYNC230
+        stderr=api_log,
     )
     base_url = f"http://127.0.0.1:{settings.coordination_api_port}"
     token = mint_token(settings, "eva", "rav", "coordinator", dt.timedelta(hours=1))
@@ -268,6 +269,7 @@ async def bench_timeline(events: int, clients: int, reads: int, workers: int) ->
     finally:
         api.send_signal(signal.SIGINT)  # uvicorn stops on it, and py-spy writes its samples
         await asyncio.wait_for(api.wait(), 60)
+        api_log.close()
     await drop_schemas(settings)
     return {
         "events": events,

@@ -60,6 +60,8 @@ import structlog
 
 from services.coordination.metrics.cell_key import PerturbationTable, perturb_amount
 from services.coordination.metrics.identities import (
+    COUNTS,
+    PRIVATE,
     Identity,
     Key,
     Nesting,
@@ -73,13 +75,6 @@ from services.coordination.metrics.rows import N_ALIASES, Cell, Row, row_from_ce
 
 LOG = structlog.get_logger(__name__)
 
-PRIVATE = (
-    "referrals_accepted",
-    "referrals_declined",
-    "institution_links",
-    "cases_open_at_start",
-    "cases_open_at_end",
-)
 # A share or mean and the counts it is computed from (part, whole).
 PARTS: Mapping[str, tuple[str, str]] = {
     "parallel_share": ("parallel_cases", "cases_active"),
@@ -89,21 +84,6 @@ PARTS: Mapping[str, tuple[str, str]] = {
     "institutions_per_case": ("institution_links", "cases_active"),
 }
 SHARE_PLACES = {"institutions_per_case": 2}
-COUNTS = frozenset(
-    {
-        "cases_opened",
-        "cases_active",
-        "cases_closed",
-        "parallel_cases",
-        "sequential_cases",
-        "consented_cases",
-        "handoffs",
-        "referrals_answered",
-        "reentries_12m",
-        "n.median_days_to_first_measure",
-        *PRIVATE,
-    }
-)
 # Counts whose perturbed value the published figures show (the others are never published).
 SHOWN_PRIVATE = ("referrals_accepted", "institution_links")
 MAX_RINGS = 64
